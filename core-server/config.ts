@@ -1,0 +1,75 @@
+/** The core server's settings: flags, environment, defaults, validated once. */
+import { z } from 'zod';
+import { byteSize, duration, hostPort, type OptionSpecs, positiveInt } from '../common/cli-options.js';
+import { DEFAULT_FEATURE_DB } from './features.js';
+import { DEFAULT_NOTE_LIMITS } from './note-store.js';
+
+export const coreOptionSpecs = {
+  listen: {
+    env: 'CORE_LISTEN',
+    description: 'Address to serve gRPC on; port 0 picks a free port',
+    defaultText: '127.0.0.1:50051',
+  },
+  db: {
+    env: 'CORE_DB',
+    description: 'Feature database (JSON array of {name, location})',
+    defaultText: 'the bundled 100-feature set',
+  },
+  'max-notes-per-location': {
+    env: 'CORE_MAX_NOTES_PER_LOCATION',
+    description: 'RouteChat notes kept per location, oldest evicted',
+    defaultText: String(DEFAULT_NOTE_LIMITS.maxNotesPerLocation),
+  },
+  'max-total-notes': {
+    env: 'CORE_MAX_TOTAL_NOTES',
+    description: 'RouteChat notes kept in all, oldest evicted',
+    defaultText: String(DEFAULT_NOTE_LIMITS.maxTotalNotes),
+  },
+  'max-total-note-bytes': {
+    env: 'CORE_MAX_TOTAL_NOTE_BYTES',
+    description: 'Message bytes kept in all, oldest evicted',
+    defaultText: '64MiB',
+  },
+  'max-message-size': {
+    env: 'CORE_MAX_MESSAGE_SIZE',
+    description: 'Largest gRPC message received or sent',
+    defaultText: '1MiB',
+  },
+  'max-concurrent-streams': {
+    env: 'CORE_MAX_CONCURRENT_STREAMS',
+    description: 'HTTP/2 streams per client connection',
+    defaultText: '1000',
+  },
+  'shutdown-grace': {
+    env: 'CORE_SHUTDOWN_GRACE',
+    description: 'Time in-flight calls get to finish on SIGTERM/SIGINT',
+    defaultText: '10s',
+  },
+  'log-level': {
+    env: 'LOG_LEVEL',
+    description: 'fatal, error, warn, info, debug, trace or silent',
+    defaultText: 'info',
+  },
+} as const satisfies OptionSpecs;
+
+export const coreConfigSchema = z.object({
+  listen: hostPort.default({ host: '127.0.0.1', port: 50051 }),
+  db: z.string().min(1).default(DEFAULT_FEATURE_DB),
+  'max-notes-per-location': positiveInt.default(DEFAULT_NOTE_LIMITS.maxNotesPerLocation),
+  'max-total-notes': positiveInt.default(DEFAULT_NOTE_LIMITS.maxTotalNotes),
+  'max-total-note-bytes': byteSize.default(DEFAULT_NOTE_LIMITS.maxTotalBytes),
+  'max-message-size': byteSize
+    .pipe(
+      z
+        .number()
+        .int()
+        .min(1024)
+        .max(2 ** 31 - 1),
+    )
+    .default(1024 * 1024),
+  'max-concurrent-streams': positiveInt.default(1000),
+  'shutdown-grace': duration.default(10_000),
+  'log-level': z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type CoreConfig = z.output<typeof coreConfigSchema>;

@@ -1,0 +1,180 @@
+/** The four RouteGuide RPCs with the canonical semantics of the official examples. */
+import { once } from 'node:events';
+import { Metadata, type ServerDuplexStream, type ServerWritableStream, status } from '@grpc/grpc-js';
+import type {
+  Feature,
+  RouteGuideHandlers,
+  RouteNote,
+  RouteNote__Output,
+  RouteSummary,
+} from '../proto/index.js';
+import type { FeatureIndex } from './features.js';
+import {
+  haversineDistance,
+  inRectangle,
+  type LatLng,
+  pointOrOrigin,
+  pointProblem,
+  rectangleCorners,
+} from './geo.js';
+import type { NoteStore } from './note-store.js';
+
+/** A gRPC status to end a call with; grpc-js reads `code`, `details` and `metadata`. */
+export class StatusError extends Error {
+  override readonly name = 'StatusError';
+  readonly details: string;
+  readonly metadata = new Metadata();
+  constructor(
+    readonly code: status,
+    details: string,
+  ) {
+    super(details);
+    this.details = details;
+  }
+}
+
+export interface RouteGuideServiceOptions {
+  readonly features: FeatureIndex;
+  readonly notes: NoteStore;
+  /** Called once per note accepted by RouteChat (metrics, tests). */
+  readonly onNoteStored?: (note: RouteNote__Output) => void;
+}
+
+/** Resolves when the stream can take more writes, or when the call is gone (never hangs). */
+async function writable(call: ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>) {
+  if (call.cancelled || call.destroyed) return;
+  const gone = new AbortController();
+  const onGone = () => gone.abort();
+  call.once('cancelled', onGone);
+  call.once('close', onGone);
+  try {
+    await once(call, 'drain', { signal: gone.signal });
+  } catch {
+    // Aborted because the call ended: the caller checks `cancelled` and stops.
+  } finally {
+    call.off('cancelled', onGone);
+    call.off('close', onGone);
+  }
+}
+
+const toWireNote = (location: LatLng, message: string): RouteNote => ({
+  location: { latitude: location.latitude, longitude: location.longitude },
+  message,
+});
+
+export function createRouteGuideHandlers({
+  features,
+  notes,
+  onNoteStored,
+}: RouteGuideServiceOptions): RouteGuideHandlers {
+  return {
+    GetFeature(call, callback) {
+      const point = call.request;
+      const problem = pointProblem(point, 'point');
+      if (problem) return callback(new StatusError(status.INVALID_ARGUMENT, problem));
+      const feature = features.namedAt(point);
+      const reply: Feature = {
+        name: feature?.name ?? '',
+        location: { latitude: point.latitude, longitude: point.longitude },
+      };
+      callback(null, reply);
+    },
+
+    async ListFeatures(call) {
+      const corners = rectangleCorners(call.request);
+      const problem = pointProblem(corners.lo, 'lo') ?? pointProblem(corners.hi, 'hi');
+      if (problem) {
+        call.destroy(new StatusError(status.INVALID_ARGUMENT, problem));
+        return;
+      }
+      for (const feature of features.all) {
+        if (call.cancelled) return;
+        if (!inRectangle(feature.location, corners)) continue;
+        if (!call.write(feature)) await writable(call);
+      }
+      if (!call.cancelled) call.end();
+    },
+
+    RecordRoute(call, callback) {
+      const startedAt = Date.now();
+      let pointCount = 0;
+      let featureCount = 0;
+      let distance = 0;
+      let previous: LatLng | undefined;
+      let failed = false;
+      call.on('data', (point: LatLng) => {
+        if (failed) return;
+        const problem = pointProblem(point, `point #${pointCount + 1}`);
+        if (problem) {
+          failed = true;
+          callback(new StatusError(status.INVALID_ARGUMENT, problem));
+          return;
+        }
+        pointCount += 1;
+        if (features.namedAt(point)) featureCount += 1;
+        if (previous) distance += haversineDistance(previous, point);
+        previous = point;
+      });
+      call.on('error', () => {
+        failed = true;
+      });
+      call.on('end', () => {
+        // 'end' is also emitted when the client cancels: answer only a real half-close.
+        if (failed || call.cancelled) return;
+        const summary: RouteSummary = {
+          point_count: pointCount,
+          feature_count: featureCount,
+          distance: Math.min(Math.round(distance), 2 ** 31 - 1),
+          elapsed_time: Math.floor((Date.now() - startedAt) / 1000),
+        };
+        callback(null, summary);
+      });
+    },
+
+    RouteChat(call) {
+      // Notes are handled one at a time, in arrival order; reading pauses while a backlog builds
+      // so that a client that sends faster than it reads cannot grow the server's memory.
+      const MAX_BACKLOG = 16;
+      let backlog = 0;
+      let chain: Promise<void> = Promise.resolve();
+      let failed = false;
+
+      const relay = async (note: RouteNote__Output): Promise<void> => {
+        if (failed || call.cancelled) return;
+        const location = pointOrOrigin(note.location);
+        const atLocation = await notes.append({ location, message: note.message });
+        onNoteStored?.(note);
+        for (const stored of atLocation) {
+          if (call.cancelled) return;
+          if (!call.write(toWireNote(stored.location, stored.message))) await writable(call);
+        }
+      };
+
+      call.on('data', (note: RouteNote__Output) => {
+        backlog += 1;
+        if (backlog >= MAX_BACKLOG) call.pause();
+        chain = chain
+          .then(() => relay(note))
+          .catch((error: unknown) => {
+            if (failed) return;
+            failed = true;
+            call.destroy(
+              new StatusError(status.UNAVAILABLE, `note store failed: ${(error as Error).message}`),
+            );
+          })
+          .finally(() => {
+            backlog -= 1;
+            if (backlog < MAX_BACKLOG && call.isPaused()) call.resume();
+          });
+      });
+      call.on('error', () => {
+        failed = true;
+      });
+      call.on('end', () => {
+        void chain.then(() => {
+          if (!failed && !call.cancelled) call.end();
+        });
+      });
+    },
+  };
+}

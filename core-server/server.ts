@@ -1,0 +1,102 @@
+/** Assembles the gRPC server: RouteGuide, health, reflection; listening and graceful shutdown. */
+import * as grpc from '@grpc/grpc-js';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
+import type { Logger } from 'pino';
+import { formatHostPort, type HostPort } from '../common/cli-options.js';
+import { packageDefinition, routeguide, SERVICE_NAME } from '../proto/index.js';
+import { createFeatureIndex, type FeatureRecord } from './features.js';
+import type { NoteStore } from './note-store.js';
+import { createRouteGuideHandlers, type RouteGuideServiceOptions } from './route-guide-service.js';
+
+export interface CoreServerOptions {
+  readonly features: readonly FeatureRecord[];
+  readonly notes: NoteStore;
+  readonly maxMessageBytes: number;
+  readonly maxConcurrentStreams: number;
+  readonly logger: Logger;
+  readonly onNoteStored?: RouteGuideServiceOptions['onNoteStored'];
+}
+
+export class ListenError extends Error {
+  override readonly name = 'ListenError';
+  constructor(
+    readonly code: 'ADDRESS_IN_USE' | 'LISTEN_FAILED',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface CoreServer {
+  readonly grpcServer: grpc.Server;
+  /** Binds and starts serving; resolves to the address actually bound (port 0 → a free port). */
+  listen(address: HostPort): Promise<HostPort>;
+  /**
+   * Stops accepting calls, lets in-flight calls finish for up to `graceMs`, then cancels the rest.
+   * Resolves `true` when everything finished within the deadline.
+   */
+  shutdown(graceMs: number): Promise<boolean>;
+}
+
+export function createCoreServer(options: CoreServerOptions): CoreServer {
+  const grpcServer = new grpc.Server({
+    'grpc.max_receive_message_length': options.maxMessageBytes,
+    'grpc.max_send_message_length': options.maxMessageBytes,
+    'grpc.max_concurrent_streams': options.maxConcurrentStreams,
+    // Allow gateway keepalive pings (every 30 s by default) also when no call is active.
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.http2.min_ping_interval_without_data_ms': 10_000,
+  });
+  const service = routeguide.RouteGuide.service;
+  grpcServer.addService(
+    service,
+    createRouteGuideHandlers({
+      features: createFeatureIndex(options.features),
+      notes: options.notes,
+      ...(options.onNoteStored ? { onNoteStored: options.onNoteStored } : {}),
+    }),
+  );
+  const statusMap: Record<string, ServingStatus> = { '': 'SERVING', [SERVICE_NAME]: 'SERVING' };
+  const health = new HealthImplementation(statusMap);
+  health.addToServer(grpcServer);
+  new ReflectionService(packageDefinition).addToServer(grpcServer);
+
+  return {
+    grpcServer,
+    listen: (address) =>
+      new Promise((resolve, reject) => {
+        const target = formatHostPort(address);
+        grpcServer.bindAsync(target, grpc.ServerCredentials.createInsecure(), (error, port) => {
+          if (error) {
+            const inUse = /EADDRINUSE|address already in use/i.test(error.message);
+            reject(
+              new ListenError(
+                inUse ? 'ADDRESS_IN_USE' : 'LISTEN_FAILED',
+                inUse
+                  ? `cannot listen on ${target}: address already in use`
+                  : `cannot listen on ${target}: ${error.message}`,
+              ),
+            );
+            return;
+          }
+          options.logger.debug({ port }, 'bound');
+          resolve({ host: address.host, port });
+        });
+      }),
+    shutdown: (graceMs) =>
+      new Promise((resolve) => {
+        health.setStatus('', 'NOT_SERVING');
+        health.setStatus(SERVICE_NAME, 'NOT_SERVING');
+        const forceTimer = setTimeout(() => {
+          options.logger.warn({ graceMs }, 'grace period over: cancelling the calls still open');
+          grpcServer.forceShutdown();
+          resolve(false);
+        }, graceMs);
+        grpcServer.tryShutdown(() => {
+          clearTimeout(forceTimer);
+          resolve(true);
+        });
+      }),
+  };
+}
