@@ -1,0 +1,93 @@
+/**
+ * `buildGateway(config)`: the Fastify instance with every plugin registered, not yet listening.
+ * Tests call `listen({ port: 0 })` on it; `main.ts` listens on the configured address.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import fastifyStatic from '@fastify/static';
+import fastifyWebsocket from '@fastify/websocket';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import { type Logger, pino } from 'pino';
+import { formatHostPort } from '../common/cli-options.js';
+import type { GatewayConfig } from './config.js';
+import { healthPlugin } from './health-plugin.js';
+import { type ConnectionObserver, routechatPlugin } from './routechat-plugin.js';
+import { createSessionRegistry, type SessionRegistry } from './sessions.js';
+import { requestIdFrom, selectSubprotocol } from './upgrade.js';
+import { createUpstream, type Upstream } from './upstream.js';
+
+export const DEFAULT_STATIC_DIR = fileURLToPath(new URL('../clients/browser/dist/', import.meta.url));
+
+export interface GatewayDeps {
+  readonly logger?: Logger;
+  readonly upstream?: Upstream;
+  readonly observer?: ConnectionObserver;
+}
+
+export interface Gateway {
+  readonly app: FastifyInstance;
+  readonly sessions: SessionRegistry;
+  readonly upstream: Upstream;
+}
+
+export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}): Promise<Gateway> {
+  const logger = deps.logger ?? pino({ name: 'gateway', level: config['log-level'] });
+  const upstream =
+    deps.upstream ??
+    createUpstream({
+      target: formatHostPort(config.core),
+      maxStreamsPerChannel: config['max-streams-per-channel'],
+      maxMessageBytes: config['max-message-size'],
+      keepaliveMs: config['core-keepalive'],
+      ...(config['core-ca'] ? { caFile: config['core-ca'] } : {}),
+    });
+  const sessions = createSessionRegistry();
+
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    genReqId: (request) => requestIdFrom(request.headers),
+    // The relay logs one line per connection opened and closed; per-request lines would only repeat them.
+    logController: new LogController({ disableRequestLogging: true }),
+    // No reverse proxy is assumed: bound how long a request (including an upgrade) may take.
+    requestTimeout: 30_000,
+    connectionTimeout: 60_000,
+    return503OnClosing: true,
+  });
+
+  await app.register(fastifyWebsocket, {
+    options: {
+      maxPayload: config['max-frame-size'],
+      perMessageDeflate: false,
+      // Without it ws would select the first offered protocol, which could be a bearer token.
+      handleProtocols: (offered) => selectSubprotocol(offered),
+    },
+    preClose: (done) => {
+      void sessions.drain(config['shutdown-grace']).then(() => {
+        // Any socket whose close handshake has not completed by now is dropped.
+        for (const client of app.websocketServer.clients) client.terminate();
+        done();
+      });
+    },
+  });
+  const heartbeatMs = config['heartbeat-interval'];
+  if (heartbeatMs > 0) {
+    const timer = setInterval(() => sessions.heartbeat(), heartbeatMs);
+    timer.unref();
+    app.addHook('onClose', async () => clearInterval(timer));
+  }
+  app.addHook('onClose', async () => upstream.close());
+
+  await app.register(healthPlugin, { upstream, sessions });
+  await app.register(routechatPlugin, {
+    config,
+    upstream,
+    sessions,
+    secure: false,
+    ...(deps.observer ? { observer: deps.observer } : {}),
+  });
+  const staticDir = config['static-dir'] ?? DEFAULT_STATIC_DIR;
+  if (existsSync(staticDir)) await app.register(fastifyStatic, { root: staticDir });
+  else app.log.warn({ staticDir }, 'browser client not built (npm run build:browser): / is not served');
+
+  return { app, sessions, upstream };
+}

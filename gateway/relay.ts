@@ -1,0 +1,278 @@
+/**
+ * One WebSocket ⇄ one RouteChat call. The relay owns both directions of one connection and nothing
+ * else: it knows neither HTTP, nor ws, nor grpc-js, only the two small interfaces below, so each
+ * rule ("what happens if X arrives in state Y") has one answer in one place.
+ */
+import {
+  type CallStatus,
+  CloseCode,
+  closeCodeForStatus,
+  closeReasonForStatus,
+  type ErrorFrame,
+  type FrameLimits,
+  type NoteFrame,
+  parseClientFrame,
+  type RejectReason,
+  type RouteNoteJson,
+  rejection,
+  StatusCode,
+  type StatusFrame,
+  statusName,
+  truncateCloseReason,
+} from '../protocol/index.js';
+
+/** The client side, as the relay needs it (ws's WebSocket satisfies it). */
+export interface RelaySocket {
+  readonly bufferedAmount: number;
+  send(text: string): void;
+  close(code: number, reason: string): void;
+  pause(): void;
+  resume(): void;
+}
+
+/** The upstream RouteChat call, as the relay needs it. */
+export interface RelayCall {
+  /** false when the call's write buffer is full: wait for `onCallDrain`. */
+  write(note: RouteNoteJson): boolean;
+  /** Half-close: the client has finished sending. */
+  end(): void;
+  cancel(): void;
+  pause(): void;
+  resume(): void;
+}
+
+export interface RelayLimits {
+  readonly frame: FrameLimits;
+  /** Rejected frames tolerated before the connection is closed with 1008. */
+  readonly maxRejectedFrames: number;
+  /** Pause the call's reads while the socket has more than this many bytes queued. */
+  readonly socketHighWaterMark: number;
+}
+
+export interface RelayOutcome {
+  readonly status: CallStatus;
+  readonly closeCode: number;
+  readonly framesIn: number;
+  readonly framesOut: number;
+  readonly rejected: number;
+  /** Who ended it: the call's own status, the client going away, policy, or shutdown. */
+  readonly cause: 'status' | 'client_closed' | 'policy' | 'shutdown';
+}
+
+export interface RelayHooks {
+  onRejected?(reason: RejectReason): void;
+  onNoteForwarded?(): void;
+  onFinished(outcome: RelayOutcome): void;
+}
+
+type RelayState =
+  /** Both directions open. */
+  | { readonly name: 'open' }
+  /** The client sent `end`; the server may still send. */
+  | { readonly name: 'half-closed' }
+  /** The gateway is shutting down: the call was half-closed for the client; waiting for its status. */
+  | { readonly name: 'draining' }
+  /** The status was sent, or the socket is gone. Nothing more happens. */
+  | { readonly name: 'closed' };
+
+export interface Relay {
+  readonly state: RelayState['name'];
+  onClientText(text: string): void;
+  onClientBinary(): void;
+  /** The socket closed (any reason) or errored: cancel the call if it is still running. */
+  onClientGone(): void;
+  onCallNote(note: NoteFrame): void;
+  onCallReadEnd(): void;
+  onCallStatus(status: CallStatus): void;
+  onCallDrain(): void;
+  onSocketDrain(): void;
+  /** Graceful shutdown: half-close the call, finish with 1001 when its status comes. */
+  beginShutdown(): void;
+  /** Grace period over: cancel the call, send UNAVAILABLE and close 1001. */
+  forceShutdown(): void;
+  /** Close for a policy reason (e.g. flooding): status frame, cancel, close 1008. */
+  closeForPolicy(code: StatusCode, message: string): void;
+  /** Sends an error frame for a frame rejected before it reached the relay (e.g. rate limit). */
+  reject(error: ErrorFrame): void;
+}
+
+export function createRelay(
+  socket: RelaySocket,
+  call: RelayCall,
+  limits: RelayLimits,
+  hooks: RelayHooks,
+): Relay {
+  let state: RelayState = { name: 'open' };
+  let framesIn = 0;
+  let framesOut = 0;
+  let rejected = 0;
+  let readEnded = false;
+  let pendingStatus: CallStatus | undefined;
+  let socketPausedForCall = false;
+  let callPausedForSocket = false;
+  let shuttingDown = false;
+
+  const finish = (status: CallStatus, closeCode: number, reason: string, cause: RelayOutcome['cause']) => {
+    if (state.name === 'closed') return;
+    state = { name: 'closed' };
+    const frame: StatusFrame = {
+      type: 'status',
+      code: status.code,
+      name: status.name,
+      message: status.message,
+      metadata: { ...status.metadata },
+    };
+    socket.send(JSON.stringify(frame));
+    socket.close(closeCode, truncateCloseReason(reason));
+    hooks.onFinished({ status, closeCode, framesIn, framesOut, rejected, cause });
+  };
+
+  const gatewayStatus = (code: StatusCode, message: string): CallStatus => ({
+    code,
+    name: statusName(code),
+    message,
+    metadata: {},
+  });
+
+  const maybeFinishWithCallStatus = () => {
+    if (!pendingStatus || !readEnded) return;
+    const status = pendingStatus;
+    const closeCode = shuttingDown ? CloseCode.GOING_AWAY : closeCodeForStatus(status.code);
+    const reason = shuttingDown ? 'gateway shutting down' : closeReasonForStatus(status.code);
+    finish(status, closeCode, reason, shuttingDown ? 'shutdown' : 'status');
+  };
+
+  const closeForPolicy = (code: StatusCode, message: string) => {
+    if (state.name === 'closed') return;
+    call.cancel();
+    finish(gatewayStatus(code, message), CloseCode.POLICY_VIOLATION, message, 'policy');
+  };
+
+  const reject = (error: ErrorFrame) => {
+    if (state.name === 'closed') return;
+    rejected += 1;
+    hooks.onRejected?.(error.reason);
+    socket.send(JSON.stringify(error));
+    if (rejected >= limits.maxRejectedFrames) {
+      closeForPolicy(StatusCode.INVALID_ARGUMENT, `too many rejected frames (${rejected})`);
+    }
+  };
+
+  const rejectParsed = (parsed: ReturnType<typeof rejection>) => {
+    if (parsed.kind === 'rejected') reject(parsed.error);
+  };
+
+  return {
+    get state() {
+      return state.name;
+    },
+
+    onClientText(text) {
+      if (state.name === 'closed') return;
+      framesIn += 1;
+      const parsed = parseClientFrame(text, limits.frame);
+      if (parsed.kind === 'rejected') return reject(parsed.error);
+      if (state.name !== 'open') {
+        const why =
+          state.name === 'draining' ? 'the gateway is shutting down' : 'the client already sent "end"';
+        return rejectParsed(rejection('after_end', `frame not accepted: ${why}`));
+      }
+      if (parsed.kind === 'end') {
+        state = { name: 'half-closed' };
+        call.end();
+        return;
+      }
+      hooks.onNoteForwarded?.();
+      if (!call.write(parsed.note) && !socketPausedForCall) {
+        // The call's write buffer is full: stop reading the socket until it drains.
+        socketPausedForCall = true;
+        socket.pause();
+      }
+    },
+
+    onClientBinary() {
+      if (state.name === 'closed') return;
+      framesIn += 1;
+      rejectParsed(
+        rejection('binary_frame', 'binary frames are not part of the protocol: send JSON text frames'),
+      );
+    },
+
+    onClientGone() {
+      if (state.name === 'closed') return;
+      state = { name: 'closed' };
+      call.cancel();
+      hooks.onFinished({
+        status: gatewayStatus(StatusCode.CANCELLED, 'client closed the connection'),
+        closeCode: 0,
+        framesIn,
+        framesOut,
+        rejected,
+        cause: 'client_closed',
+      });
+    },
+
+    onCallNote(note) {
+      if (state.name === 'closed') return;
+      framesOut += 1;
+      socket.send(JSON.stringify(note));
+      if (!callPausedForSocket && socket.bufferedAmount > limits.socketHighWaterMark) {
+        // The client reads slower than the server sends: stop reading the call; HTTP/2 flow
+        // control then holds the server back, and our memory stays bounded.
+        callPausedForSocket = true;
+        call.pause();
+      }
+    },
+
+    onCallReadEnd() {
+      readEnded = true;
+      maybeFinishWithCallStatus();
+    },
+
+    onCallStatus(status) {
+      if (state.name === 'closed' || pendingStatus) return;
+      pendingStatus = status;
+      maybeFinishWithCallStatus();
+    },
+
+    onCallDrain() {
+      if (socketPausedForCall && state.name !== 'closed') {
+        socketPausedForCall = false;
+        socket.resume();
+      }
+    },
+
+    onSocketDrain() {
+      if (
+        callPausedForSocket &&
+        state.name !== 'closed' &&
+        socket.bufferedAmount <= limits.socketHighWaterMark
+      ) {
+        callPausedForSocket = false;
+        call.resume();
+      }
+    },
+
+    beginShutdown() {
+      if (state.name === 'closed' || shuttingDown) return;
+      shuttingDown = true;
+      if (state.name === 'open') call.end();
+      state = { name: 'draining' };
+      maybeFinishWithCallStatus();
+    },
+
+    forceShutdown() {
+      if (state.name === 'closed') return;
+      call.cancel();
+      finish(
+        gatewayStatus(StatusCode.UNAVAILABLE, 'gateway shutting down'),
+        CloseCode.GOING_AWAY,
+        'gateway shutting down',
+        'shutdown',
+      );
+    },
+
+    closeForPolicy,
+    reject,
+  };
+}

@@ -1,0 +1,162 @@
+/**
+ * `GET /v1/routechat`: the upgrade checks (before any WebSocket exists) and the adapter that wires
+ * one ws socket and one upstream call to a relay. The only gateway module that touches ws objects.
+ */
+import type {} from '@fastify/websocket';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { WebSocket } from 'ws';
+import { DEFAULT_FRAME_LIMITS, ROUTECHAT_PATH } from '../protocol/index.js';
+import type { GatewayConfig } from './config.js';
+import { createRelay, type Relay, type RelayOutcome } from './relay.js';
+import type { Session, SessionRegistry } from './sessions.js';
+import { isOriginAllowed, offeredSubprotocols, upstreamMetadata } from './upgrade.js';
+import type { Upstream } from './upstream.js';
+
+export interface RoutechatPluginOptions {
+  readonly config: GatewayConfig;
+  readonly upstream: Upstream;
+  readonly sessions: SessionRegistry;
+  readonly secure: boolean;
+  readonly observer?: ConnectionObserver;
+}
+
+/** Metrics and similar side channels; all optional. */
+export interface ConnectionObserver {
+  opened?(): void;
+  rejected?(reason: string): void;
+  forwarded?(): void;
+  finished?(outcome: RelayOutcome, durationMs: number): void;
+  refused?(statusCode: number, reason: string): void;
+}
+
+/** Longest Sec-WebSocket-Protocol header accepted; a pathological one is refused before ws parses it. */
+const MAX_SUBPROTOCOL_HEADER = 4096;
+
+function refuse(
+  reply: FastifyReply,
+  statusCode: number,
+  error: string,
+  message: string,
+  headers: Record<string, string> = {},
+) {
+  return reply
+    .code(statusCode)
+    .headers({ connection: 'close', ...headers })
+    .send({ error, message });
+}
+
+export const routechatPlugin: FastifyPluginAsync<RoutechatPluginOptions> = async (app, options) => {
+  const { config, upstream, sessions, observer } = options;
+  const limits = {
+    frame: {
+      ...DEFAULT_FRAME_LIMITS,
+      maxStringLength: Math.min(DEFAULT_FRAME_LIMITS.maxStringLength, config['max-frame-size']),
+    },
+    maxRejectedFrames: config['max-rejected-frames'],
+    socketHighWaterMark: config['socket-high-water-mark'],
+  };
+
+  const checkUpgrade = async (request: FastifyRequest, reply: FastifyReply) => {
+    const refused = (
+      statusCode: number,
+      error: string,
+      message: string,
+      headers?: Record<string, string>,
+    ) => {
+      observer?.refused?.(statusCode, error);
+      request.log.info({ statusCode, error, origin: request.headers.origin }, 'upgrade refused');
+      return refuse(reply, statusCode, error, message, headers);
+    };
+    if (sessions.closing)
+      return refused(503, 'shutting_down', 'the gateway is shutting down', { 'retry-after': '1' });
+    if (request.headers.upgrade?.toLowerCase() !== 'websocket') {
+      return refused(426, 'upgrade_required', `${ROUTECHAT_PATH} is a WebSocket endpoint`, {
+        upgrade: 'websocket',
+      });
+    }
+    if (
+      !isOriginAllowed(
+        request.headers.origin,
+        request.headers.host,
+        config['allowed-origins'],
+        options.secure,
+      )
+    ) {
+      return refused(403, 'origin_not_allowed', 'this origin may not open a RouteChat WebSocket');
+    }
+    const protocolHeader = request.headers['sec-websocket-protocol'];
+    if (typeof protocolHeader === 'string' && protocolHeader.length > MAX_SUBPROTOCOL_HEADER) {
+      return refused(400, 'bad_subprotocol', 'Sec-WebSocket-Protocol header is too long');
+    }
+    return undefined;
+  };
+
+  app.get(ROUTECHAT_PATH, { websocket: true, preValidation: checkUpgrade }, (socket: WebSocket, request) => {
+    const log = request.log;
+    const openedAt = performance.now();
+    const metadata = upstreamMetadata(request.headers, config['forward-headers'], request.id);
+    const rawSocket = request.raw.socket as typeof request.raw.socket | null;
+    // Listeners first, before anything can yield: frames that arrive meanwhile must not be lost.
+    let relay: Relay | undefined;
+    const call = upstream.openRouteChat(metadata, {
+      onNote: (note) => relay?.onCallNote(note),
+      onReadEnd: () => relay?.onCallReadEnd(),
+      onStatus: (status) => relay?.onCallStatus(status),
+      onDrain: () => relay?.onCallDrain(),
+    });
+    const session: Session = {
+      relay: undefined as unknown as Relay,
+      alive: true,
+      ping: () => socket.ping(),
+      terminate: () => socket.terminate(),
+    };
+    relay = createRelay(socket, call, limits, {
+      onRejected: (reason) => observer?.rejected?.(reason),
+      onNoteForwarded: () => observer?.forwarded?.(),
+      onFinished: (outcome) => {
+        sessions.delete(session);
+        rawSocket?.off('drain', onSocketDrain);
+        const durationMs = Math.round(performance.now() - openedAt);
+        observer?.finished?.(outcome, durationMs);
+        log.info(
+          {
+            durationMs,
+            framesIn: outcome.framesIn,
+            framesOut: outcome.framesOut,
+            rejected: outcome.rejected,
+            status: outcome.status.name,
+            closeCode: outcome.closeCode,
+            cause: outcome.cause,
+          },
+          'connection closed',
+        );
+      },
+    });
+    Object.assign(session, { relay });
+    const onSocketDrain = () => relay?.onSocketDrain();
+    // ws writes to this socket; its 'drain' is when the client has caught up.
+    rawSocket?.on('drain', onSocketDrain);
+    socket.on('message', (data, isBinary) => {
+      if (isBinary) relay?.onClientBinary();
+      else relay?.onClientText(data.toString());
+    });
+    socket.on('pong', () => {
+      session.alive = true;
+    });
+    socket.on('error', (error) => log.debug({ err: error }, 'socket error'));
+    socket.on('close', (code) => {
+      if (relay?.state !== 'closed') log.debug({ code }, 'client closed before the call ended');
+      relay?.onClientGone();
+    });
+    sessions.add(session);
+    observer?.opened?.();
+    log.info(
+      {
+        origin: request.headers.origin,
+        subprotocol: socket.protocol || undefined,
+        offered: offeredSubprotocols(request.headers).filter((p) => !p.startsWith('bearer.')),
+      },
+      'connection opened',
+    );
+  });
+};

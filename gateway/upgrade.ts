@@ -1,0 +1,92 @@
+/**
+ * Pure rules for an upgrade request: which origins may connect, which subprotocol is selected,
+ * which headers become gRPC metadata. No I/O here; the plugin applies the answers.
+ */
+import { randomUUID } from 'node:crypto';
+import { BEARER_SUBPROTOCOL_PREFIX, SUBPROTOCOL } from '../protocol/index.js';
+
+type Headers = Readonly<Record<string, string | string[] | undefined>>;
+
+const header = (headers: Headers, name: string): string | undefined => {
+  const value = headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+};
+
+const LOCAL_HOSTNAMES = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** `scheme://host[:port]` normalised by WHATWG URL rules, or undefined if it is not an origin. */
+export function normaliseOrigin(value: string): string | undefined {
+  try {
+    const url = new URL(value);
+    return url.origin === 'null' ? undefined : url.origin;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Origin policy. No Origin header: not a browser, allowed (Origin defends against cross-site
+ * hijacking only; it is no authentication). With an allow-list: exact scheme+host+port match.
+ * Without one: the page's own origin (Host header) and localhost on any port.
+ */
+export function isOriginAllowed(
+  origin: string | undefined,
+  host: string | undefined,
+  allowList: readonly string[],
+  secure: boolean,
+): boolean {
+  if (origin === undefined) return true;
+  if (allowList.includes('*')) return true;
+  const normalised = normaliseOrigin(origin);
+  if (!normalised) return false;
+  if (allowList.length > 0) return allowList.some((allowed) => normaliseOrigin(allowed) === normalised);
+  const url = new URL(normalised);
+  if (LOCAL_HOSTNAMES.has(url.hostname)) return true;
+  return host !== undefined && normaliseOrigin(`${secure ? 'https' : 'http'}://${host}`) === normalised;
+}
+
+/** The subprotocols a client offered, in order. */
+export function offeredSubprotocols(headers: Headers): string[] {
+  const raw = header(headers, 'sec-websocket-protocol');
+  if (!raw) return [];
+  return raw
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p.length > 0);
+}
+
+/** ws `handleProtocols`: select `routechat.v1` when offered; never a bearer token. */
+export const selectSubprotocol = (offered: ReadonlySet<string>): string | false =>
+  offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false;
+
+const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
+
+/** A caller's x-request-id when it is sane, otherwise a fresh one. */
+export const requestIdFrom = (headers: Headers): string => {
+  const given = header(headers, 'x-request-id');
+  return given && REQUEST_ID.test(given) ? given : randomUUID();
+};
+
+/**
+ * gRPC metadata for the call: allow-listed headers, `authorization` from a `bearer.<token>`
+ * subprotocol when no header carries one, and the request id.
+ */
+export function upstreamMetadata(
+  headers: Headers,
+  allowList: readonly string[],
+  requestId: string,
+): Record<string, string> {
+  const metadata: Record<string, string> = {};
+  for (const name of allowList) {
+    const value = header(headers, name);
+    if (value !== undefined) metadata[name] = value;
+  }
+  if (allowList.includes('authorization') && metadata.authorization === undefined) {
+    const bearer = offeredSubprotocols(headers).find((p) => p.startsWith(BEARER_SUBPROTOCOL_PREFIX));
+    if (bearer && bearer.length > BEARER_SUBPROTOCOL_PREFIX.length) {
+      metadata.authorization = `Bearer ${bearer.slice(BEARER_SUBPROTOCOL_PREFIX.length)}`;
+    }
+  }
+  if (allowList.includes('x-request-id')) metadata['x-request-id'] = requestId;
+  return metadata;
+}

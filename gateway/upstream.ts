@@ -1,0 +1,178 @@
+/**
+ * The only gateway module that speaks gRPC. A small pool of channels to the core: a new channel is
+ * opened when every existing one carries `maxStreamsPerChannel` calls, because many servers cap
+ * HTTP/2 concurrent streams (often at 100) and queue the excess silently. Method definitions come
+ * from the proto descriptor, so other methods and services can be relayed the same way later.
+ */
+import { readFileSync } from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { protoPath as healthProtoPath } from 'grpc-health-check';
+import { packageDefinition, type RouteNote, type RouteNote__Output, SERVICE_NAME } from '../proto/index.js';
+import {
+  type CallStatus,
+  type NoteFrame,
+  type RouteNoteJson,
+  type StatusCode,
+  statusName,
+} from '../protocol/index.js';
+import type { RelayCall } from './relay.js';
+
+export interface UpstreamOptions {
+  /** `host:port` of the core (or any RouteGuide server). */
+  readonly target: string;
+  readonly maxStreamsPerChannel: number;
+  readonly maxMessageBytes: number;
+  readonly keepaliveMs: number;
+  /** PEM CA file: reach the core over TLS. */
+  readonly caFile?: string;
+}
+
+export interface UpstreamHandlers {
+  onNote(note: NoteFrame): void;
+  onReadEnd(): void;
+  onStatus(status: CallStatus): void;
+  onDrain(): void;
+}
+
+export interface Upstream {
+  /** Starts a RouteChat call; its events go to `handlers`. Never throws: failures arrive as a status. */
+  openRouteChat(metadata: Readonly<Record<string, string>>, handlers: UpstreamHandlers): RelayCall;
+  /** true when the core answers the standard health check with SERVING. */
+  checkHealth(timeoutMs: number): Promise<boolean>;
+  stats(): { channels: number; activeCalls: number };
+  close(): void;
+}
+
+const routeChatMethod = packageDefinition[SERVICE_NAME] as grpc.ServiceDefinition;
+const {
+  path: ROUTE_CHAT_PATH,
+  requestSerialize,
+  responseDeserialize,
+} = routeChatMethod.RouteChat as grpc.MethodDefinition<RouteNote, RouteNote__Output>;
+
+const healthPackage = grpc.loadPackageDefinition(
+  protoLoader.loadSync(healthProtoPath, { enums: String }),
+) as unknown as {
+  grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } };
+};
+
+interface Channel {
+  readonly client: grpc.Client;
+  active: number;
+}
+
+function metadataToRecord(metadata: grpc.Metadata): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(metadata.getMap())) {
+    out[key] = typeof value === 'string' ? value : Buffer.from(value).toString('base64');
+  }
+  return out;
+}
+
+/** A decoded note with every field present, as the contract sends it. */
+const toNoteFrame = (note: RouteNote__Output): NoteFrame => ({
+  location: { latitude: note.location?.latitude ?? 0, longitude: note.location?.longitude ?? 0 },
+  message: note.message,
+});
+
+export function createUpstream(options: UpstreamOptions): Upstream {
+  const credentials = options.caFile
+    ? grpc.credentials.createSsl(readFileSync(options.caFile))
+    : grpc.credentials.createInsecure();
+  const channelOptions: grpc.ChannelOptions = {
+    // Each pool member must own its HTTP/2 connection; grpc-js otherwise shares one subchannel.
+    'grpc.use_local_subchannel_pool': 1,
+    'grpc.max_send_message_length': options.maxMessageBytes,
+    'grpc.max_receive_message_length': options.maxMessageBytes,
+    'grpc.keepalive_time_ms': options.keepaliveMs,
+    'grpc.keepalive_timeout_ms': 10_000,
+    'grpc.keepalive_permit_without_calls': 1,
+    // Notice a restarted core within seconds, not after grpc-js's default 120 s backoff ceiling.
+    'grpc.initial_reconnect_backoff_ms': 250,
+    'grpc.max_reconnect_backoff_ms': 2_000,
+  };
+  const channels: Channel[] = [];
+  let healthClient: grpc.Client | undefined;
+
+  const pickChannel = (): Channel => {
+    let best: Channel | undefined;
+    for (const channel of channels)
+      if (channel.active < options.maxStreamsPerChannel && (!best || channel.active < best.active))
+        best = channel;
+    if (best) return best;
+    const created: Channel = {
+      client: new grpc.Client(options.target, credentials, channelOptions),
+      active: 0,
+    };
+    channels.push(created);
+    return created;
+  };
+
+  return {
+    openRouteChat(headers, handlers) {
+      const metadata = new grpc.Metadata();
+      for (const [key, value] of Object.entries(headers)) metadata.set(key, value);
+      const channel = pickChannel();
+      channel.active += 1;
+      const call = channel.client.makeBidiStreamRequest(
+        ROUTE_CHAT_PATH,
+        requestSerialize,
+        responseDeserialize,
+        metadata,
+        {},
+      );
+      let released = false;
+      call.on('data', (note: RouteNote__Output) => handlers.onNote(toNoteFrame(note)));
+      call.on('end', () => handlers.onReadEnd());
+      // A non-OK status also arrives as 'error'; 'status' carries it whole, so errors are only observed here.
+      call.on('error', () => {});
+      call.on('status', (status: grpc.StatusObject) => {
+        if (!released) {
+          released = true;
+          channel.active -= 1;
+        }
+        handlers.onStatus({
+          code: status.code as number as StatusCode,
+          name: statusName(status.code),
+          // grpc-js reports a missing grpc-message on OK as "OK"; the contract sends "" then.
+          message: status.code === grpc.status.OK && status.details === 'OK' ? '' : status.details,
+          metadata: metadataToRecord(status.metadata),
+        });
+      });
+      call.on('drain', () => handlers.onDrain());
+      return {
+        write: (note: RouteNoteJson) => call.write(note),
+        end: () => call.end(),
+        cancel: () => call.cancel(),
+        pause: () => call.pause(),
+        resume: () => call.resume(),
+      };
+    },
+
+    checkHealth(timeoutMs) {
+      healthClient ??= new healthPackage.grpc.health.v1.Health(options.target, credentials, channelOptions);
+      const client = healthClient as grpc.Client & {
+        Check(
+          req: { service: string },
+          opts: grpc.CallOptions,
+          cb: (e: grpc.ServiceError | null, r?: { status: string }) => void,
+        ): void;
+      };
+      return new Promise((resolve) => {
+        client.Check({ service: '' }, { deadline: Date.now() + timeoutMs }, (error, reply) =>
+          resolve(!error && reply?.status === 'SERVING'),
+        );
+      });
+    },
+
+    stats: () => ({ channels: channels.length, activeCalls: channels.reduce((sum, c) => sum + c.active, 0) }),
+
+    close() {
+      for (const channel of channels) channel.client.close();
+      channels.length = 0;
+      healthClient?.close();
+      healthClient = undefined;
+    },
+  };
+}
