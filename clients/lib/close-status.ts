@@ -1,0 +1,66 @@
+/**
+ * The final status of a stream that ended without a status frame: derived from the close code, the
+ * close reason and, for a refused handshake, the HTTP status the WebSocket library reported.
+ * Pure: the rules get unit tests, the socket applies them.
+ */
+import { CloseCode, statusForCloseCode } from '../../protocol/close-codes.js';
+import { type CallStatus, StatusCode, statusName } from '../../protocol/status.js';
+
+const status = (code: StatusCode, message: string): CallStatus => ({
+  code,
+  name: statusName(code),
+  message,
+  metadata: {},
+});
+
+/** gRPC's own HTTP → status mapping (doc/http-grpc-status-mapping.md), for refused upgrades. */
+export function statusForHttpStatus(httpStatus: number): StatusCode {
+  switch (httpStatus) {
+    case 400:
+      return StatusCode.INTERNAL;
+    case 401:
+      return StatusCode.UNAUTHENTICATED;
+    case 403:
+      return StatusCode.PERMISSION_DENIED;
+    case 404:
+      return StatusCode.UNIMPLEMENTED;
+    case 429:
+    case 502:
+    case 503:
+    case 504:
+      return StatusCode.UNAVAILABLE;
+    default:
+      return StatusCode.UNKNOWN;
+  }
+}
+
+/** Codes that mean the connection, not the call, failed: worth a reconnect. */
+const TRANSPORT_CLOSE_CODES = new Set([
+  CloseCode.GOING_AWAY,
+  1005, // no status received
+  1006, // abnormal closure: refused, reset, or never opened
+  1012, // service restart
+  1013, // try again later
+  1014, // bad gateway
+]);
+
+export interface ClosedWithoutStatus {
+  readonly closeCode: number;
+  readonly closeReason: string;
+  /** The WebSocket 'error' event's message, when the runtime gives one (ws does, browsers do not). */
+  readonly transportError?: string | undefined;
+}
+
+export function statusForClose({ closeCode, closeReason, transportError }: ClosedWithoutStatus): CallStatus {
+  const fromCode = statusForCloseCode(closeCode);
+  if (fromCode !== undefined) return status(fromCode, closeReason);
+  // ws reports a refused upgrade as "Unexpected server response: 403".
+  const http = transportError ? /server response: (\d{3})/.exec(transportError) : null;
+  if (http?.[1]) {
+    return status(statusForHttpStatus(Number(http[1])), `upgrade refused: HTTP ${http[1]}`);
+  }
+  const detail = closeReason || transportError || `connection closed with code ${closeCode}`;
+  if (TRANSPORT_CLOSE_CODES.has(closeCode)) return status(StatusCode.UNAVAILABLE, detail);
+  if (closeCode === CloseCode.MESSAGE_TOO_BIG) return status(StatusCode.RESOURCE_EXHAUSTED, detail);
+  return status(StatusCode.UNKNOWN, detail);
+}

@@ -1,0 +1,22 @@
+/**
+ * The part of the WHATWG WebSocket API the client uses. The browser's `WebSocket`, Node 22's global
+ * one and the `ws` package's class all satisfy it, so the library itself never imports `ws`.
+ */
+export interface WebSocketCloseEventLike {
+  readonly code: number;
+  readonly reason: string;
+}
+
+export interface WebSocketLike {
+  readonly readyState: number;
+  readonly protocol: string;
+  readonly bufferedAmount: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  addEventListener(type: 'open', listener: () => void): void;
+  addEventListener(type: 'error', listener: (event: object) => void): void;
+  addEventListener(type: 'message', listener: (event: { readonly data: unknown }) => void): void;
+  addEventListener(type: 'close', listener: (event: WebSocketCloseEventLike) => void): void;
+}
+
+export type WebSocketConstructor = new (url: string, protocols: string[]) => WebSocketLike;
