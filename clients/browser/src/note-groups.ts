@@ -1,0 +1,140 @@
+/**
+ * Notes grouped by location, deduplicated. The core answers each note with every note at its
+ * location, oldest first, ending with the note just sent; so a reply is a newer copy of the list we
+ * already show. Pure: the page renders what this returns.
+ */
+import type { NoteFrame } from '../../lib/index.js';
+
+export interface ShownNote {
+  readonly message: string;
+  /** Sent from this page (matched by text at this location). */
+  readonly mine: boolean;
+  /** Arrived in the latest reply (for a highlight). */
+  readonly fresh: boolean;
+}
+
+export interface NoteGroup {
+  readonly key: string;
+  readonly latitude: number;
+  readonly longitude: number;
+  /** Oldest first, as the core keeps them. */
+  readonly notes: readonly ShownNote[];
+  /** Higher is more recent activity. */
+  readonly touched: number;
+}
+
+interface GroupState {
+  latitude: number;
+  longitude: number;
+  shown: ShownNote[];
+  /** The reply being received, or undefined between replies. */
+  incoming: string[] | undefined;
+  /** Messages sent here whose reply has not ended yet, in send order. */
+  pending: string[];
+  mine: Map<string, number>;
+  touched: number;
+}
+
+export const locationKey = (latitude: number, longitude: number): string => `${latitude},${longitude}`;
+
+export interface NoteGroups {
+  /** A note this page sent (so its reply can be recognised); no location when it was not valid. */
+  sent(location: { latitude: number; longitude: number } | undefined, message: string): void;
+  /** The gateway rejected the last send: no reply will come for it. */
+  rejectedLast(): void;
+  received(note: NoteFrame): void;
+  /** Most recently active first. */
+  list(): NoteGroup[];
+  clearPending(): void;
+}
+
+export function createNoteGroups(): NoteGroups {
+  const groups = new Map<string, GroupState>();
+  /** Location keys of our sends awaiting a reply, in order; undefined for a send sure to be rejected. */
+  const sendOrder: (string | undefined)[] = [];
+  let clock = 0;
+
+  const group = (latitude: number, longitude: number): GroupState => {
+    const key = locationKey(latitude, longitude);
+    let state = groups.get(key);
+    if (!state) {
+      state = {
+        latitude,
+        longitude,
+        shown: [],
+        incoming: undefined,
+        pending: [],
+        mine: new Map(),
+        touched: 0,
+      };
+      groups.set(key, state);
+    }
+    return state;
+  };
+
+  const show = (state: GroupState, messages: readonly string[]) => {
+    // Old and new lists share a prefix; whatever goes past the old length is fresh.
+    const before = state.shown.length;
+    state.shown = messages.map((message, index) => ({
+      message,
+      mine: (state.mine.get(message) ?? 0) > 0,
+      fresh: index >= before,
+    }));
+  };
+
+  return {
+    sent(location, message) {
+      if (!location) {
+        sendOrder.push(undefined);
+        return;
+      }
+      const state = group(location.latitude, location.longitude);
+      state.pending.push(message);
+      state.mine.set(message, (state.mine.get(message) ?? 0) + 1);
+      sendOrder.push(locationKey(location.latitude, location.longitude));
+    },
+    rejectedLast() {
+      const key = sendOrder.pop();
+      const state = key === undefined ? undefined : groups.get(key);
+      const message = state?.pending.pop();
+      if (state && message !== undefined) state.mine.set(message, (state.mine.get(message) ?? 1) - 1);
+    },
+    received(note) {
+      const state = group(note.location.latitude, note.location.longitude);
+      state.touched = ++clock;
+      if (state.pending.length === 0) {
+        // Not a reply to us (a core that broadcasts would do this): just add it.
+        show(state, [...state.shown.map((n) => n.message), note.message]);
+        return;
+      }
+      const incoming = state.incoming ?? [];
+      incoming.push(note.message);
+      state.incoming = incoming;
+      if (note.message === state.pending[0]) {
+        state.pending.shift();
+        sendOrder.splice(sendOrder.indexOf(locationKey(state.latitude, state.longitude)), 1);
+        state.incoming = undefined;
+        show(state, incoming);
+      } else if (incoming.length > state.shown.length) show(state, incoming);
+    },
+    list() {
+      return [...groups.entries()]
+        .filter(([, state]) => state.shown.length > 0)
+        .sort(([, a], [, b]) => b.touched - a.touched)
+        .map(([key, state]) => ({
+          key,
+          latitude: state.latitude,
+          longitude: state.longitude,
+          notes: state.shown,
+          touched: state.touched,
+        }));
+    },
+    clearPending() {
+      sendOrder.length = 0;
+      for (const state of groups.values()) {
+        state.pending = [];
+        state.incoming = undefined;
+      }
+    },
+  };
+}
