@@ -115,6 +115,11 @@ export function createRelay(
   const finish = (status: CallStatus, closeCode: number, reason: string, cause: RelayOutcome['cause']) => {
     if (state.name === 'closed') return;
     state = { name: 'closed' };
+    // The close handshake needs the client's Close frame read: never leave the socket paused.
+    if (socketPausedForCall) {
+      socketPausedForCall = false;
+      socket.resume();
+    }
     const frame: StatusFrame = {
       type: 'status',
       code: status.code,

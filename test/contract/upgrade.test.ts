@@ -1,0 +1,165 @@
+/** What happens before a WebSocket exists: origins, subprotocols, headers that become metadata. */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
+import {
+  connect,
+  type FakeCore,
+  note,
+  type RunningGateway,
+  refusedStatus,
+  startFakeCore,
+  startGateway,
+} from '../helpers/gateway.js';
+
+describe('upgrade checks and metadata', () => {
+  let core: FakeCore;
+  let gateway: RunningGateway;
+  before(async () => {
+    // Echoes each note back and ends when the client ends.
+    core = await startFakeCore((call) => {
+      call.on('data', (n) => call.write(n));
+      call.on('end', () => call.end());
+    });
+    gateway = await startGateway(core.address);
+  });
+  after(async () => {
+    await gateway.app.close();
+    await core.stop();
+  });
+
+  test('a cross-site Origin is refused with 403 before any WebSocket exists', async () => {
+    const before = core.calls.length;
+    assert.equal(await refusedStatus(gateway.wsUrl, { origin: 'https://evil.example' }), 403);
+    assert.equal(core.calls.length, before, 'no call was opened');
+  });
+
+  test('same-origin, localhost and origin-less (script) upgrades are allowed by default', async () => {
+    for (const headers of [
+      { origin: `http://127.0.0.1:${gateway.port}` },
+      { origin: 'http://localhost:5173' },
+      {},
+    ]) {
+      const client = connect(gateway.wsUrl, { headers });
+      await client.opened;
+      client.ws.close();
+      await client.closed;
+    }
+  });
+
+  test('an allow-list matches scheme, host and port exactly; lookalikes are refused', async () => {
+    const gw = await startGateway(core.address, {
+      'allowed-origins': 'https://example.com,http://example.com:8080',
+    });
+    try {
+      for (const origin of ['https://example.com', 'https://example.com:443', 'http://example.com:8080']) {
+        const client = connect(gw.wsUrl, { headers: { origin } });
+        await client.opened;
+        client.ws.close();
+      }
+      for (const origin of [
+        'https://evil-example.com',
+        'https://example.com.evil.com',
+        'http://example.com',
+        'https://example.com:8443',
+        'http://localhost:3000',
+        'null',
+      ]) {
+        assert.equal(await refusedStatus(gw.wsUrl, { origin }), 403, origin);
+      }
+    } finally {
+      await gw.app.close();
+    }
+  });
+
+  test('a bearer.<token> subprotocol reaches the core as authorization metadata and is never echoed', async () => {
+    const client = connect(gateway.wsUrl, { protocols: ['routechat.v1', 'bearer.s3cr3t-token'] });
+    await client.opened;
+    assert.equal(client.ws.protocol, 'routechat.v1');
+    client.send(note(1, 1, 'hi'));
+    await client.waitForFrames(1);
+    assert.equal(core.calls.at(-1)?.metadata.authorization, 'Bearer s3cr3t-token');
+    client.ws.close();
+    await client.closed;
+  });
+
+  test('a client offering only a bearer subprotocol gets none selected', async () => {
+    const client = connect(gateway.wsUrl, { protocols: ['bearer.only'] }).ws;
+    const failed = await new Promise<boolean>((resolve) => {
+      client.on('open', () => resolve(false));
+      client.on('error', () => resolve(true));
+    });
+    // ws, like browsers, fails a handshake whose response selects no offered subprotocol.
+    assert.equal(failed, true);
+  });
+
+  test('no subprotocol offered is fine: the gateway selects none', async () => {
+    const client = connect(gateway.wsUrl, { protocols: [] });
+    await client.opened;
+    assert.equal(client.ws.protocol, '');
+    client.ws.close();
+  });
+
+  test('allow-listed headers become metadata; an x-request-id is generated when absent', async () => {
+    const withHeaders = connect(gateway.wsUrl, {
+      headers: {
+        authorization: 'Bearer header-token',
+        'x-request-id': 'req-123',
+        traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+        'x-not-forwarded': 'nope',
+      },
+    });
+    await withHeaders.opened;
+    withHeaders.send(note(1, 1, 'a'));
+    await withHeaders.waitForFrames(1);
+    const metadata = core.calls.at(-1)?.metadata ?? {};
+    assert.equal(metadata.authorization, 'Bearer header-token');
+    assert.equal(metadata['x-request-id'], 'req-123');
+    assert.equal(metadata.traceparent, '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01');
+    assert.equal(metadata['x-not-forwarded'], undefined);
+    withHeaders.ws.close();
+
+    const without = connect(gateway.wsUrl);
+    await without.opened;
+    without.send(note(1, 1, 'b'));
+    await without.waitForFrames(1);
+    assert.match(String(core.calls.at(-1)?.metadata['x-request-id']), /^[0-9a-f-]{36}$/);
+    without.ws.close();
+  });
+
+  test('a pathological Sec-WebSocket-Protocol header is refused with 400', async () => {
+    const protocols = Array.from({ length: 2000 }, (_, i) => `p${i}`);
+    assert.equal(await refusedStatus(gateway.wsUrl, {}, protocols), 400);
+  });
+
+  test('the server trailers and a non-OK status reach the client: status frame, close 4000 + code', async () => {
+    const failing = await startFakeCore((call) => {
+      call.on('data', () => {
+        const trailers = new grpc.Metadata();
+        trailers.set('x-reason', 'quota');
+        call.emit('error', {
+          code: grpc.status.PERMISSION_DENIED,
+          details: 'not on this route',
+          metadata: trailers,
+        });
+      });
+    });
+    const gw = await startGateway(failing.address);
+    try {
+      const client = connect(gw.wsUrl);
+      await client.opened;
+      client.send(note(1, 1, 'x'));
+      const closed = await client.closed;
+      const status = client.frames.at(-1);
+      assert.equal(status?.type, 'status');
+      assert.equal(status?.type === 'status' && status.code, grpc.status.PERMISSION_DENIED);
+      assert.equal(status?.type === 'status' && status.name, 'PERMISSION_DENIED');
+      assert.equal(status?.type === 'status' && status.message, 'not on this route');
+      assert.equal(status?.type === 'status' && status.metadata['x-reason'], 'quota');
+      assert.deepEqual(closed, { code: 4007, reason: 'PERMISSION_DENIED' });
+    } finally {
+      await gw.app.close();
+      await failing.stop();
+    }
+  });
+});
