@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { SEED_NOTES } from '../../clients/grpc/walkthrough.js';
 import { CloseCode, type ErrorFrame, type NoteFrame, serverFrameSchema } from '../../protocol/index.js';
 import { type RunningCore, startCore } from '../helpers/core.js';
-import { connect, note, type RunningGateway, startGateway } from '../helpers/gateway.js';
+import { connect, isError, isStatus, note, type RunningGateway, startGateway } from '../helpers/gateway.js';
 
 const text = (frames: unknown[]) =>
   frames
@@ -85,7 +85,8 @@ describe('RouteChat over WebSocket (v1 contract)', () => {
     const notes = text(client.frames);
     // Note i is answered with all i+1 notes at that location: 1 + 2 + … + 50.
     assert.equal(notes.length, (50 * 51) / 2);
-    assert.equal(client.frames.at(-1)?.type === 'status' && client.frames.at(-1)?.code, 0);
+    const last = client.frames.at(-1);
+    assert.ok(isStatus(last) && last.code === 0);
   });
 
   test('omitted fields take proto defaults and int32 values may be decimal strings', async () => {
@@ -134,9 +135,9 @@ describe('RouteChat over WebSocket (v1 contract)', () => {
     client.send({ type: 'end' });
     client.send(note(80, 1, 'after end'));
     await client.closed;
-    const afterEnd = client.frames.find((f) => f.type === 'error' && f.reason === 'after_end');
+    const afterEnd = client.frames.find((f) => isError(f) && f.reason === 'after_end');
     assert.ok(afterEnd, 'a note after end is answered with an error frame');
-    assert.equal(client.frames.at(-1)?.type, 'status');
+    assert.ok(isStatus(client.frames.at(-1)));
     assert.ok(!text(client.frames).includes('80,1:after end'));
   });
 
@@ -146,11 +147,10 @@ describe('RouteChat over WebSocket (v1 contract)', () => {
     for (let i = 0; i < 25; i += 1) client.send('nope');
     const closed = await client.closed;
     assert.equal(closed.code, CloseCode.POLICY_VIOLATION);
-    const errors = client.frames.filter((f) => f.type === 'error');
+    const errors = client.frames.filter(isError);
     assert.equal(errors.length, 20);
     const last = client.frames.at(-1);
-    assert.equal(last?.type, 'status');
-    assert.equal(last?.type === 'status' && last.name, 'INVALID_ARGUMENT');
+    assert.ok(isStatus(last) && last.name === 'INVALID_ARGUMENT');
   });
 
   test('a frame over the size limit closes with 1009 and cancels the call', async () => {

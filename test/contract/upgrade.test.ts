@@ -5,6 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import {
   connect,
   type FakeCore,
+  isStatus,
   note,
   type RunningGateway,
   refusedStatus,
@@ -151,11 +152,11 @@ describe('upgrade checks and metadata', () => {
       client.send(note(1, 1, 'x'));
       const closed = await client.closed;
       const status = client.frames.at(-1);
-      assert.equal(status?.type, 'status');
-      assert.equal(status?.type === 'status' && status.code, grpc.status.PERMISSION_DENIED);
-      assert.equal(status?.type === 'status' && status.name, 'PERMISSION_DENIED');
-      assert.equal(status?.type === 'status' && status.message, 'not on this route');
-      assert.equal(status?.type === 'status' && status.metadata['x-reason'], 'quota');
+      assert.ok(isStatus(status));
+      assert.equal(status.code, grpc.status.PERMISSION_DENIED);
+      assert.equal(status.name, 'PERMISSION_DENIED');
+      assert.equal(status.message, 'not on this route');
+      assert.equal(status.metadata['x-reason'], 'quota');
       assert.deepEqual(closed, { code: 4007, reason: 'PERMISSION_DENIED' });
     } finally {
       await gw.app.close();

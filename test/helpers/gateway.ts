@@ -11,7 +11,13 @@ import {
   type RouteNote__Output,
   routeguide,
 } from '../../proto/index.js';
-import { ROUTECHAT_PATH, type ServerFrame, SUBPROTOCOL } from '../../protocol/index.js';
+import {
+  type ErrorFrame,
+  ROUTECHAT_PATH,
+  type ServerFrame,
+  type StatusFrame,
+  SUBPROTOCOL,
+} from '../../protocol/index.js';
 
 export interface RunningGateway extends Gateway {
   readonly port: number;
@@ -185,3 +191,8 @@ export async function until(condition: () => boolean, timeoutMs = 5000, what = '
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+export const isStatus = (frame: ServerFrame | undefined): frame is StatusFrame =>
+  frame !== undefined && 'type' in frame && frame.type === 'status';
+export const isError = (frame: ServerFrame | undefined): frame is ErrorFrame =>
+  frame !== undefined && 'type' in frame && frame.type === 'error';
