@@ -19,6 +19,17 @@ export const CloseCode = {
   STATUS_BASE: 4000,
 } as const;
 
+/** What each close code means, for the docs generated from this module. */
+export const CLOSE_CODE_MEANINGS: Readonly<Record<number, string>> = {
+  [CloseCode.NORMAL]: 'The call ended with status OK (after the status frame).',
+  [CloseCode.GOING_AWAY]: 'The gateway is shutting down (after the status frame).',
+  [CloseCode.POLICY_VIOLATION]:
+    'Policy: too many rejected frames, or a sustained flood over the rate limit (after the status frame).',
+  [CloseCode.MESSAGE_TOO_BIG]:
+    'A frame exceeded the size limit; sent by the WebSocket layer as the frame arrives, possibly without a status frame. The call is cancelled.',
+  [CloseCode.INTERNAL_ERROR]: 'An unexpected fault in the gateway.',
+};
+
 /** RFC 6455 §5.5: a control frame's payload is at most 125 bytes, 2 of them the code. */
 export const MAX_CLOSE_REASON_BYTES = 123;
 

@@ -66,6 +66,18 @@ export const REJECT_REASONS = [
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
+/** What each rejection reason means, for the generated docs. */
+export const REJECT_REASON_MEANINGS: Readonly<Record<RejectReason, string>> = {
+  binary_frame: 'A binary frame: the protocol uses JSON text frames only.',
+  invalid_json: 'The text is not JSON, or uses a forbidden key (`__proto__`, `constructor.prototype`).',
+  not_an_object: 'The JSON is not an object (an array, a string, a number, null).',
+  too_complex: 'Nesting, key count or a string length is over the limit; refused before parsing.',
+  invalid_note: 'The object is not a valid RouteNote (unknown field, wrong type, int32 out of range).',
+  invalid_frame_type: 'A `type` other than "end", or an end frame with other fields.',
+  after_end: 'A frame after the client sent "end", or while the gateway is shutting down.',
+  rate_limited: 'The connection kept sending faster than its rate limit (code RESOURCE_EXHAUSTED).',
+};
+
 export const errorDetailSchema = z.strictObject({ path: z.string(), message: z.string() });
 
 /** A client frame was rejected: it was not forwarded; the stream stays open. */

@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, test } from 'node:test';
+import { CLOSE_CODE_MEANINGS, REJECT_REASONS, STATUS_NAMES, StatusCode } from '../../protocol/index.js';
+import { renderAsyncApi } from '../../scripts/asyncapi.js';
+import { renderProtocolDoc } from '../../scripts/protocol-doc.js';
+import { REPO_ROOT } from '../helpers/core.js';
+
+const read = (path: string) => readFileSync(`${REPO_ROOT}${path}`, 'utf8');
+
+describe('generated documentation', () => {
+  test('docs/asyncapi.json is current with the zod schemas (run npm run docs)', () => {
+    assert.equal(read('docs/asyncapi.json'), renderAsyncApi());
+  });
+
+  test('the generated tables of docs/protocol.md are current (run npm run docs)', () => {
+    const doc = read('docs/protocol.md');
+    assert.equal(doc, renderProtocolDoc(doc));
+  });
+
+  test('every close code, status and rejection reason of the protocol module is documented', () => {
+    const doc = read('docs/protocol.md');
+    for (const code of Object.keys(CLOSE_CODE_MEANINGS))
+      assert.ok(doc.includes(`| ${code} |`), `close code ${code}`);
+    for (const name of STATUS_NAMES) {
+      assert.ok(doc.includes(`\`${name}\``), `status ${name}`);
+      if (name !== 'OK') assert.ok(doc.includes(`| ${4000 + StatusCode[name]} |`), `close code for ${name}`);
+    }
+    for (const reason of REJECT_REASONS) assert.ok(doc.includes(`\`${reason}\``), `reason ${reason}`);
+  });
+
+  test('the AsyncAPI document describes every frame of the contract', () => {
+    const doc = JSON.parse(read('docs/asyncapi.json')) as {
+      asyncapi: string;
+      channels: { routechat: { address: string; messages: Record<string, unknown> } };
+    };
+    assert.equal(doc.asyncapi, '3.0.0');
+    assert.equal(doc.channels.routechat.address, '/v1/routechat');
+    assert.deepEqual(Object.keys(doc.channels.routechat.messages).sort(), [
+      'end',
+      'error',
+      'note',
+      'routeNote',
+      'status',
+    ]);
+  });
+});
