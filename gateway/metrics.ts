@@ -1,0 +1,182 @@
+/**
+ * Prometheus metrics for the gateway: a `ConnectionObserver` that counts what the relay reports, and
+ * a plugin serving `GET /metrics`. Every metric lives in the registry passed in (no global state),
+ * so each gateway and each test has its own. Names and meanings are listed in docs/operations.md.
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { REJECT_REASONS, STATUS_NAMES } from '../protocol/index.js';
+import type { RelayOutcome } from './relay.js';
+import type { ConnectionObserver } from './routechat-plugin.js';
+
+const PREFIX = 'routeguide_gateway_';
+
+/** Connections live from seconds (a CLI note) to hours (a browser tab). */
+const CONNECTION_DURATION_BUCKETS = [0.1, 0.5, 1, 5, 15, 60, 300, 900, 1800, 3600, 4 * 3600];
+/** Time a note spends inside the gateway, one direction: parsing, validation, serialisation. */
+const RELAY_LATENCY_BUCKETS = [
+  0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+];
+
+export interface UpstreamStats {
+  readonly channels: number;
+  readonly activeCalls: number;
+}
+
+export interface GatewayMetricsOptions {
+  /** The upstream pool's counts, read at each scrape; can also be given later with `setUpstreamStats`. */
+  readonly upstreamStats?: () => UpstreamStats;
+  /** Register prom-client's process and Node.js metrics (CPU, memory, handles, event-loop lag). */
+  readonly defaultMetrics?: boolean;
+}
+
+export interface GatewayMetrics {
+  readonly registry: Registry;
+  /** Pass to `buildGateway(config, { observer })`. */
+  readonly observer: ConnectionObserver;
+  /** Serves `GET /metrics` from `registry`. */
+  readonly plugin: FastifyPluginAsync;
+  /** Time one note spent in the gateway (WebSocket receipt → call.write, or call data → socket send). */
+  observeRelayLatency(seconds: number): void;
+  /** The upstream is built inside `buildGateway`: its stats function can be attached afterwards. */
+  setUpstreamStats(stats: () => UpstreamStats): void;
+}
+
+export function createGatewayMetrics(
+  registry: Registry = new Registry(),
+  options: GatewayMetricsOptions = {},
+): GatewayMetrics {
+  const registers = [registry];
+  let upstreamStats = options.upstreamStats;
+
+  const openConnections = new Gauge({
+    name: `${PREFIX}open_connections`,
+    help: 'WebSocket connections currently relayed to a RouteChat call',
+    registers,
+  });
+  const connections = new Counter({
+    name: `${PREFIX}connections_total`,
+    help: 'WebSocket connections accepted (upgrade completed)',
+    registers,
+  });
+  const upgradesRefused = new Counter({
+    name: `${PREFIX}upgrades_refused_total`,
+    help: 'Upgrade requests refused before any WebSocket existed, by HTTP status and reason',
+    labelNames: ['status_code', 'reason'] as const,
+    registers,
+  });
+  const notesForwarded = new Counter({
+    name: `${PREFIX}notes_forwarded_total`,
+    help: 'Client notes accepted and written to the upstream call (counted as they happen)',
+    registers,
+  });
+  const framesIn = new Counter({
+    name: `${PREFIX}frames_in_total`,
+    help: 'Frames received from clients (notes, end, rejected), added when each connection finishes',
+    registers,
+  });
+  const framesOut = new Counter({
+    name: `${PREFIX}frames_out_total`,
+    help: 'Notes sent to clients, added when each connection finishes',
+    registers,
+  });
+  const framesRejected = new Counter({
+    name: `${PREFIX}frames_rejected_total`,
+    help: 'Client frames answered with an error frame instead of being forwarded, by reason',
+    labelNames: ['reason'] as const,
+    registers,
+  });
+  const closes = new Counter({
+    name: `${PREFIX}closes_total`,
+    help: 'Finished connections by the close code the gateway sent (0: the client went first) and cause',
+    labelNames: ['code', 'cause'] as const,
+    registers,
+  });
+  const statuses = new Counter({
+    name: `${PREFIX}grpc_status_total`,
+    help: 'Final gRPC status of each finished connection, by status name',
+    labelNames: ['status'] as const,
+    registers,
+  });
+  const connectionDuration = new Histogram({
+    name: `${PREFIX}connection_duration_seconds`,
+    help: 'Lifetime of finished connections, from upgrade to the end of the call',
+    buckets: CONNECTION_DURATION_BUCKETS,
+    registers,
+  });
+  const relayLatency = new Histogram({
+    name: `${PREFIX}relay_latency_seconds`,
+    help: 'Latency the gateway adds to one note, in either direction',
+    buckets: RELAY_LATENCY_BUCKETS,
+    registers,
+  });
+  new Gauge({
+    name: `${PREFIX}upstream_channels`,
+    help: 'HTTP/2 channels open to the core',
+    registers,
+    collect() {
+      if (upstreamStats) this.set(upstreamStats().channels);
+    },
+  });
+  new Gauge({
+    name: `${PREFIX}upstream_active_calls`,
+    help: 'RouteChat calls open to the core',
+    registers,
+    collect() {
+      if (upstreamStats) this.set(upstreamStats().activeCalls);
+    },
+  });
+
+  // Children bound once, so that a rejected frame costs no label object of ours; known label
+  // values also appear at 0 from the first scrape, as Prometheus recommends.
+  const rejectedByReason = new Map<string, Counter.Internal>(
+    REJECT_REASONS.map((reason) => [reason, framesRejected.labels(reason)]),
+  );
+  for (const child of rejectedByReason.values()) child.inc(0);
+  for (const status of STATUS_NAMES) statuses.inc({ status }, 0);
+
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+
+  const observer: ConnectionObserver = {
+    opened() {
+      connections.inc();
+      openConnections.inc();
+    },
+    rejected(reason) {
+      const child = rejectedByReason.get(reason);
+      if (child) child.inc();
+      else framesRejected.inc({ reason });
+    },
+    forwarded() {
+      notesForwarded.inc();
+    },
+    finished(outcome: RelayOutcome, durationMs: number) {
+      openConnections.dec();
+      framesIn.inc(outcome.framesIn);
+      framesOut.inc(outcome.framesOut);
+      closes.inc({ code: String(outcome.closeCode), cause: outcome.cause });
+      statuses.inc({ status: outcome.status.name });
+      connectionDuration.observe(durationMs / 1000);
+    },
+    refused(statusCode, reason) {
+      upgradesRefused.inc({ status_code: String(statusCode), reason });
+    },
+  };
+
+  const plugin: FastifyPluginAsync = async (app) => {
+    app.get('/metrics', async (_request, reply) => {
+      const body = await registry.metrics();
+      return reply.type(registry.contentType).header('cache-control', 'no-store').send(body);
+    });
+  };
+
+  return {
+    registry,
+    observer,
+    plugin,
+    observeRelayLatency: (seconds) => relayLatency.observe(seconds),
+    setUpstreamStats(stats) {
+      upstreamStats = stats;
+    },
+  };
+}
