@@ -1,6 +1,6 @@
 /** The core server's settings: flags, environment, defaults, validated once. */
 import { z } from 'zod';
-import { byteSize, duration, hostPort, type OptionSpecs, positiveInt } from '../common/cli-options.js';
+import { byteSize, csv, duration, hostPort, type OptionSpecs, positiveInt } from '../common/cli-options.js';
 import { DEFAULT_FEATURE_DB } from './features.js';
 import { DEFAULT_NOTE_LIMITS } from './note-store.js';
 
@@ -40,6 +40,18 @@ export const coreOptionSpecs = {
     description: 'HTTP/2 streams per client connection',
     defaultText: '1000',
   },
+  'metrics-listen': {
+    env: 'CORE_METRICS_LISTEN',
+    description: 'Address of the Prometheus /metrics endpoint ("off" disables)',
+    defaultText: '127.0.0.1:9464',
+  },
+  'tls-cert': { env: 'CORE_TLS_CERT', description: 'PEM certificate file: serve gRPC over TLS' },
+  'tls-key': { env: 'CORE_TLS_KEY', description: 'PEM private key file for --tls-cert' },
+  'auth-tokens': {
+    env: 'CORE_AUTH_TOKENS',
+    description:
+      'Require one of these bearer tokens (comma-separated) on RouteGuide calls: UNAUTHENTICATED otherwise',
+  },
   'shutdown-grace': {
     env: 'CORE_SHUTDOWN_GRACE',
     description: 'Time in-flight calls get to finish on SIGTERM/SIGINT',
@@ -68,6 +80,10 @@ export const coreConfigSchema = z.object({
     )
     .default(1024 * 1024),
   'max-concurrent-streams': positiveInt.default(1000),
+  'metrics-listen': z.union([z.literal('off'), hostPort]).default({ host: '127.0.0.1', port: 9464 }),
+  'tls-cert': z.string().min(1).optional(),
+  'tls-key': z.string().min(1).optional(),
+  'auth-tokens': csv.optional(),
   'shutdown-grace': duration.default(10_000),
   'log-level': z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

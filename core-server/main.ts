@@ -1,4 +1,5 @@
 /** `npm run core`: the RouteGuide gRPC server as a process. */
+import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import {
   ConfigError,
@@ -8,8 +9,10 @@ import {
   readRawOptions,
 } from '../common/cli-options.js';
 import { routeGrpcLogsTo } from '../common/grpc-logging.js';
+import { createTokenInterceptor } from './auth.js';
 import { coreConfigSchema, coreOptionSpecs } from './config.js';
 import { FeatureDbError, loadFeatures } from './features.js';
+import { createCoreMetrics, startMetricsServer } from './metrics.js';
 import { createMemoryNoteStore } from './note-store.js';
 import { createCoreServer, ListenError } from './server.js';
 
@@ -22,23 +25,43 @@ async function main(): Promise<number> {
     return 0;
   }
   const config = parseOptions(coreConfigSchema, raw, coreOptionSpecs);
+  if (Boolean(config['tls-cert']) !== Boolean(config['tls-key']))
+    throw new ConfigError('--tls-cert and --tls-key go together');
   const logger = pino({ name: 'core', level: config['log-level'] });
   routeGrpcLogsTo(logger);
   const features = loadFeatures(config.db);
+  const notes = createMemoryNoteStore({
+    maxNotesPerLocation: config['max-notes-per-location'],
+    maxTotalNotes: config['max-total-notes'],
+    maxTotalBytes: config['max-total-note-bytes'],
+  });
+  const metrics = createCoreMetrics({ noteStoreStats: () => notes.stats() });
+  const tokens = config['auth-tokens'] ?? [];
   const server = createCoreServer({
     features,
-    notes: createMemoryNoteStore({
-      maxNotesPerLocation: config['max-notes-per-location'],
-      maxTotalNotes: config['max-total-notes'],
-      maxTotalBytes: config['max-total-note-bytes'],
-    }),
+    notes,
     maxMessageBytes: config['max-message-size'],
     maxConcurrentStreams: config['max-concurrent-streams'],
     logger,
+    ...(config['tls-cert'] && config['tls-key']
+      ? { tls: { cert: readFileSync(config['tls-cert']), key: readFileSync(config['tls-key']) } }
+      : {}),
+    onNoteStored: metrics.onNoteStored,
+    interceptors: [metrics.serverInterceptor, ...(tokens.length > 0 ? [createTokenInterceptor(tokens)] : [])],
   });
   const bound = await server.listen(config.listen);
+  const metricsServer =
+    config['metrics-listen'] === 'off'
+      ? undefined
+      : await startMetricsServer(metrics.registry, config['metrics-listen']);
   logger.info(
-    { address: formatHostPort(bound), features: features.length, db: config.db },
+    {
+      address: formatHostPort(bound),
+      metrics: metricsServer ? `http://${formatHostPort(metricsServer.address)}/metrics` : 'off',
+      features: features.length,
+      db: config.db,
+      authentication: tokens.length > 0 ? 'bearer tokens' : 'none',
+    },
     'core server listening',
   );
 
@@ -47,10 +70,13 @@ async function main(): Promise<number> {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       logger.info({ signal, graceMs: config['shutdown-grace'] }, 'shutting down');
-      void server.shutdown(config['shutdown-grace']).then((clean) => {
-        logger.info({ clean }, 'stopped');
-        resolve();
-      });
+      void server
+        .shutdown(config['shutdown-grace'])
+        .then(async (clean) => {
+          await metricsServer?.close();
+          logger.info({ clean }, 'stopped');
+        })
+        .finally(resolve);
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);

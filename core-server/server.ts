@@ -16,6 +16,10 @@ export interface CoreServerOptions {
   readonly maxConcurrentStreams: number;
   readonly logger: Logger;
   readonly onNoteStored?: RouteGuideServiceOptions['onNoteStored'];
+  /** PEM certificate and key: serve over TLS instead of plaintext. */
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
+  /** Run on every call, in order (metrics, authentication). */
+  readonly interceptors?: grpc.ServerInterceptor[];
 }
 
 export class ListenError extends Error {
@@ -47,6 +51,7 @@ export function createCoreServer(options: CoreServerOptions): CoreServer {
     // Allow gateway keepalive pings (every 30 s by default) also when no call is active.
     'grpc.keepalive_permit_without_calls': 1,
     'grpc.http2.min_ping_interval_without_data_ms': 10_000,
+    interceptors: options.interceptors ?? [],
   });
   const service = routeguide.RouteGuide.service;
   grpcServer.addService(
@@ -67,7 +72,12 @@ export function createCoreServer(options: CoreServerOptions): CoreServer {
     listen: (address) =>
       new Promise((resolve, reject) => {
         const target = formatHostPort(address);
-        grpcServer.bindAsync(target, grpc.ServerCredentials.createInsecure(), (error, port) => {
+        const credentials = options.tls
+          ? grpc.ServerCredentials.createSsl(null, [
+              { cert_chain: options.tls.cert, private_key: options.tls.key },
+            ])
+          : grpc.ServerCredentials.createInsecure();
+        grpcServer.bindAsync(target, credentials, (error, port) => {
           if (error) {
             const inUse = /EADDRINUSE|address already in use/i.test(error.message);
             reject(

@@ -2,15 +2,18 @@
  * `buildGateway(config)`: the Fastify instance with every plugin registered, not yet listening.
  * Tests call `listen({ port: 0 })` on it; `main.ts` listens on the configured address.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import fastifyHelmet from '@fastify/helmet';
 import fastifyStatic from '@fastify/static';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { type Logger, pino } from 'pino';
 import { formatHostPort } from '../common/cli-options.js';
+import { createAuthenticator } from './auth.js';
 import type { GatewayConfig } from './config.js';
 import { healthPlugin } from './health-plugin.js';
+import type { GatewayMetrics } from './metrics.js';
 import { type ConnectionObserver, routechatPlugin } from './routechat-plugin.js';
 import { createSessionRegistry, type SessionRegistry } from './sessions.js';
 import { requestIdFrom, selectSubprotocol } from './upgrade.js';
@@ -22,6 +25,8 @@ export interface GatewayDeps {
   readonly logger?: Logger;
   readonly upstream?: Upstream;
   readonly observer?: ConnectionObserver;
+  /** Prometheus metrics; when given, they feed the observer and `GET /metrics` is served. */
+  readonly metrics?: GatewayMetrics;
 }
 
 export interface Gateway {
@@ -42,14 +47,33 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}
       ...(config['core-ca'] ? { caFile: config['core-ca'] } : {}),
     });
   const sessions = createSessionRegistry();
+  deps.metrics?.setUpstreamStats(() => upstream.stats());
+  const observer = deps.observer ?? deps.metrics?.observer;
 
+  const serverTimeouts = {
+    // Slowloris: a client gets this long to send its request (and upgrade) headers; Node checks
+    // every second rather than every 30 s.
+    headersTimeout: config['header-timeout'],
+    requestTimeout: Math.max(30_000, config['header-timeout']),
+    connectionsCheckingInterval: 1000,
+  };
+  const secure = Boolean(config['tls-cert'] && config['tls-key']);
   const app = Fastify({
+    ...(secure
+      ? {
+          https: {
+            cert: readFileSync(config['tls-cert'] as string),
+            key: readFileSync(config['tls-key'] as string),
+            ...serverTimeouts,
+          },
+        }
+      : { http: serverTimeouts }),
     loggerInstance: logger as FastifyBaseLogger,
     genReqId: (request) => requestIdFrom(request.headers),
     // The relay logs one line per connection opened and closed; per-request lines would only repeat them.
     logController: new LogController({ disableRequestLogging: true }),
     // No reverse proxy is assumed: bound how long a request (including an upgrade) may take.
-    requestTimeout: 30_000,
+    requestTimeout: serverTimeouts.requestTimeout,
     connectionTimeout: 60_000,
     return503OnClosing: true,
   });
@@ -77,14 +101,37 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}
   }
   app.addHook('onClose', async () => upstream.close());
 
+  await app.register(fastifyHelmet, {
+    // The page loads only its own script and style and talks only to this gateway.
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'", 'ws:', 'wss:'],
+        objectSrc: ["'none'"],
+        baseUri: ["'none'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+      },
+    },
+    // HSTS only means something over TLS.
+    strictTransportSecurity: secure,
+  });
   await app.register(healthPlugin, { upstream, sessions });
+  const authenticate = createAuthenticator(config);
   await app.register(routechatPlugin, {
     config,
+    ...(authenticate ? { authenticate } : {}),
     upstream,
     sessions,
-    secure: false,
-    ...(deps.observer ? { observer: deps.observer } : {}),
+    secure,
+    ...(observer ? { observer } : {}),
+    ...(deps.metrics ? { onRelayLatency: deps.metrics.observeRelayLatency } : {}),
   });
+  if (deps.metrics) await app.register(deps.metrics.plugin);
   const staticDir = config['static-dir'] ?? DEFAULT_STATIC_DIR;
   if (existsSync(staticDir)) await app.register(fastifyStatic, { root: staticDir });
   else app.log.warn({ staticDir }, 'browser client not built (npm run build:browser): / is not served');

@@ -1,6 +1,14 @@
 /** The gateway's settings: flags, environment, defaults, validated once. */
 import { z } from 'zod';
-import { byteSize, csv, duration, hostPort, type OptionSpecs, positiveInt } from '../common/cli-options.js';
+import {
+  byteSize,
+  csv,
+  duration,
+  hostPort,
+  nonNegativeInt,
+  type OptionSpecs,
+  positiveInt,
+} from '../common/cli-options.js';
 
 export const gatewayOptionSpecs = {
   listen: {
@@ -60,6 +68,66 @@ export const gatewayOptionSpecs = {
     defaultText: '100',
   },
   'core-ca': { env: 'GATEWAY_CORE_CA', description: 'PEM CA file: reach the core over TLS' },
+  'max-connections': {
+    env: 'GATEWAY_MAX_CONNECTIONS',
+    description: 'Open WebSockets in all; past it upgrades get 503 + Retry-After',
+    defaultText: '10000',
+  },
+  'max-connections-per-ip': {
+    env: 'GATEWAY_MAX_CONNECTIONS_PER_IP',
+    description: 'Open WebSockets per client address',
+    defaultText: '100',
+  },
+  'rate-limit': {
+    env: 'GATEWAY_RATE_LIMIT',
+    description: 'Frames per second per connection (0: unlimited); over it the socket is paused',
+    defaultText: '200',
+  },
+  'rate-burst': {
+    env: 'GATEWAY_RATE_BURST',
+    description: 'Frames a connection may send at once above the rate',
+    defaultText: '400',
+  },
+  'flood-grace': {
+    env: 'GATEWAY_FLOOD_GRACE',
+    description: 'Sending at or over the rate this long closes with 1008',
+    defaultText: '10s',
+  },
+  'idle-timeout': {
+    env: 'GATEWAY_IDLE_TIMEOUT',
+    description: 'No frame either way this long ends the stream: DEADLINE_EXCEEDED (0 disables)',
+    defaultText: '10m',
+  },
+  'max-stream-lifetime': {
+    env: 'GATEWAY_MAX_STREAM_LIFETIME',
+    description: 'Longest a stream may live: DEADLINE_EXCEEDED (0 disables)',
+    defaultText: '0',
+  },
+  'header-timeout': {
+    env: 'GATEWAY_HEADER_TIMEOUT',
+    description: 'Time a client gets to send its request headers (slowloris)',
+    defaultText: '10s',
+  },
+  'auth-tokens': {
+    env: 'GATEWAY_AUTH_TOKENS',
+    description: 'Static bearer tokens accepted at the gateway (comma-separated); 401 otherwise',
+  },
+  'auth-tokens-file': {
+    env: 'GATEWAY_AUTH_TOKENS_FILE',
+    description: 'File of static bearer tokens, one per line',
+  },
+  'jwt-key': {
+    env: 'GATEWAY_JWT_KEY',
+    description: 'PEM public key file (RS/PS/ES/EdDSA) to verify JWT bearer tokens at the gateway',
+  },
+  'jwt-secret': {
+    env: 'GATEWAY_JWT_SECRET',
+    description: 'HMAC secret to verify HS256/384/512 JWT bearer tokens at the gateway',
+  },
+  'jwt-issuer': { env: 'GATEWAY_JWT_ISSUER', description: 'Required JWT issuer (iss)' },
+  'jwt-audience': { env: 'GATEWAY_JWT_AUDIENCE', description: 'Required JWT audience (aud)' },
+  'tls-cert': { env: 'GATEWAY_TLS_CERT', description: 'PEM certificate file: serve https:// and wss://' },
+  'tls-key': { env: 'GATEWAY_TLS_KEY', description: 'PEM private key file for --tls-cert' },
   'shutdown-grace': {
     env: 'GATEWAY_SHUTDOWN_GRACE',
     description: 'Time open streams get to finish on SIGTERM/SIGINT',
@@ -108,12 +176,36 @@ export const gatewayConfigSchema = z.object({
   'core-keepalive': duration.pipe(z.number().min(1000)).default(30_000),
   'max-streams-per-channel': positiveInt.default(100),
   'core-ca': z.string().min(1).optional(),
+  'max-connections': positiveInt.default(10_000),
+  'max-connections-per-ip': positiveInt.default(100),
+  'rate-limit': nonNegativeInt.default(200),
+  'rate-burst': positiveInt.default(400),
+  'flood-grace': duration.default(10_000),
+  'idle-timeout': duration.default(600_000),
+  'max-stream-lifetime': duration.default(0),
+  'header-timeout': duration.pipe(z.number().min(100)).default(10_000),
+  'auth-tokens': csv.optional(),
+  'auth-tokens-file': z.string().min(1).optional(),
+  'jwt-key': z.string().min(1).optional(),
+  'jwt-secret': z.string().min(16, { error: 'a JWT secret must be at least 16 characters' }).optional(),
+  'jwt-issuer': z.string().min(1).optional(),
+  'jwt-audience': z.string().min(1).optional(),
+  'tls-cert': z.string().min(1).optional(),
+  'tls-key': z.string().min(1).optional(),
   'shutdown-grace': duration.default(10_000),
   'static-dir': z.string().min(1).optional(),
   'log-level': z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
 export type GatewayConfig = z.output<typeof gatewayConfigSchema>;
+
+/** Rules across options, checked after each option is valid on its own. */
+export function checkGatewayConfig(config: GatewayConfig): string | undefined {
+  if (Boolean(config['tls-cert']) !== Boolean(config['tls-key']))
+    return '--tls-cert and --tls-key go together';
+  if (config['jwt-key'] && config['jwt-secret']) return 'give either --jwt-key or --jwt-secret, not both';
+  return undefined;
+}
 
 /** Defaults for embedding and tests: the schema applied to nothing. */
 export const defaultGatewayConfig = (

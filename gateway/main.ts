@@ -10,7 +10,8 @@ import {
 import { routeGrpcLogsTo } from '../common/grpc-logging.js';
 import { ROUTECHAT_PATH } from '../protocol/index.js';
 import { buildGateway } from './app.js';
-import { gatewayConfigSchema, gatewayOptionSpecs } from './config.js';
+import { checkGatewayConfig, gatewayConfigSchema, gatewayOptionSpecs } from './config.js';
+import { createGatewayMetrics } from './metrics.js';
 
 async function main(): Promise<number> {
   const { help, raw } = readRawOptions(gatewayOptionSpecs, process.argv.slice(2), process.env);
@@ -21,13 +22,15 @@ async function main(): Promise<number> {
     return 0;
   }
   const config = parseOptions(gatewayConfigSchema, raw, gatewayOptionSpecs);
+  const inconsistency = checkGatewayConfig(config);
+  if (inconsistency) throw new ConfigError(inconsistency);
   const logger = pino({
     name: 'gateway',
     level: config['log-level'],
     redact: ['req.headers.authorization', 'headers.authorization', 'metadata.authorization'],
   });
   routeGrpcLogsTo(logger);
-  const { app } = await buildGateway(config, { logger });
+  const { app } = await buildGateway(config, { logger, metrics: createGatewayMetrics() });
   try {
     await app.listen({ host: config.listen.host, port: config.listen.port });
   } catch (error) {
@@ -41,12 +44,12 @@ async function main(): Promise<number> {
   const address = app.server.address();
   const bound =
     typeof address === 'object' && address ? { host: config.listen.host, port: address.port } : config.listen;
-  const http = `http://${formatHostPort(bound)}`;
+  const secure = Boolean(config['tls-cert']);
   logger.info(
     {
       address: formatHostPort(bound),
-      url: `${http}/`,
-      websocket: `ws://${formatHostPort(bound)}${ROUTECHAT_PATH}`,
+      url: `${secure ? 'https' : 'http'}://${formatHostPort(bound)}/`,
+      websocket: `${secure ? 'wss' : 'ws'}://${formatHostPort(bound)}${ROUTECHAT_PATH}`,
       core: formatHostPort(config.core),
     },
     'gateway listening',

@@ -9,17 +9,18 @@ import {
   closeCodeForStatus,
   closeReasonForStatus,
   type ErrorFrame,
+  errorFrame,
   type FrameLimits,
   type NoteFrame,
   parseClientFrame,
   type RejectReason,
   type RouteNoteJson,
-  rejection,
   StatusCode,
   type StatusFrame,
   statusName,
   truncateCloseReason,
 } from '../protocol/index.js';
+import { createTokenBucket } from './token-bucket.js';
 
 /** The client side, as the relay needs it (ws's WebSocket satisfies it). */
 export interface RelaySocket {
@@ -43,6 +44,11 @@ export interface RelayCall {
 
 export interface RelayLimits {
   readonly frame: FrameLimits;
+  /** Frames per second a client may send (0: unlimited); over it, the socket is paused. */
+  readonly rateLimit: number;
+  readonly rateBurst: number;
+  /** Sending at or above the rate for this long is a flood: error frame, status, close 1008. */
+  readonly floodGraceMs: number;
   /** Rejected frames tolerated before the connection is closed with 1008. */
   readonly maxRejectedFrames: number;
   /** Pause the call's reads while the socket has more than this many bytes queued. */
@@ -56,12 +62,27 @@ export interface RelayOutcome {
   readonly framesOut: number;
   readonly rejected: number;
   /** Who ended it: the call's own status, the client going away, policy, or shutdown. */
-  readonly cause: 'status' | 'client_closed' | 'policy' | 'shutdown';
+  readonly cause: 'status' | 'client_closed' | 'policy' | 'shutdown' | 'timeout';
 }
+
+/** Time, injectable for tests. */
+export interface RelayClock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const systemClock: RelayClock = {
+  now: () => performance.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
 
 export interface RelayHooks {
   onRejected?(reason: RejectReason): void;
   onNoteForwarded?(): void;
+  /** Seconds from a note's arrival to its hand-off to the other side (only when given). */
+  onRelayLatency?(seconds: number): void;
   onFinished(outcome: RelayOutcome): void;
 }
 
@@ -92,8 +113,10 @@ export interface Relay {
   forceShutdown(): void;
   /** Close for a policy reason (e.g. flooding): status frame, cancel, close 1008. */
   closeForPolicy(code: StatusCode, message: string): void;
-  /** Sends an error frame for a frame rejected before it reached the relay (e.g. rate limit). */
-  reject(error: ErrorFrame): void;
+  /** Ends the call for a timeout (idle, lifetime): status DEADLINE_EXCEEDED, close 4004. */
+  closeForTimeout(message: string): void;
+  /** When a frame last went either way (clock ms), for the idle sweep. */
+  readonly lastActivity: number;
 }
 
 export function createRelay(
@@ -101,8 +124,16 @@ export function createRelay(
   call: RelayCall,
   limits: RelayLimits,
   hooks: RelayHooks,
+  clock: RelayClock = systemClock,
 ): Relay {
   let state: RelayState = { name: 'open' };
+  let lastActivity = clock.now();
+  const bucket =
+    limits.rateLimit > 0 ? createTokenBucket(limits.rateLimit, limits.rateBurst, lastActivity) : undefined;
+  /** Since when the client has kept the bucket from refilling (undefined: it is within its rate). */
+  let throttledSince: number | undefined;
+  let socketPausedForRate = false;
+  let rateTimer: unknown;
   let framesIn = 0;
   let framesOut = 0;
   let rejected = 0;
@@ -115,9 +146,11 @@ export function createRelay(
   const finish = (status: CallStatus, closeCode: number, reason: string, cause: RelayOutcome['cause']) => {
     if (state.name === 'closed') return;
     state = { name: 'closed' };
+    releaseTimers();
     // The close handshake needs the client's Close frame read: never leave the socket paused.
-    if (socketPausedForCall) {
+    if (socketPausedForCall || socketPausedForRate) {
       socketPausedForCall = false;
+      socketPausedForRate = false;
       socket.resume();
     }
     const frame: StatusFrame = {
@@ -130,6 +163,43 @@ export function createRelay(
     socket.send(JSON.stringify(frame));
     socket.close(closeCode, truncateCloseReason(reason));
     hooks.onFinished({ status, closeCode, framesIn, framesOut, rejected, cause });
+  };
+
+  const releaseTimers = () => {
+    if (rateTimer !== undefined) clock.clearTimeout(rateTimer);
+    rateTimer = undefined;
+  };
+
+  /**
+   * Charges one frame to the rate limit. Over the rate, reading pauses until the client is back
+   * within it (backpressure); at or over the rate for `floodGraceMs` is a flood. Returns false when
+   * the connection was closed for flooding.
+   */
+  const chargeRate = (now: number): boolean => {
+    if (!bucket) return true;
+    const waitMs = bucket.take(now);
+    if (waitMs === 0 && bucket.available(now) >= limits.rateBurst / 2) {
+      throttledSince = undefined;
+      return true;
+    }
+    throttledSince ??= now;
+    if (now - throttledSince > limits.floodGraceMs) {
+      reject(
+        errorFrame('rate_limited', `more than ${limits.rateLimit} frames/s for ${limits.floodGraceMs} ms`),
+      );
+      closeForPolicy(StatusCode.RESOURCE_EXHAUSTED, 'rate limit exceeded');
+      return false;
+    }
+    if (waitMs > 0 && !socketPausedForRate) {
+      socketPausedForRate = true;
+      socket.pause();
+      rateTimer = clock.setTimeout(() => {
+        rateTimer = undefined;
+        socketPausedForRate = false;
+        if (state.name !== 'closed' && !socketPausedForCall) socket.resume();
+      }, waitMs);
+    }
+    return true;
   };
 
   const gatewayStatus = (code: StatusCode, message: string): CallStatus => ({
@@ -147,40 +217,41 @@ export function createRelay(
     finish(status, closeCode, reason, shuttingDown ? 'shutdown' : 'status');
   };
 
-  const closeForPolicy = (code: StatusCode, message: string) => {
+  function closeForPolicy(code: StatusCode, message: string) {
     if (state.name === 'closed') return;
     call.cancel();
     finish(gatewayStatus(code, message), CloseCode.POLICY_VIOLATION, message, 'policy');
-  };
+  }
 
-  const reject = (error: ErrorFrame) => {
+  function reject(error: ErrorFrame) {
     if (state.name === 'closed') return;
     rejected += 1;
     hooks.onRejected?.(error.reason);
     socket.send(JSON.stringify(error));
-    if (rejected >= limits.maxRejectedFrames) {
+    if (rejected >= limits.maxRejectedFrames && error.reason !== 'rate_limited') {
       closeForPolicy(StatusCode.INVALID_ARGUMENT, `too many rejected frames (${rejected})`);
     }
-  };
-
-  const rejectParsed = (parsed: ReturnType<typeof rejection>) => {
-    if (parsed.kind === 'rejected') reject(parsed.error);
-  };
+  }
 
   return {
     get state() {
       return state.name;
     },
+    get lastActivity() {
+      return lastActivity;
+    },
 
     onClientText(text) {
       if (state.name === 'closed') return;
       framesIn += 1;
+      lastActivity = clock.now();
+      if (!chargeRate(lastActivity)) return;
       const parsed = parseClientFrame(text, limits.frame);
       if (parsed.kind === 'rejected') return reject(parsed.error);
       if (state.name !== 'open') {
         const why =
           state.name === 'draining' ? 'the gateway is shutting down' : 'the client already sent "end"';
-        return rejectParsed(rejection('after_end', `frame not accepted: ${why}`));
+        return reject(errorFrame('after_end', `frame not accepted: ${why}`));
       }
       if (parsed.kind === 'end') {
         state = { name: 'half-closed' };
@@ -188,7 +259,9 @@ export function createRelay(
         return;
       }
       hooks.onNoteForwarded?.();
-      if (!call.write(parsed.note) && !socketPausedForCall) {
+      const accepted = call.write(parsed.note);
+      if (hooks.onRelayLatency) hooks.onRelayLatency((clock.now() - lastActivity) / 1000);
+      if (!accepted && !socketPausedForCall) {
         // The call's write buffer is full: stop reading the socket until it drains.
         socketPausedForCall = true;
         socket.pause();
@@ -198,14 +271,15 @@ export function createRelay(
     onClientBinary() {
       if (state.name === 'closed') return;
       framesIn += 1;
-      rejectParsed(
-        rejection('binary_frame', 'binary frames are not part of the protocol: send JSON text frames'),
-      );
+      lastActivity = clock.now();
+      if (!chargeRate(lastActivity)) return;
+      reject(errorFrame('binary_frame', 'binary frames are not part of the protocol: send JSON text frames'));
     },
 
     onClientGone() {
       if (state.name === 'closed') return;
       state = { name: 'closed' };
+      releaseTimers();
       call.cancel();
       hooks.onFinished({
         status: gatewayStatus(StatusCode.CANCELLED, 'client closed the connection'),
@@ -220,7 +294,9 @@ export function createRelay(
     onCallNote(note) {
       if (state.name === 'closed') return;
       framesOut += 1;
+      lastActivity = clock.now();
       socket.send(JSON.stringify(note));
+      if (hooks.onRelayLatency) hooks.onRelayLatency((clock.now() - lastActivity) / 1000);
       if (!callPausedForSocket && socket.bufferedAmount > limits.socketHighWaterMark) {
         // The client reads slower than the server sends: stop reading the call; HTTP/2 flow
         // control then holds the server back, and our memory stays bounded.
@@ -243,7 +319,7 @@ export function createRelay(
     onCallDrain() {
       if (socketPausedForCall && state.name !== 'closed') {
         socketPausedForCall = false;
-        socket.resume();
+        if (!socketPausedForRate) socket.resume();
       }
     },
 
@@ -278,6 +354,12 @@ export function createRelay(
     },
 
     closeForPolicy,
-    reject,
+
+    closeForTimeout(message) {
+      if (state.name === 'closed') return;
+      call.cancel();
+      const status = gatewayStatus(StatusCode.DEADLINE_EXCEEDED, message);
+      finish(status, closeCodeForStatus(status.code), closeReasonForStatus(status.code), 'timeout');
+    },
   };
 }

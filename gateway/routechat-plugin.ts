@@ -6,18 +6,23 @@ import type {} from '@fastify/websocket';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { DEFAULT_FRAME_LIMITS, ROUTECHAT_PATH } from '../protocol/index.js';
+import type { Authenticator } from './auth.js';
 import type { GatewayConfig } from './config.js';
 import { createRelay, type Relay, type RelayOutcome } from './relay.js';
 import type { Session, SessionRegistry } from './sessions.js';
-import { isOriginAllowed, offeredSubprotocols, upstreamMetadata } from './upgrade.js';
+import { bearerTokenFrom, isOriginAllowed, offeredSubprotocols, upstreamMetadata } from './upgrade.js';
 import type { Upstream } from './upstream.js';
 
 export interface RoutechatPluginOptions {
   readonly config: GatewayConfig;
+  /** Checks the caller's token before the upgrade; absent: tokens pass through to the core. */
+  readonly authenticate?: Authenticator;
   readonly upstream: Upstream;
   readonly sessions: SessionRegistry;
   readonly secure: boolean;
   readonly observer?: ConnectionObserver;
+  /** Time a note spends in the gateway (receipt to write, in seconds), per relayed note. */
+  readonly onRelayLatency?: (seconds: number) => void;
 }
 
 /** Metrics and similar side channels; all optional. */
@@ -54,7 +59,23 @@ export const routechatPlugin: FastifyPluginAsync<RoutechatPluginOptions> = async
     },
     maxRejectedFrames: config['max-rejected-frames'],
     socketHighWaterMark: config['socket-high-water-mark'],
+    rateLimit: config['rate-limit'],
+    rateBurst: config['rate-burst'],
+    floodGraceMs: config['flood-grace'],
   };
+
+  const idleMs = config['idle-timeout'];
+  const lifetimeMs = config['max-stream-lifetime'];
+  if (idleMs > 0 || lifetimeMs > 0) {
+    // One sweep for every connection instead of a timer per connection; resolution ≤ 1 s.
+    const period = Math.max(
+      50,
+      Math.min(1000, Math.floor(Math.min(...[idleMs, lifetimeMs].filter((v) => v > 0)) / 4)),
+    );
+    const sweeper = setInterval(() => sessions.sweep(performance.now(), idleMs, lifetimeMs), period);
+    sweeper.unref();
+    app.addHook('onClose', async () => clearInterval(sweeper));
+  }
 
   const checkUpgrade = async (request: FastifyRequest, reply: FastifyReply) => {
     const refused = (
@@ -88,6 +109,24 @@ export const routechatPlugin: FastifyPluginAsync<RoutechatPluginOptions> = async
     if (typeof protocolHeader === 'string' && protocolHeader.length > MAX_SUBPROTOCOL_HEADER) {
       return refused(400, 'bad_subprotocol', 'Sec-WebSocket-Protocol header is too long');
     }
+    if (sessions.size >= config['max-connections']) {
+      return refused(503, 'too_many_connections', 'the gateway is at its connection limit', {
+        'retry-after': '5',
+      });
+    }
+    if (sessions.countFor(request.ip) >= config['max-connections-per-ip']) {
+      return refused(503, 'too_many_connections_from_address', 'too many connections from this address', {
+        'retry-after': '5',
+      });
+    }
+    if (options.authenticate) {
+      const result = await options.authenticate(bearerTokenFrom(request.headers));
+      if (!result.ok) {
+        return refused(401, 'unauthenticated', `authentication failed: ${result.reason}`, {
+          'www-authenticate': 'Bearer',
+        });
+      }
+    }
     return undefined;
   };
 
@@ -106,6 +145,8 @@ export const routechatPlugin: FastifyPluginAsync<RoutechatPluginOptions> = async
     });
     const session: Session = {
       relay: undefined as unknown as Relay,
+      ip: request.ip,
+      openedAt: performance.now(),
       alive: true,
       ping: () => socket.ping(),
       terminate: () => socket.terminate(),
@@ -113,6 +154,7 @@ export const routechatPlugin: FastifyPluginAsync<RoutechatPluginOptions> = async
     relay = createRelay(socket, call, limits, {
       onRejected: (reason) => observer?.rejected?.(reason),
       onNoteForwarded: () => observer?.forwarded?.(),
+      ...(options.onRelayLatency ? { onRelayLatency: options.onRelayLatency } : {}),
       onFinished: (outcome) => {
         sessions.delete(session);
         rawSocket?.off('drain', onSocketDrain);

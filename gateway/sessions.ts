@@ -6,6 +6,10 @@ import type { Relay } from './relay.js';
 
 export interface Session {
   readonly relay: Relay;
+  /** The client's address, for the per-address connection cap. */
+  readonly ip: string;
+  /** Clock ms when the stream opened (same clock as the relay's). */
+  readonly openedAt: number;
   /** Set by a pong; cleared at each heartbeat tick. */
   alive: boolean;
   ping(): void;
@@ -18,6 +22,13 @@ export interface SessionRegistry {
   readonly closing: boolean;
   add(session: Session): void;
   delete(session: Session): void;
+  /** Open sessions from this client address. */
+  countFor(ip: string): number;
+  /**
+   * Ends streams idle for `idleMs` or older than `lifetimeMs` (0 disables either), with status
+   * DEADLINE_EXCEEDED. One sweep over all sessions replaces a timer per connection.
+   */
+  sweep(nowMs: number, idleMs: number, lifetimeMs: number): void;
   /** One heartbeat tick: drop peers that did not answer the previous ping, ping the rest. */
   heartbeat(): void;
   /**
@@ -29,6 +40,7 @@ export interface SessionRegistry {
 
 export function createSessionRegistry(): SessionRegistry {
   const sessions = new Set<Session>();
+  const perAddress = new Map<string, number>();
   let closing = false;
   let onEmpty: (() => void) | undefined;
 
@@ -41,10 +53,26 @@ export function createSessionRegistry(): SessionRegistry {
     },
     add(session) {
       sessions.add(session);
+      perAddress.set(session.ip, (perAddress.get(session.ip) ?? 0) + 1);
     },
     delete(session) {
-      sessions.delete(session);
+      if (!sessions.delete(session)) return;
+      const left = (perAddress.get(session.ip) ?? 1) - 1;
+      if (left > 0) perAddress.set(session.ip, left);
+      else perAddress.delete(session.ip);
       if (sessions.size === 0) onEmpty?.();
+    },
+    countFor: (ip) => perAddress.get(ip) ?? 0,
+    sweep(now, idleMs, lifetimeMs) {
+      for (const session of [...sessions]) {
+        if (idleMs > 0 && now - session.relay.lastActivity > idleMs) {
+          session.relay.closeForTimeout(`no frame either way for ${Math.round(idleMs / 1000)} s`);
+        } else if (lifetimeMs > 0 && now - session.openedAt > lifetimeMs) {
+          session.relay.closeForTimeout(
+            `stream lifetime limit of ${Math.round(lifetimeMs / 1000)} s reached`,
+          );
+        }
+      }
     },
     heartbeat() {
       for (const session of sessions) {

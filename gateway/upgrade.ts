@@ -67,6 +67,17 @@ export const requestIdFrom = (headers: Headers): string => {
   return given && REQUEST_ID.test(given) ? given : randomUUID();
 };
 
+/** The caller's bearer token: from `Authorization: Bearer …`, else from a `bearer.<token>` subprotocol. */
+export function bearerTokenFrom(headers: Headers): string | undefined {
+  const authorization = header(headers, 'authorization');
+  const match = authorization ? /^Bearer\s+(\S+)$/i.exec(authorization) : null;
+  if (match) return match[1];
+  const offered = offeredSubprotocols(headers).find((p) => p.startsWith(BEARER_SUBPROTOCOL_PREFIX));
+  return offered && offered.length > BEARER_SUBPROTOCOL_PREFIX.length
+    ? offered.slice(BEARER_SUBPROTOCOL_PREFIX.length)
+    : undefined;
+}
+
 /**
  * gRPC metadata for the call: allow-listed headers, `authorization` from a `bearer.<token>`
  * subprotocol when no header carries one, and the request id.
@@ -82,10 +93,8 @@ export function upstreamMetadata(
     if (value !== undefined) metadata[name] = value;
   }
   if (allowList.includes('authorization') && metadata.authorization === undefined) {
-    const bearer = offeredSubprotocols(headers).find((p) => p.startsWith(BEARER_SUBPROTOCOL_PREFIX));
-    if (bearer && bearer.length > BEARER_SUBPROTOCOL_PREFIX.length) {
-      metadata.authorization = `Bearer ${bearer.slice(BEARER_SUBPROTOCOL_PREFIX.length)}`;
-    }
+    const token = bearerTokenFrom(headers);
+    if (token) metadata.authorization = `Bearer ${token}`;
   }
   if (allowList.includes('x-request-id')) metadata['x-request-id'] = requestId;
   return metadata;

@@ -21,22 +21,21 @@ export type ParsedClientFrame =
   | { readonly kind: 'end' }
   | { readonly kind: 'rejected'; readonly error: ErrorFrame };
 
-export function rejection(
-  reason: RejectReason,
-  message: string,
-  details: ErrorDetail[] = [],
-): ParsedClientFrame {
+/** An error frame for a rejected client frame. */
+export function errorFrame(reason: RejectReason, message: string, details: ErrorDetail[] = []): ErrorFrame {
   return {
-    kind: 'rejected',
-    error: {
-      type: 'error',
-      code: reason === 'rate_limited' ? 'RESOURCE_EXHAUSTED' : 'INVALID_ARGUMENT',
-      reason,
-      message,
-      details,
-    },
+    type: 'error',
+    code: reason === 'rate_limited' ? 'RESOURCE_EXHAUSTED' : 'INVALID_ARGUMENT',
+    reason,
+    message,
+    details,
   };
 }
+
+export const rejection = (reason: RejectReason, message: string, details: ErrorDetail[] = []): ParsedClientFrame => ({
+  kind: 'rejected',
+  error: errorFrame(reason, message, details),
+});
 
 const QUOTE = 34;
 const BACKSLASH = 92;

@@ -124,7 +124,13 @@ export function spawnTs(entry: string, args: readonly string[], env: NodeJS.Proc
 
 /** The core server as a real process on an ephemeral port; resolves once it is listening. */
 export async function spawnCore(args: readonly string[] = []): Promise<SpawnedProcess & { address: string }> {
-  const proc = spawnTs('core-server/main.ts', ['--listen', '127.0.0.1:0', ...args]);
+  const proc = spawnTs('core-server/main.ts', [
+    '--listen',
+    '127.0.0.1:0',
+    '--metrics-listen',
+    '127.0.0.1:0',
+    ...args,
+  ]);
   const line = await proc.waitForLog('core server listening');
   return Object.assign(proc, { address: String(line.address) });
 }
