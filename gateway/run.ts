@@ -1,0 +1,51 @@
+/** Starts a configured gateway and listens; used by `main.ts` and `npm start`. */
+import type { Logger } from 'pino';
+import { ConfigError, formatHostPort, type HostPort } from '../common/cli-options.js';
+import { ROUTECHAT_PATH } from '../protocol/index.js';
+import { buildGateway } from './app.js';
+import type { GatewayConfig } from './config.js';
+import { checkGatewayConfig } from './config.js';
+import { createGatewayMetrics } from './metrics.js';
+
+export interface RunningGatewayServer {
+  readonly address: HostPort;
+  /** The page, e.g. http://127.0.0.1:8080/ */
+  readonly url: string;
+  /** The RouteChat endpoint, e.g. ws://127.0.0.1:8080/v1/routechat */
+  readonly websocket: string;
+  /** Graceful stop: 503 to new upgrades, drain streams within the grace period, close 1001. */
+  stop(): Promise<void>;
+}
+
+export async function runGateway(config: GatewayConfig, logger: Logger): Promise<RunningGatewayServer> {
+  const inconsistency = checkGatewayConfig(config);
+  if (inconsistency) throw new ConfigError(inconsistency);
+  const { app } = await buildGateway(config, { logger, metrics: createGatewayMetrics() });
+  try {
+    await app.listen({ host: config.listen.host, port: config.listen.port });
+  } catch (error) {
+    await app.close();
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new ConfigError(
+      code === 'EADDRINUSE'
+        ? `cannot listen on ${formatHostPort(config.listen)}: address already in use`
+        : `cannot listen on ${formatHostPort(config.listen)}: ${(error as Error).message}`,
+    );
+  }
+  const bound = app.server.address();
+  const address =
+    typeof bound === 'object' && bound ? { host: config.listen.host, port: bound.port } : config.listen;
+  const secure = Boolean(config['tls-cert']);
+  const url = `${secure ? 'https' : 'http'}://${formatHostPort(address)}/`;
+  const websocket = `${secure ? 'wss' : 'ws'}://${formatHostPort(address)}${ROUTECHAT_PATH}`;
+  logger.info(
+    { address: formatHostPort(address), url, websocket, core: formatHostPort(config.core) },
+    'gateway listening',
+  );
+  return {
+    address,
+    url,
+    websocket,
+    stop: () => app.close(),
+  };
+}

@@ -1,0 +1,50 @@
+/**
+ * `npm start`: the core server and the gateway together, with defaults (override with the same
+ * environment variables as `npm run core` / `npm run gateway`: CORE_*, GATEWAY_*, LOG_LEVEL).
+ */
+import { pino } from 'pino';
+import { ConfigError, formatHostPort, parseOptions, readRawOptions } from '../common/cli-options.js';
+import { routeGrpcLogsTo } from '../common/grpc-logging.js';
+import { runMain, stopOnSignal } from '../common/shutdown-signal.js';
+import { coreConfigSchema, coreOptionSpecs } from '../core-server/config.js';
+import { isKnownCoreStartupError, runCore } from '../core-server/run.js';
+import { gatewayConfigSchema, gatewayOptionSpecs } from '../gateway/config.js';
+import { runGateway } from '../gateway/run.js';
+
+async function main(): Promise<number> {
+  const coreConfig = parseOptions(
+    coreConfigSchema,
+    readRawOptions(coreOptionSpecs, [], process.env).raw,
+    coreOptionSpecs,
+  );
+  const logger = pino({ level: coreConfig['log-level'] });
+  routeGrpcLogsTo(logger);
+  const core = await runCore(coreConfig, logger.child({ name: 'core' }));
+  const gatewayRaw = readRawOptions(gatewayOptionSpecs, [], process.env).raw;
+  const gatewayConfig = parseOptions(
+    gatewayConfigSchema,
+    { ...gatewayRaw, core: gatewayRaw.core ?? formatHostPort(core.address) },
+    gatewayOptionSpecs,
+  );
+  let gateway: Awaited<ReturnType<typeof runGateway>>;
+  try {
+    gateway = await runGateway(gatewayConfig, logger.child({ name: 'gateway' }));
+  } catch (error) {
+    await core.stop();
+    throw error;
+  }
+  process.stderr.write(
+    `\nRouteGuide is up.\n  page:      ${gateway.url}\n  websocket: ${gateway.websocket}\n  gRPC core: ${formatHostPort(core.address)}\nCtrl-C stops both.\n\n`,
+  );
+  await stopOnSignal(logger, async () => {
+    await gateway.stop();
+    await core.stop();
+  });
+  return 0;
+}
+
+runMain(
+  'routeguide',
+  main,
+  (error): error is Error => error instanceof ConfigError || isKnownCoreStartupError(error),
+);
