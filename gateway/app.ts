@@ -69,6 +69,8 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}
         }
       : { http: serverTimeouts }),
     loggerInstance: logger as FastifyBaseLogger,
+    // Client address, scheme and host for the per-address cap and the origin check, as the proxy saw them.
+    trustProxy: config['trust-proxy'],
     genReqId: (request) => requestIdFrom(request.headers),
     // The relay logs one line per connection opened and closed; per-request lines would only repeat them.
     logController: new LogController({ disableRequestLogging: true }),
@@ -127,7 +129,6 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}
     ...(authenticate ? { authenticate } : {}),
     upstream,
     sessions,
-    secure,
     ...(observer ? { observer } : {}),
     ...(deps.metrics ? { onRelayLatency: deps.metrics.observeRelayLatency } : {}),
   });

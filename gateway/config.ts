@@ -128,6 +128,12 @@ export const gatewayOptionSpecs = {
   'jwt-audience': { env: 'GATEWAY_JWT_AUDIENCE', description: 'Required JWT audience (aud)' },
   'tls-cert': { env: 'GATEWAY_TLS_CERT', description: 'PEM certificate file: serve https:// and wss://' },
   'tls-key': { env: 'GATEWAY_TLS_KEY', description: 'PEM private key file for --tls-cert' },
+  'trust-proxy': {
+    env: 'GATEWAY_TRUST_PROXY',
+    description:
+      'Behind a reverse proxy: "true", or the proxy addresses/CIDRs (comma-separated) whose X-Forwarded-For/-Proto/-Host are believed',
+    defaultText: 'false',
+  },
   'shutdown-grace': {
     env: 'GATEWAY_SHUTDOWN_GRACE',
     description: 'Time open streams get to finish on SIGTERM/SIGINT',
@@ -192,6 +198,11 @@ export const gatewayConfigSchema = z.object({
   'jwt-audience': z.string().min(1).optional(),
   'tls-cert': z.string().min(1).optional(),
   'tls-key': z.string().min(1).optional(),
+  'trust-proxy': csv
+    .transform((items): boolean | string[] =>
+      items.length === 1 && /^(true|false)$/.test(items[0] ?? '') ? items[0] === 'true' : items,
+    )
+    .default(false),
   'shutdown-grace': duration.default(10_000),
   'static-dir': z.string().min(1).optional(),
   'log-level': z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -19,7 +19,6 @@ export interface RoutechatPluginOptions {
   readonly authenticate?: Authenticator;
   readonly upstream: Upstream;
   readonly sessions: SessionRegistry;
-  readonly secure: boolean;
   readonly observer?: ConnectionObserver;
   /** Time a note spends in the gateway (receipt to write, in seconds), per relayed note. */
   readonly onRelayLatency?: (seconds: number) => void;
@@ -98,9 +97,9 @@ export const routechatPlugin: FastifyPluginAsync<RoutechatPluginOptions> = async
     if (
       !isOriginAllowed(
         request.headers.origin,
-        request.headers.host,
+        request.host,
         config['allowed-origins'],
-        options.secure,
+        request.protocol === 'https',
       )
     ) {
       return refused(403, 'origin_not_allowed', 'this origin may not open a RouteChat WebSocket');

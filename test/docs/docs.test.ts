@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { CLOSE_CODE_MEANINGS, REJECT_REASONS, STATUS_NAMES, StatusCode } from '../../protocol/index.js';
 import { renderAsyncApi } from '../../scripts/asyncapi.js';
-import { renderProtocolDoc } from '../../scripts/protocol-doc.js';
+import { OPERATIONS_SECTIONS, PROTOCOL_SECTIONS, renderSections } from '../../scripts/doc-sections.js';
 import { REPO_ROOT } from '../helpers/core.js';
 
 const read = (path: string) => readFileSync(`${REPO_ROOT}${path}`, 'utf8');
@@ -13,9 +13,22 @@ describe('generated documentation', () => {
     assert.equal(read('docs/asyncapi.json'), renderAsyncApi());
   });
 
-  test('the generated tables of docs/protocol.md are current (run npm run docs)', () => {
-    const doc = read('docs/protocol.md');
-    assert.equal(doc, renderProtocolDoc(doc));
+  test('the generated tables of docs/protocol.md and docs/operations.md are current (run npm run docs)', () => {
+    const protocol = read('docs/protocol.md');
+    assert.equal(protocol, renderSections(protocol, PROTOCOL_SECTIONS));
+    const operations = read('docs/operations.md');
+    assert.equal(operations, renderSections(operations, OPERATIONS_SECTIONS));
+  });
+
+  test('every metric the gateway and the core export is documented in docs/operations.md', async () => {
+    const { createGatewayMetrics } = await import('../../gateway/metrics.js');
+    const { createCoreMetrics } = await import('../../core-server/metrics.js');
+    const doc = read('docs/operations.md');
+    for (const registry of [createGatewayMetrics().registry, createCoreMetrics().registry]) {
+      for (const metric of await registry.getMetricsAsJSON()) {
+        if (metric.name.startsWith('routeguide_')) assert.ok(doc.includes(`\`${metric.name}\``), metric.name);
+      }
+    }
   });
 
   test('every close code, status and rejection reason of the protocol module is documented', () => {
