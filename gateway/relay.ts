@@ -62,7 +62,7 @@ export interface RelayOutcome {
   readonly framesOut: number;
   readonly rejected: number;
   /** Who ended it: the call's own status, the client going away, policy, or shutdown. */
-  readonly cause: 'status' | 'client_closed' | 'policy' | 'shutdown' | 'timeout';
+  readonly cause: 'status' | 'client_closed' | 'policy' | 'shutdown' | 'timeout' | 'fault';
 }
 
 /** Time, injectable for tests. */
@@ -113,6 +113,8 @@ export interface Relay {
   forceShutdown(): void;
   /** Close for a policy reason (e.g. flooding): status frame, cancel, close 1008. */
   closeForPolicy(code: StatusCode, message: string): void;
+  /** An unexpected fault in the gateway: cancel the call, status INTERNAL, close 1011. */
+  fail(): void;
   /** Ends the call for a timeout (idle, lifetime): status DEADLINE_EXCEEDED, close 4004. */
   closeForTimeout(message: string): void;
   /** When a frame last went either way (clock ms), for the idle sweep. */
@@ -354,6 +356,17 @@ export function createRelay(
     },
 
     closeForPolicy,
+
+    fail() {
+      if (state.name === 'closed') return;
+      call.cancel();
+      finish(
+        gatewayStatus(StatusCode.INTERNAL, 'gateway fault'),
+        CloseCode.INTERNAL_ERROR,
+        'gateway fault',
+        'fault',
+      );
+    },
 
     closeForTimeout(message) {
       if (state.name === 'closed') return;

@@ -136,11 +136,22 @@ export const routechatPlugin: FastifyPluginAsync<RoutechatPluginOptions> = async
     const rawSocket = request.raw.socket as typeof request.raw.socket | null;
     // Listeners first, before anything can yield: frames that arrive meanwhile must not be lost.
     let relay: Relay | undefined;
+    // A bug in the relay must cost one connection (status INTERNAL, close 1011), never the process.
+    const guarded =
+      <A extends unknown[]>(handler: (...args: A) => void) =>
+      (...args: A) => {
+        try {
+          handler(...args);
+        } catch (error) {
+          log.error({ err: error }, 'relay fault');
+          relay?.fail();
+        }
+      };
     const call = upstream.openRouteChat(metadata, {
-      onNote: (note) => relay?.onCallNote(note),
-      onReadEnd: () => relay?.onCallReadEnd(),
-      onStatus: (status) => relay?.onCallStatus(status),
-      onDrain: () => relay?.onCallDrain(),
+      onNote: guarded((note) => relay?.onCallNote(note)),
+      onReadEnd: guarded(() => relay?.onCallReadEnd()),
+      onStatus: guarded((status) => relay?.onCallStatus(status)),
+      onDrain: guarded(() => relay?.onCallDrain()),
     });
     const session: Session = {
       relay: undefined as unknown as Relay,
@@ -174,13 +185,16 @@ export const routechatPlugin: FastifyPluginAsync<RoutechatPluginOptions> = async
       },
     });
     Object.assign(session, { relay });
-    const onSocketDrain = () => relay?.onSocketDrain();
+    const onSocketDrain = guarded(() => relay?.onSocketDrain());
     // ws writes to this socket; its 'drain' is when the client has caught up.
     rawSocket?.on('drain', onSocketDrain);
-    socket.on('message', (data, isBinary) => {
-      if (isBinary) relay?.onClientBinary();
-      else relay?.onClientText(data.toString());
-    });
+    socket.on(
+      'message',
+      guarded((data: Buffer, isBinary: boolean) => {
+        if (isBinary) relay?.onClientBinary();
+        else relay?.onClientText(data.toString());
+      }),
+    );
     socket.on('pong', () => {
       session.alive = true;
     });
