@@ -32,7 +32,11 @@ export function errorFrame(reason: RejectReason, message: string, details: Error
   };
 }
 
-export const rejection = (reason: RejectReason, message: string, details: ErrorDetail[] = []): ParsedClientFrame => ({
+export const rejection = (
+  reason: RejectReason,
+  message: string,
+  details: ErrorDetail[] = [],
+): ParsedClientFrame => ({
   kind: 'rejected',
   error: errorFrame(reason, message, details),
 });
