@@ -143,3 +143,15 @@ export const csv = z.string().transform((value) =>
     .map((item) => item.trim())
     .filter((item) => item.length > 0),
 );
+
+/** A gRPC message size limit (grpc-js takes an int32). */
+export const grpcMessageSize = byteSize.pipe(
+  z
+    .number()
+    .int()
+    .min(1024)
+    .max(2 ** 31 - 1),
+);
+
+/** pino levels. */
+export const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);

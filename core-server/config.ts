@@ -1,6 +1,15 @@
 /** The core server's settings: flags, environment, defaults, validated once. */
 import { z } from 'zod';
-import { byteSize, csv, duration, hostPort, type OptionSpecs, positiveInt } from '../common/cli-options.js';
+import {
+  byteSize,
+  csv,
+  duration,
+  grpcMessageSize,
+  hostPort,
+  logLevel,
+  type OptionSpecs,
+  positiveInt,
+} from '../common/cli-options.js';
 import { DEFAULT_FEATURE_DB } from './features.js';
 import { DEFAULT_NOTE_LIMITS } from './note-store.js';
 
@@ -70,22 +79,14 @@ export const coreConfigSchema = z.object({
   'max-notes-per-location': positiveInt.default(DEFAULT_NOTE_LIMITS.maxNotesPerLocation),
   'max-total-notes': positiveInt.default(DEFAULT_NOTE_LIMITS.maxTotalNotes),
   'max-total-note-bytes': byteSize.default(DEFAULT_NOTE_LIMITS.maxTotalBytes),
-  'max-message-size': byteSize
-    .pipe(
-      z
-        .number()
-        .int()
-        .min(1024)
-        .max(2 ** 31 - 1),
-    )
-    .default(1024 * 1024),
+  'max-message-size': grpcMessageSize.default(1024 * 1024),
   'max-concurrent-streams': positiveInt.default(1000),
   'metrics-listen': z.union([z.literal('off'), hostPort]).default({ host: '127.0.0.1', port: 9464 }),
   'tls-cert': z.string().min(1).optional(),
   'tls-key': z.string().min(1).optional(),
   'auth-tokens': csv.optional(),
   'shutdown-grace': duration.default(10_000),
-  'log-level': z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  'log-level': logLevel.default('info'),
 });
 
 export type CoreConfig = z.output<typeof coreConfigSchema>;

@@ -4,7 +4,9 @@ import {
   byteSize,
   csv,
   duration,
+  grpcMessageSize,
   hostPort,
+  logLevel,
   nonNegativeInt,
   type OptionSpecs,
   positiveInt,
@@ -167,15 +169,7 @@ export const gatewayConfigSchema = z.object({
         .max(16 * 1024 * 1024),
     )
     .default(64 * 1024),
-  'max-message-size': byteSize
-    .pipe(
-      z
-        .number()
-        .int()
-        .min(1024)
-        .max(2 ** 31 - 1),
-    )
-    .default(1024 * 1024),
+  'max-message-size': grpcMessageSize.default(1024 * 1024),
   'max-rejected-frames': positiveInt.default(20),
   'socket-high-water-mark': byteSize.pipe(z.number().int().min(1024)).default(1024 * 1024),
   'heartbeat-interval': duration.default(30_000),
@@ -205,7 +199,7 @@ export const gatewayConfigSchema = z.object({
     .default(false),
   'shutdown-grace': duration.default(10_000),
   'static-dir': z.string().min(1).optional(),
-  'log-level': z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  'log-level': logLevel.default('info'),
 });
 
 export type GatewayConfig = z.output<typeof gatewayConfigSchema>;

@@ -6,21 +6,15 @@
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { RouteNoteInput } from '../../protocol/frames.js';
+import { SEED_NOTES } from '../seed-notes.js';
 
 export type NoteInput =
   | { readonly kind: 'note'; readonly where: string; readonly note: RouteNoteInput }
   | { readonly kind: 'end'; readonly where: string }
   | { readonly kind: 'problem'; readonly where: string; readonly message: string };
 
-/** The seed's six notes: three locations, each visited twice. */
-export const DEMO_NOTES: readonly RouteNoteInput[] = [
-  { location: { latitude: 0, longitude: 1 }, message: 'First message' },
-  { location: { latitude: 0, longitude: 2 }, message: 'Second message' },
-  { location: { latitude: 0, longitude: 3 }, message: 'Third message' },
-  { location: { latitude: 0, longitude: 1 }, message: 'Fourth message' },
-  { location: { latitude: 0, longitude: 2 }, message: 'Fifth message' },
-  { location: { latitude: 0, longitude: 3 }, message: 'Sixth message' },
-];
+/** `--demo`: the seed's six notes. */
+export const DEMO_NOTES: readonly RouteNoteInput[] = SEED_NOTES;
 
 const INTEGER = /^\s*-?\d+\s*$/;
 

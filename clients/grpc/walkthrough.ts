@@ -21,15 +21,9 @@ export type WalkthroughEvent =
   | { step: 'RouteChat'; sent: RouteNote }
   | { step: 'RouteChat'; received: RouteNote__Output };
 
-/** The seed's six notes: three locations, visited twice. */
-export const SEED_NOTES: readonly RouteNote[] = [
-  { location: { latitude: 0, longitude: 1 }, message: 'First message' },
-  { location: { latitude: 0, longitude: 2 }, message: 'Second message' },
-  { location: { latitude: 0, longitude: 3 }, message: 'Third message' },
-  { location: { latitude: 0, longitude: 1 }, message: 'Fourth message' },
-  { location: { latitude: 0, longitude: 2 }, message: 'Fifth message' },
-  { location: { latitude: 0, longitude: 3 }, message: 'Sixth message' },
-];
+import { SEED_NOTES } from '../seed-notes.js';
+
+export { SEED_NOTES };
 
 export const getFeature = (client: RouteGuideClient, point: Point, deadlineMs = 10_000) =>
   new Promise<Feature__Output>((resolve, reject) => {

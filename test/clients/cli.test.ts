@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
+import { SEED_REPLY_MESSAGES } from '../../clients/seed-notes.js';
 import { REPO_ROOT, type SpawnedProcess, spawnCore, spawnTs } from '../helpers/core.js';
 import { freePort } from './gateway-fixture.js';
 
@@ -40,17 +41,7 @@ async function spawnGateway(core: string): Promise<SpawnedProcess & { url: strin
   return Object.assign(gateway, { url: `ws://${String(line.address)}/v1/routechat` });
 }
 
-const SEED_SEQUENCE = [
-  'First message',
-  'Second message',
-  'Third message',
-  'First message',
-  'Fourth message',
-  'Second message',
-  'Fifth message',
-  'Third message',
-  'Sixth message',
-];
+const SEED_SEQUENCE = [...SEED_REPLY_MESSAGES];
 
 describe('routechat CLI against a real gateway and core (processes)', () => {
   let core: SpawnedProcess & { address: string };

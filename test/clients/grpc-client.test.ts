@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { SEED_REPLY_MESSAGES } from '../../clients/seed-notes.js';
 import { spawnCore, spawnTs } from '../helpers/core.js';
 
 describe('native gRPC client (clients/grpc)', () => {
@@ -23,17 +24,7 @@ describe('native gRPC client (clients/grpc)', () => {
       const summary = events.find((e) => 'summary' in e)?.summary as unknown as { point_count: number };
       assert.equal(summary.point_count, 10);
       const received = events.filter((e) => 'received' in e).map((e) => e.received?.message);
-      assert.deepEqual(received, [
-        'First message',
-        'Second message',
-        'Third message',
-        'First message',
-        'Fourth message',
-        'Second message',
-        'Fifth message',
-        'Third message',
-        'Sixth message',
-      ]);
+      assert.deepEqual(received, [...SEED_REPLY_MESSAGES]);
     } finally {
       await core.stop();
     }

@@ -10,6 +10,7 @@ import {
   routeChat,
   SEED_NOTES,
 } from '../../clients/grpc/walkthrough.js';
+import { SEED_REPLIES } from '../../clients/seed-notes.js';
 import { haversineDistance } from '../../core-server/geo.js';
 import type { Feature__Output, RouteNote, RouteNote__Output } from '../../proto/index.js';
 import { REPO_ROOT, type RunningCore, startCore } from '../helpers/core.js';
@@ -19,17 +20,9 @@ const summarize = (notes: readonly RouteNote__Output[]) =>
   notes.map((n) => `${n.location?.latitude},${n.location?.longitude}:${n.message}`);
 
 /** The sequence the official RouteGuide servers send for the seed's six notes on a fresh server. */
-export const SEED_REPLIES = [
-  '0,1:First message',
-  '0,2:Second message',
-  '0,3:Third message',
-  '0,1:First message',
-  '0,1:Fourth message',
-  '0,2:Second message',
-  '0,2:Fifth message',
-  '0,3:Third message',
-  '0,3:Sixth message',
-];
+const SEED_REPLY_LINES = SEED_REPLIES.map(
+  (n) => `${n.location.latitude},${n.location.longitude}:${n.message}`,
+);
 
 const statusOf = (error: unknown) => (error as grpc.ServiceError).code;
 
@@ -108,7 +101,7 @@ describe('RouteGuide core server', () => {
     const fresh = await startCore();
     try {
       const received = await routeChat(fresh.client, SEED_NOTES, noop);
-      assert.deepEqual(summarize(received), SEED_REPLIES);
+      assert.deepEqual(summarize(received), SEED_REPLY_LINES);
     } finally {
       await fresh.stop();
     }

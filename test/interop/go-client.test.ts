@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import { SEED_REPLY_MESSAGES } from '../../clients/seed-notes.js';
 import { REPO_ROOT, spawnCore } from '../helpers/core.js';
 
 const execFileAsync = promisify(execFile);
@@ -229,17 +230,7 @@ describe('official gRPC-Go RouteGuide client (interop)', () => {
 
       assert.deepEqual(
         of('RouteChat').map((note) => note.message),
-        [
-          'First message',
-          'Second message',
-          'Third message',
-          'First message',
-          'Fourth message',
-          'Second message',
-          'Fifth message',
-          'Third message',
-          'Sixth message',
-        ],
+        [...SEED_REPLY_MESSAGES],
       );
     } finally {
       await core.stop();

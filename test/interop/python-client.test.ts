@@ -7,6 +7,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import { SEED_REPLY_MESSAGES } from '../../clients/seed-notes.js';
 import { REPO_ROOT, spawnCore } from '../helpers/core.js';
 
 const execFileAsync = promisify(execFile);
@@ -100,17 +101,7 @@ describe('official gRPC Python RouteGuide client (interop)', () => {
 
       assert.deepEqual(
         of('RouteChat').map((note) => note.message),
-        [
-          'First message',
-          'Second message',
-          'Third message',
-          'First message',
-          'Fourth message',
-          'Second message',
-          'Fifth message',
-          'Third message',
-          'Sixth message',
-        ],
+        [...SEED_REPLY_MESSAGES],
       );
     } finally {
       await core.stop();
