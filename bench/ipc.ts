@@ -1,0 +1,88 @@
+/**
+ * Messages between the bench orchestrator (main.ts) and its load workers (load-worker.ts), over the
+ * child_process IPC channel. Histograms travel as hdr-histogram compressed base64 (values in µs).
+ */
+
+export type Transport = 'grpc' | 'ws';
+
+export interface OpenJob {
+  readonly type: 'open';
+  readonly transport: Transport;
+  /** `host:port` of the core (grpc) or the gateway (ws). */
+  readonly target: string;
+  readonly connections: number;
+  /** Latitude of this worker's first connection; each connection uses its own latitude. */
+  readonly latBase: number;
+  readonly messageBytes: number;
+  /** How many connections may be opening at once. */
+  readonly openConcurrency: number;
+  readonly protoPath: string;
+}
+
+/** Closed loop (`window` notes in flight per connection) or open loop (`rate` notes/s for this worker). */
+export interface LoadJob {
+  readonly type: 'load';
+  readonly window?: number;
+  readonly rate?: number;
+}
+
+export interface SlowJob {
+  readonly type: 'slow';
+  readonly notes: number;
+  readonly latitude: number;
+}
+
+export interface ChurnJob {
+  readonly type: 'churn';
+  readonly target: string;
+  readonly concurrency: number;
+  readonly durationMs: number;
+  readonly latBase: number;
+  readonly messageBytes: number;
+}
+
+export type WorkerJob =
+  | OpenJob
+  | LoadJob
+  | { readonly type: 'record' }
+  | { readonly type: 'stop-record' }
+  | { readonly type: 'close' }
+  | SlowJob
+  | { readonly type: 'slow-finish'; readonly timeoutMs: number }
+  | ChurnJob
+  | { readonly type: 'exit' };
+
+export interface Recorded {
+  readonly replies: number;
+  readonly histogram: string;
+  readonly errors: number;
+  readonly outOfOrder: number;
+}
+
+export type WorkerReply =
+  | {
+      readonly type: 'opened';
+      readonly ms: number;
+      readonly opened: number;
+      readonly failed: number;
+      readonly firstError?: string;
+    }
+  | ({ readonly type: 'recorded' } & Recorded)
+  | { readonly type: 'closed'; readonly ms: number }
+  | { readonly type: 'slow-sent' }
+  | { readonly type: 'slow-finished'; readonly received: number; readonly status: string }
+  | {
+      readonly type: 'churned';
+      readonly completed: number;
+      readonly failed: number;
+      readonly histogram: string;
+      readonly ms: number;
+    }
+  | { readonly type: 'fatal'; readonly message: string };
+
+/** Replies the core sends for `n` notes at one location: note k gets min(k, cap) notes back. */
+export function repliesForNotesAtOneLocation(n: number, cap = 100): number {
+  let total = 0;
+  for (let k = 1; k <= n; k += 1) total += Math.min(k, cap);
+  return total;
+}

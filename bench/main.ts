@@ -1,0 +1,178 @@
+/**
+ * `npm run bench [-- --quick]`: the gateway against direct gRPC, at scale, with a slow consumer and
+ * under churn. Runs the compiled build (dist/) as separate processes; load comes from forked workers.
+ * Writes results/latest.json, results/latest.md and results/latency.svg (or into --out DIR).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { type CurvePoint, latencyChartSvg } from './chart.js';
+import { measureChurn } from './churn.js';
+import { type BenchConfig, readConfig } from './config.js';
+import { forkWorker, killAll, type LoadWorker, type ProductProcess, startProduct } from './processes.js';
+import { type BenchResults, evaluateTargets, type Machine, markdown } from './report.js';
+import { measureScale } from './scale.js';
+import { measureSlowConsumer } from './slow-consumer.js';
+import { round } from './stats.js';
+import { compare, ratio } from './throughput.js';
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+function machine(): Machine {
+  const list = cpus();
+  let openFilesLimit = 'unknown';
+  try {
+    openFilesLimit = execFileSync('sh', ['-c', 'ulimit -n']).toString().trim();
+  } catch {}
+  return {
+    cpu: list[0]?.model ?? 'unknown',
+    cores: list.length,
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+    date: new Date().toISOString(),
+    openFilesLimit,
+  };
+}
+
+/**
+ * The gateway as the bench runs it: defaults everywhere except the limits meant for hostile clients,
+ * which a load test from one address would trip by design: the per-connection rate limit (200 frames/s
+ * by default, which would cap each connection, not measure the relay) and the connection caps
+ * (100 per address, 10,000 in all).
+ */
+export const BENCH_GATEWAY_ARGS = [
+  '--shutdown-grace',
+  '1s',
+  '--rate-limit',
+  '0',
+  '--max-connections',
+  '20000',
+  '--max-connections-per-ip',
+  '20000',
+] as const;
+
+async function withProducts<T>(
+  gatewayArgs: readonly string[],
+  body: (core: ProductProcess, gateway: ProductProcess) => Promise<T>,
+): Promise<T> {
+  const core = await startProduct('core-server/main.js', []);
+  let gateway: ProductProcess | undefined;
+  try {
+    gateway = await startProduct('gateway/main.js', [
+      '--core',
+      core.address,
+      ...BENCH_GATEWAY_ARGS,
+      ...gatewayArgs,
+    ]);
+    return await body(core, gateway);
+  } finally {
+    await gateway?.stop();
+    await core.stop();
+  }
+}
+
+async function run(config: BenchConfig): Promise<BenchResults> {
+  const started = performance.now();
+  const workers: LoadWorker[] = Array.from({ length: config.loadWorkers }, forkWorker);
+  const slowWorker = forkWorker();
+  try {
+    log(`peak (closed loop, ${config.connections} connections × window ${config.window})`);
+    const { peak, halfPeak } = await withProducts([], async (core, gateway) => {
+      const peak = await compare(config, workers, core, gateway, { window: config.window }, log);
+      const rate = Math.round(peak.gateway.notesPerSec.median / 2);
+      log(`half of peak (open loop, ${rate} notes/s on both paths)`);
+      const halfPeak = await compare(config, workers, core, gateway, { rate }, log);
+      return { peak, halfPeak: { ...halfPeak, rateNotesPerSec: rate } };
+    });
+
+    log('slow consumer');
+    const slowConsumer = await withProducts(
+      ['--socket-high-water-mark', String(config.socketHighWaterMark)],
+      (core, gateway) =>
+        measureSlowConsumer(config, workers, slowWorker, core, gateway, halfPeak.rateNotesPerSec),
+    );
+    log(`  ${JSON.stringify(slowConsumer)}`);
+
+    log('churn');
+    const churn = await withProducts([], (_core, gateway) => measureChurn(config, workers, gateway));
+    log(`  ${JSON.stringify(churn)}`);
+
+    log(`scale (${config.scaleConnections} idle connections)`);
+    const scale = await withProducts([], (core, gateway) => measureScale(config, workers, core, gateway));
+    log(`  ${JSON.stringify(scale)}`);
+
+    const usPerNotePair = peak.gateway.gatewayCpuUsPerNote?.median ?? 0;
+    const partial = {
+      machine: machine(),
+      config,
+      peak: {
+        ...peak,
+        ratios: {
+          throughput: ratio(peak.gateway.notesPerSec.median, peak.direct.notesPerSec.median),
+          p50: ratio(peak.gateway.p50Ms.median, peak.direct.p50Ms.median),
+          p99: ratio(peak.gateway.p99Ms.median, peak.direct.p99Ms.median),
+          max: ratio(peak.gateway.maxMs.median, peak.direct.maxMs.median),
+        },
+      },
+      halfPeak: {
+        ...halfPeak,
+        addedP50Ms: round(halfPeak.gateway.p50Ms.median - halfPeak.direct.p50Ms.median),
+        addedP99Ms: round(halfPeak.gateway.p99Ms.median - halfPeak.direct.p99Ms.median),
+      },
+      gatewayCpu: {
+        usPerNotePair,
+        notesPerSecPerCoreEachWay: usPerNotePair ? Math.round(1_000_000 / usPerNotePair) : 0,
+      },
+      scale,
+      slowConsumer,
+      churn,
+    };
+    return {
+      ...partial,
+      targets: evaluateTargets(partial),
+      durationSeconds: round((performance.now() - started) / 1000, 1),
+    };
+  } finally {
+    await Promise.all([...workers, slowWorker].map((w) => w.stop()));
+  }
+}
+
+async function writeResults(config: BenchConfig, results: BenchResults): Promise<void> {
+  mkdirSync(config.outDir, { recursive: true });
+  writeFileSync(join(config.outDir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(join(config.outDir, 'latest.md'), markdown(results));
+  const points: CurvePoint[] = [];
+  for (const [load, comparison] of [
+    ['peak', results.peak],
+    ['half of peak', results.halfPeak],
+  ] as const) {
+    for (const p of comparison.direct.percentiles) points.push({ path: 'direct gRPC', load, ...p });
+    for (const p of comparison.gateway.percentiles) points.push({ path: 'gateway (WebSocket)', load, ...p });
+  }
+  const svg = await latencyChartSvg(
+    points,
+    `RouteChat note latency, direct gRPC vs gateway (${results.config.connections} connections)`,
+  );
+  writeFileSync(join(config.outDir, 'latency.svg'), svg);
+}
+
+async function main(): Promise<void> {
+  const config = readConfig(process.argv.slice(2));
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      killAll();
+      process.exit(130);
+    });
+  }
+  const results = await run(config);
+  await writeResults(config, results);
+  process.stdout.write(`${markdown(results)}\n`);
+  log(`wrote ${config.outDir}latest.{json,md} and latency.svg`);
+}
+
+main().catch((error: unknown) => {
+  killAll();
+  process.stderr.write(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,144 @@
+/** The results as JSON (everything) and Markdown (the tables a reader wants), and the targets' verdicts. */
+import type { ChurnResult } from './churn.js';
+import type { BenchConfig } from './config.js';
+import type { ScaleResult } from './scale.js';
+import type { SlowConsumerResult } from './slow-consumer.js';
+import { round } from './stats.js';
+import type { Comparison } from './throughput.js';
+
+export interface Machine {
+  readonly cpu: string;
+  readonly cores: number;
+  readonly node: string;
+  readonly platform: string;
+  readonly date: string;
+  readonly openFilesLimit: string;
+}
+
+export interface Target {
+  readonly name: string;
+  readonly target: string;
+  readonly value: string;
+  readonly met: boolean;
+}
+
+export interface BenchResults {
+  readonly machine: Machine;
+  readonly config: BenchConfig;
+  readonly peak: Comparison & { readonly ratios: Record<string, number> };
+  readonly halfPeak: Comparison & {
+    readonly rateNotesPerSec: number;
+    readonly addedP50Ms: number;
+    readonly addedP99Ms: number;
+  };
+  readonly gatewayCpu: { readonly usPerNotePair: number; readonly notesPerSecPerCoreEachWay: number };
+  readonly scale: ScaleResult;
+  readonly slowConsumer: SlowConsumerResult;
+  readonly churn: ChurnResult;
+  readonly targets: readonly Target[];
+  readonly durationSeconds: number;
+}
+
+export function evaluateTargets(r: Omit<BenchResults, 'targets' | 'durationSeconds'>): Target[] {
+  const throughputRatio = r.peak.ratios.throughput ?? 0;
+  const slowBoundMiB = r.slowConsumer.highWaterMarkBytes / 2 ** 20;
+  return [
+    {
+      name: 'Throughput through the gateway vs direct gRPC (same concurrency and window)',
+      target: '≥ 70%',
+      value: `${round(throughputRatio * 100, 1)}%`,
+      met: throughputRatio >= 0.7,
+    },
+    {
+      name: 'Gateway-added p50 latency at half of peak load',
+      target: '≤ 0.3 ms',
+      value: `${r.halfPeak.addedP50Ms} ms`,
+      met: r.halfPeak.addedP50Ms <= 0.3,
+    },
+    {
+      name: 'Gateway-added p99 latency at half of peak load',
+      target: '≤ 2 ms',
+      value: `${r.halfPeak.addedP99Ms} ms`,
+      met: r.halfPeak.addedP99Ms <= 2,
+    },
+    {
+      name: `Gateway RSS per open connection+stream (${r.scale.opened} connections)`,
+      target: '≤ 20 KiB at 10,000',
+      value: `${r.scale.gatewayRssPerConnectionKiB} KiB`,
+      met: r.scale.gatewayRssPerConnectionKiB <= 20 && r.scale.failed === 0,
+    },
+    {
+      name: 'Notes one gateway core relays each way (1 s / CPU per note pair)',
+      target: '≥ 50,000 notes/s',
+      value: `${r.gatewayCpu.notesPerSecPerCoreEachWay.toLocaleString('en-US')} notes/s (${r.gatewayCpu.usPerNotePair} µs per note in + out)`,
+      met: r.gatewayCpu.notesPerSecPerCoreEachWay >= 50_000,
+    },
+    {
+      name: 'Slow consumer: gateway RSS growth while one client is stalled',
+      target: `within the bound (${round(slowBoundMiB, 2)} MiB per connection)`,
+      value: `${r.slowConsumer.gatewayRssGrowthMiB} MiB growth while ${r.slowConsumer.bytesOwedMiB} MiB were owed`,
+      met: r.slowConsumer.gatewayRssGrowthMiB <= slowBoundMiB,
+    },
+  ];
+}
+
+const s = (x: { median: number; min: number; max: number } | undefined, unit = '') =>
+  x ? `${x.median}${unit} (${x.min}–${x.max})` : '–';
+
+export function markdown(r: BenchResults): string {
+  const m = r.machine;
+  const lines: string[] = [
+    `# Benchmark results${r.config.quick ? ' (quick smoke run: figures are indicative only)' : ''}`,
+    '',
+    `- Machine: ${m.cpu}, ${m.cores} cores, ${m.platform}, open files ${m.openFilesLimit}`,
+    `- Node ${m.node}; run ${m.date}; took ${r.durationSeconds} s`,
+    `- Load: ${r.config.connections} connections × ${r.config.window} notes in flight (peak), ${r.config.messageBytes}-byte messages, ${r.config.rounds} rounds alternating direct/gateway, ${r.config.measureMs / 1000} s measured per run, ${r.config.loadWorkers} load worker processes. Core, gateway and load workers share the same ${m.cores} cores.`,
+    '- Figures: median over rounds (min–max in brackets). Latency is per note: sent → its reply received.',
+    '',
+    '## Targets',
+    '',
+    '| target | goal | latest | met |',
+    '| --- | --- | --- | --- |',
+    ...r.targets.map((t) => `| ${t.name} | ${t.target} | ${t.value} | ${t.met ? 'yes' : '**no**'} |`),
+    '',
+    '## Peak (closed loop)',
+    '',
+    '| | notes/s | p50 ms | p99 ms | max ms | core CPU µs/note | gateway CPU µs/note | gateway CPU % | gateway RSS MiB |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    `| direct gRPC | ${s(r.peak.direct.notesPerSec)} | ${s(r.peak.direct.p50Ms)} | ${s(r.peak.direct.p99Ms)} | ${s(r.peak.direct.maxMs)} | ${s(r.peak.direct.coreCpuUsPerNote)} | – | – | – |`,
+    `| gateway | ${s(r.peak.gateway.notesPerSec)} | ${s(r.peak.gateway.p50Ms)} | ${s(r.peak.gateway.p99Ms)} | ${s(r.peak.gateway.maxMs)} | ${s(r.peak.gateway.coreCpuUsPerNote)} | ${s(r.peak.gateway.gatewayCpuUsPerNote)} | ${s(r.peak.gateway.gatewayCpuPercent)} | ${s(r.peak.gateway.gatewayRssMiB)} |`,
+    `| gateway / direct | ${r.peak.ratios.throughput} | ${r.peak.ratios.p50} | ${r.peak.ratios.p99} | ${r.peak.ratios.max} | | | | |`,
+    '',
+    `## Half of peak (open loop, ${r.halfPeak.rateNotesPerSec} notes/s on both paths)`,
+    '',
+    '| | notes/s | p50 ms | p99 ms | max ms | gateway CPU µs/note |',
+    '| --- | --- | --- | --- | --- | --- |',
+    `| direct gRPC | ${s(r.halfPeak.direct.notesPerSec)} | ${s(r.halfPeak.direct.p50Ms)} | ${s(r.halfPeak.direct.p99Ms)} | ${s(r.halfPeak.direct.maxMs)} | – |`,
+    `| gateway | ${s(r.halfPeak.gateway.notesPerSec)} | ${s(r.halfPeak.gateway.p50Ms)} | ${s(r.halfPeak.gateway.p99Ms)} | ${s(r.halfPeak.gateway.maxMs)} | ${s(r.halfPeak.gateway.gatewayCpuUsPerNote)} |`,
+    `| added by the gateway | | ${r.halfPeak.addedP50Ms} | ${r.halfPeak.addedP99Ms} | | |`,
+    '',
+    '![latency distribution](latency.svg)',
+    '',
+    `## Scale: ${r.scale.connections} idle connections, each with an open RouteChat stream`,
+    '',
+    '| opened | failed | time to open | opens/s | gateway RSS before → after | per connection | gateway CPU per open | core RSS per stream | time to close |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    `| ${r.scale.opened} | ${r.scale.failed} | ${r.scale.openSeconds} s | ${r.scale.opensPerSec} | ${r.scale.gatewayRssBeforeMiB} → ${r.scale.gatewayRssAfterMiB} MiB | ${r.scale.gatewayRssPerConnectionKiB} KiB | ${r.scale.gatewayCpuUsPerOpen} µs | ${r.scale.coreRssPerStreamKiB} KiB | ${r.scale.closeSeconds} s |`,
+    '',
+    '## Slow consumer',
+    '',
+    `One client pauses its socket and sends ${r.slowConsumer.slowNotesSent} notes of ${r.config.slowMessageBytes} bytes at one location: the core owes it ${r.slowConsumer.repliesOwed} notes (${r.slowConsumer.bytesOwedMiB} MiB). Meanwhile ${r.config.connections} other clients run ${r.slowConsumer.othersRateNotesPerSec} notes/s.`,
+    '',
+    '| bound (--socket-high-water-mark) | gateway RSS before → peak without / with the slow consumer | growth | others p50 without → with | others p99 without → with | received after resume | final status |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    `| ${round(r.slowConsumer.highWaterMarkBytes / 2 ** 20, 2)} MiB | ${r.slowConsumer.gatewayRssBeforeMiB} → ${r.slowConsumer.gatewayRssPeakBaselineMiB} / ${r.slowConsumer.gatewayRssPeakMiB} MiB | ${r.slowConsumer.gatewayRssGrowthMiB} MiB | ${r.slowConsumer.othersP50BaselineMs} → ${r.slowConsumer.othersP50WithSlowMs} ms | ${r.slowConsumer.othersP99BaselineMs} → ${r.slowConsumer.othersP99WithSlowMs} ms | ${r.slowConsumer.slowReceivedAfterResume} / ${r.slowConsumer.repliesOwed} | ${r.slowConsumer.slowFinalStatus} |`,
+    '',
+    '## Churn',
+    '',
+    '| lanes | connections/s (open, note, reply, end, close) | completed | failed | lifetime p50 / p99 | gateway CPU per connection | gateway RSS before → after |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    `| ${r.churn.lanes} | ${r.churn.connectionsPerSec} | ${r.churn.completed} | ${r.churn.failed} | ${r.churn.lifetimeP50Ms} / ${r.churn.lifetimeP99Ms} ms | ${r.churn.gatewayCpuUsPerConnection} µs | ${r.churn.gatewayRssBeforeMiB} → ${r.churn.gatewayRssAfterMiB} MiB |`,
+    '',
+  ];
+  return lines.join('\n');
+}

@@ -1,0 +1,80 @@
+/**
+ * The bench harness must not rot: build, run `--quick` into a temporary directory, and check that
+ * every section is there with sane, positive numbers. No timing thresholds: figures vary by machine.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const out = mkdtempSync(join(tmpdir(), 'bench-quick-'));
+after(() => rmSync(out, { recursive: true, force: true }));
+
+type Json = Record<string, unknown>;
+const at = (value: unknown, path: string): unknown =>
+  path.split('.').reduce<unknown>((node, key) => (node as Json | undefined)?.[key], value);
+
+function assertPositive(results: Json, paths: readonly string[]): void {
+  for (const path of paths) {
+    const value = at(results, path);
+    assert.equal(typeof value, 'number', `${path} is a number (got ${JSON.stringify(value)})`);
+    assert.ok(Number.isFinite(value as number) && (value as number) > 0, `${path} > 0 (got ${value})`);
+  }
+}
+
+test('npm run bench -- --quick writes results with every section', { timeout: 180_000 }, () => {
+  execFileSync('npm', ['run', '-s', 'bench', '--', '--quick', '--out', `${out}/`], {
+    cwd: ROOT,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    timeout: 170_000,
+  });
+  const results = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as Json;
+
+  assert.equal(at(results, 'config.quick'), true);
+  for (const key of ['cpu', 'node', 'date']) assert.ok(at(results, `machine.${key}`), `machine.${key}`);
+  assertPositive(results, [
+    'machine.cores',
+    'peak.direct.notesPerSec.median',
+    'peak.gateway.notesPerSec.median',
+    'peak.direct.p50Ms.median',
+    'peak.gateway.p99Ms.median',
+    'peak.gateway.maxMs.median',
+    'peak.gateway.gatewayCpuUsPerNote.median',
+    'peak.gateway.gatewayRssMiB.median',
+    'peak.ratios.throughput',
+    'halfPeak.rateNotesPerSec',
+    'halfPeak.direct.p99Ms.median',
+    'halfPeak.gateway.p99Ms.median',
+    'gatewayCpu.usPerNotePair',
+    'gatewayCpu.notesPerSecPerCoreEachWay',
+    'scale.opened',
+    'scale.openSeconds',
+    'scale.gatewayRssAfterMiB',
+    'slowConsumer.repliesOwed',
+    'slowConsumer.gatewayRssPeakMiB',
+    'slowConsumer.othersP99WithSlowMs',
+    'churn.completed',
+    'churn.connectionsPerSec',
+  ]);
+  assert.equal(at(results, 'scale.failed'), 0, 'every idle connection opened');
+  assert.equal(at(results, 'peak.gateway.outOfOrder'), 0, 'replies come back in order');
+  assert.equal(
+    at(results, 'slowConsumer.slowReceivedAfterResume'),
+    at(results, 'slowConsumer.repliesOwed'),
+    'the slow consumer gets every note once it reads again',
+  );
+  const targets = at(results, 'targets') as { name: string; met: boolean }[];
+  assert.equal(targets.length, 6);
+  for (const target of targets) assert.equal(typeof target.met, 'boolean', target.name);
+
+  const markdown = readFileSync(join(out, 'latest.md'), 'utf8');
+  assert.match(markdown, /Machine: .+ cores/);
+  assert.match(markdown, /\| gateway \/ direct \|/);
+  const svg = readFileSync(join(out, 'latency.svg'), 'utf8');
+  assert.match(svg, /^<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+  assert.match(svg, /direct gRPC/);
+});
