@@ -35,6 +35,12 @@ export interface Gateway {
   readonly upstream: Upstream;
 }
 
+/** An error caused by the peer (a protocol violation ws detected, or the connection dropped). */
+const isClientSocketError = (error: Error): boolean => {
+  const code = (error as NodeJS.ErrnoException).code;
+  return typeof code === 'string' && (code.startsWith('WS_ERR_') || 'syscall' in error);
+};
+
 export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}): Promise<Gateway> {
   const logger = deps.logger ?? pino({ name: 'gateway', level: config['log-level'] });
   const upstream =
@@ -86,6 +92,15 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}
       perMessageDeflate: false,
       // Without it ws would select the first offered protocol, which could be a bearer token.
       handleProtocols: (offered) => selectSubprotocol(offered),
+    },
+    // The default handler logs every socket error at error level and terminates the socket: a client
+    // breaking the protocol (WS_ERR_*: too many fragments, bad opcode…) or dropping its connection
+    // could flood the error log, and the close frame ws has just sent (1008, 1009…) would be cut off.
+    // Those are the client's faults: ws has already closed with the right code; the relay ends the call.
+    errorHandler: (error, socket, request) => {
+      if (isClientSocketError(error)) return;
+      request.log.error({ err: error }, 'websocket handler failed');
+      socket.terminate();
     },
     preClose: (done) => {
       void sessions.drain(config['shutdown-grace']).then(() => {

@@ -198,7 +198,11 @@ export const routechatPlugin: FastifyPluginAsync<RoutechatPluginOptions> = async
     socket.on('pong', () => {
       session.alive = true;
     });
-    socket.on('error', (error) => log.debug({ err: error }, 'socket error'));
+    socket.on('error', (error) => {
+      // ws has sent its close frame (or the connection is gone): the call has no client any more.
+      log.debug({ err: error }, 'socket error');
+      relay?.onClientGone();
+    });
     socket.on('close', (code) => {
       if (relay?.state !== 'closed') log.debug({ code }, 'client closed before the call ended');
       relay?.onClientGone();
