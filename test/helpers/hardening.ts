@@ -24,13 +24,14 @@ export async function spawnGateway(
   coreAddress: string,
   args: readonly string[] = [],
 ): Promise<SpawnedGateway> {
+  // 'gateway listening' is an info line: a lower level would hide it.
+  const level = args.includes('--log-level') ? [] : ['--log-level', 'info'];
   const proc = spawnTs('gateway/main.ts', [
     '--listen',
     '127.0.0.1:0',
     '--core',
     coreAddress,
-    '--log-level',
-    'warn',
+    ...level,
     ...args,
   ]);
   const line = await proc.waitForLog('gateway listening');
