@@ -153,14 +153,6 @@ export const routechatPlugin: FastifyPluginAsync<RoutechatPluginOptions> = async
       onStatus: guarded((status) => relay?.onCallStatus(status)),
       onDrain: guarded(() => relay?.onCallDrain()),
     });
-    const session: Session = {
-      relay: undefined as unknown as Relay,
-      ip: request.ip,
-      openedAt: performance.now(),
-      alive: true,
-      ping: () => socket.ping(),
-      terminate: () => socket.terminate(),
-    };
     relay = createRelay(socket, call, limits, {
       onRejected: (reason) => observer?.rejected?.(reason),
       onNoteForwarded: () => observer?.forwarded?.(),
@@ -168,7 +160,7 @@ export const routechatPlugin: FastifyPluginAsync<RoutechatPluginOptions> = async
       onFinished: (outcome) => {
         sessions.delete(session);
         rawSocket?.off('drain', onSocketDrain);
-        const durationMs = Math.round(performance.now() - openedAt);
+        const durationMs = Math.round(performance.now() - session.openedAt);
         observer?.finished?.(outcome, durationMs);
         log.info(
           {
@@ -184,7 +176,14 @@ export const routechatPlugin: FastifyPluginAsync<RoutechatPluginOptions> = async
         );
       },
     });
-    Object.assign(session, { relay });
+    const session: Session = {
+      relay,
+      ip: request.ip,
+      openedAt,
+      alive: true,
+      ping: () => socket.ping(),
+      terminate: () => socket.terminate(),
+    };
     const onSocketDrain = guarded(() => relay?.onSocketDrain());
     // ws writes to this socket; its 'drain' is when the client has caught up.
     rawSocket?.on('drain', onSocketDrain);
