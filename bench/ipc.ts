@@ -30,6 +30,8 @@ export interface SlowJob {
   readonly type: 'slow';
   readonly notes: number;
   readonly latitude: number;
+  /** false: the same notes from a client that keeps reading (the control run). */
+  readonly pause: boolean;
 }
 
 export interface ChurnJob {

@@ -206,7 +206,8 @@ function slow(job: SlowJob): void {
   const stream = streams[0];
   if (!stream?.connection) throw new Error('slow consumer: no open connection');
   stream.slow = true;
-  stream.connection.pauseReading();
+  stream.slowReceived = 0;
+  if (job.pause) stream.connection.pauseReading();
   // All at one location: the core answers note k with the k notes stored there so far.
   for (let k = 0; k < job.notes; k += 1) stream.connection.send(job.latitude, 0);
   reply({ type: 'slow-sent' });

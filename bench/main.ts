@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { type CurvePoint, latencyChartSvg } from './chart.js';
 import { measureChurn } from './churn.js';
 import { type BenchConfig, readConfig } from './config.js';
+import { BENCH_GATEWAY_ARGS } from './gateway-args.js';
 import { forkWorker, killAll, type LoadWorker, type ProductProcess, startProduct } from './processes.js';
 import { type BenchResults, evaluateTargets, type Machine, markdown } from './report.js';
 import { measureScale } from './scale.js';
@@ -34,23 +35,6 @@ function machine(): Machine {
     openFilesLimit,
   };
 }
-
-/**
- * The gateway as the bench runs it: defaults everywhere except the limits meant for hostile clients,
- * which a load test from one address would trip by design: the per-connection rate limit (200 frames/s
- * by default, which would cap each connection, not measure the relay) and the connection caps
- * (100 per address, 10,000 in all).
- */
-export const BENCH_GATEWAY_ARGS = [
-  '--shutdown-grace',
-  '1s',
-  '--rate-limit',
-  '0',
-  '--max-connections',
-  '20000',
-  '--max-connections-per-ip',
-  '20000',
-] as const;
 
 async function withProducts<T>(
   gatewayArgs: readonly string[],

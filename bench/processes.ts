@@ -33,6 +33,32 @@ export function sampleProcess(pid: number): ProcessSample {
   return { cpuMs: (ticks * 1000) / CLK_TCK, rssKiB: kib('VmRSS'), hwmKiB: kib('VmHWM') };
 }
 
+function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** The process and its children (a clustered gateway's workers), summed. */
+export function sampleProcessTree(pid: number): ProcessSample {
+  let total = sampleProcess(pid);
+  for (const child of childPids(pid)) {
+    try {
+      const one = sampleProcess(child);
+      total = {
+        cpuMs: total.cpuMs + one.cpuMs,
+        rssKiB: total.rssKiB + one.rssKiB,
+        hwmKiB: total.hwmKiB + one.hwmKiB,
+      };
+    } catch {
+      // The child exited between the listing and the read.
+    }
+  }
+  return total;
+}
+
 export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -72,15 +98,16 @@ export interface ProductProcess {
  * at warn level the "listening" line (info) is not printed; readiness is a TCP connect.
  */
 export async function startProduct(
-  entry: 'core-server/main.js' | 'gateway/main.js',
+  entry: 'core-server/main.js' | 'gateway/main.js' | 'gateway/cluster.js',
   args: readonly string[],
   nodeArgs: readonly string[] = [],
+  distDir: string = DIST,
 ): Promise<ProductProcess> {
   const port = await freePort();
   const address = `127.0.0.1:${port}`;
   const child = spawn(
     process.execPath,
-    [...nodeArgs, `${DIST}${entry}`, '--listen', address, '--log-level', 'warn', ...args],
+    [...nodeArgs, `${distDir}${entry}`, '--listen', address, '--log-level', 'warn', ...args],
     { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   children.add(child);
@@ -103,7 +130,7 @@ export async function startProduct(
     pid,
     address,
     output,
-    sample: () => sampleProcess(pid),
+    sample: () => sampleProcessTree(pid),
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');

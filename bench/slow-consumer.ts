@@ -20,8 +20,10 @@ export interface SlowConsumerResult {
   readonly gatewayRssBeforeMiB: number;
   /** Peak RSS during the same load without the slow consumer. */
   readonly gatewayRssPeakBaselineMiB: number;
+  /** Peak RSS while a client that keeps reading gets the same notes (the control). */
+  readonly gatewayRssPeakControlMiB: number;
   readonly gatewayRssPeakMiB: number;
-  /** Peak with the slow consumer minus the higher of: peak without it, RSS just before it started. */
+  /** Peak with the stalled client minus the highest of: without it, with the control, just before it. */
   readonly gatewayRssGrowthMiB: number;
   /** After the client resumes reading: every owed note arrives, nothing is dropped. */
   readonly slowReceivedAfterResume: number;
@@ -69,41 +71,52 @@ export async function measureSlowConsumer(
   // A fresh gateway: a first run warms it up (JIT, pools), so the baseline is not its cold start.
   await runLoad({ ...common, measureMs: config.warmupMs, latBase: takeLatitudes(workers.length * 100_000) });
   const baselineRss = { peakKiB: 0 };
+  const consumerRun = async (finishFirst: boolean, pause: boolean) => {
+    slowWorker.send({
+      type: 'open',
+      transport: 'ws',
+      target: gateway.address,
+      connections: 1,
+      latBase: takeLatitudes(1),
+      messageBytes: config.slowMessageBytes,
+      openConcurrency: 1,
+      protoPath: PROTO_PATH,
+    });
+    await slowWorker.next('opened');
+    await sleep(300);
+    const rss = { peakKiB: gateway.sample().rssKiB };
+    const latitude = takeLatitudes(1);
+    const load = await runLoad({
+      ...common,
+      latBase: takeLatitudes(workers.length * 100_000),
+      duringMeasure: async (measuring) => {
+        slowWorker.send({ type: 'slow', notes: config.slowNotes, latitude, pause });
+        await slowWorker.next('slow-sent');
+        await sampleRssPeak(gateway, measuring, rss);
+      },
+    });
+    let finished: { received: number; status: string } | undefined;
+    if (finishFirst || pause) {
+      slowWorker.send({ type: 'slow-finish', timeoutMs: 60_000 });
+      finished = await slowWorker.next('slow-finished', 90_000);
+    }
+    return { rss, load, finished };
+  };
   const baseline = await runLoad({
     ...common,
     latBase: takeLatitudes(workers.length * 100_000),
     duringMeasure: (measuring) => sampleRssPeak(gateway, measuring, baselineRss),
   });
 
-  slowWorker.send({
-    type: 'open',
-    transport: 'ws',
-    target: gateway.address,
-    connections: 1,
-    latBase: takeLatitudes(1),
-    messageBytes: config.slowMessageBytes,
-    openConcurrency: 1,
-    protoPath: PROTO_PATH,
-  });
-  await slowWorker.next('opened');
-  await sleep(500);
+  // Control: a client that keeps reading gets the same notes while the same load runs.
+  const control = await consumerRun(true, false);
   const before = gateway.sample();
-  const slowRss = { peakKiB: before.rssKiB };
-  const slowLatitude = takeLatitudes(1);
-  const withSlow = await runLoad({
-    ...common,
-    latBase: takeLatitudes(workers.length * 100_000),
-    duringMeasure: async (measuring) => {
-      slowWorker.send({ type: 'slow', notes: config.slowNotes, latitude: slowLatitude });
-      await slowWorker.next('slow-sent');
-      await sampleRssPeak(gateway, measuring, slowRss);
-    },
-  });
+  const stalled = await consumerRun(false, true);
   // VmHWM catches a peak between two samples, if it is above every earlier peak of the process.
   const hwmKiB = gateway.sample().hwmKiB;
-  if (hwmKiB > before.hwmKiB) slowRss.peakKiB = Math.max(slowRss.peakKiB, hwmKiB);
-  slowWorker.send({ type: 'slow-finish', timeoutMs: 60_000 });
-  const finished = await slowWorker.next('slow-finished', 90_000);
+  if (hwmKiB > before.hwmKiB) stalled.rss.peakKiB = Math.max(stalled.rss.peakKiB, hwmKiB);
+  const withSlow = stalled.load;
+  const finished = stalled.finished ?? { received: 0, status: 'UNKNOWN' };
   const owed = repliesForNotesAtOneLocation(config.slowNotes);
   const frameBytes = config.slowMessageBytes + 60;
   return {
@@ -113,8 +126,12 @@ export async function measureSlowConsumer(
     bytesOwedMiB: round((owed * frameBytes) / 2 ** 20, 1),
     gatewayRssBeforeMiB: round(before.rssKiB / 1024, 1),
     gatewayRssPeakBaselineMiB: round(baselineRss.peakKiB / 1024, 1),
-    gatewayRssPeakMiB: round(slowRss.peakKiB / 1024, 1),
-    gatewayRssGrowthMiB: round((slowRss.peakKiB - Math.max(baselineRss.peakKiB, before.rssKiB)) / 1024, 1),
+    gatewayRssPeakControlMiB: round(control.rss.peakKiB / 1024, 1),
+    gatewayRssPeakMiB: round(stalled.rss.peakKiB / 1024, 1),
+    gatewayRssGrowthMiB: round(
+      (stalled.rss.peakKiB - Math.max(baselineRss.peakKiB, control.rss.peakKiB, before.rssKiB)) / 1024,
+      1,
+    ),
     slowReceivedAfterResume: finished.received,
     slowFinalStatus: finished.status,
     othersRateNotesPerSec: rate,

@@ -1,0 +1,93 @@
+/**
+ * `node dist/bench/ab.js --a DIST_A --b DIST_B [--rounds N] [--window W]`: two builds of the gateway
+ * (e.g. main and a proposal applied in a scratch copy) in front of one core, alternating A/B/B/A,
+ * same load: the measured effect of a change. DIST_x is a dist/ folder holding gateway/main.js.
+ */
+import { parseArgs } from 'node:util';
+import { readConfig } from './config.js';
+import { BENCH_GATEWAY_ARGS } from './gateway-args.js';
+import { type LoadResult, runLoad } from './load.js';
+import { forkWorker, killAll, type ProductProcess, startProduct } from './processes.js';
+import { spread } from './stats.js';
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      a: { type: 'string' },
+      b: { type: 'string' },
+      rounds: { type: 'string', default: '3' },
+      window: { type: 'string' },
+      rate: { type: 'string' },
+      'gateway-args': { type: 'string', default: '' },
+      /** B's entry: gateway/cluster.js to measure the multi-process proposal. */
+      'entry-b': { type: 'string', default: 'gateway/main.js' },
+    },
+  });
+  if (!values.a || !values.b) throw new Error('usage: ab.js --a DIST_A --b DIST_B');
+  const config = readConfig([]);
+  const dirs = { A: values.a.replace(/\/?$/, '/'), B: values.b.replace(/\/?$/, '/') };
+  const extra = values['gateway-args'] ? values['gateway-args'].split(' ') : [];
+  const workers = [forkWorker(), forkWorker()];
+  const core = await startProduct('core-server/main.js', []);
+  const gateways: Record<'A' | 'B', ProductProcess | undefined> = { A: undefined, B: undefined };
+  const results: Record<'A' | 'B', LoadResult[]> = { A: [], B: [] };
+  try {
+    for (const name of ['A', 'B'] as const) {
+      gateways[name] = await startProduct(
+        name === 'B' && values['entry-b'] === 'gateway/cluster.js' ? 'gateway/cluster.js' : 'gateway/main.js',
+        ['--core', core.address, ...BENCH_GATEWAY_ARGS, ...extra],
+        [],
+        dirs[name],
+      );
+    }
+    let latBase = 1;
+    for (let round = 0; round < Number(values.rounds); round += 1) {
+      for (const name of round % 2 ? (['B', 'A'] as const) : (['A', 'B'] as const)) {
+        const gateway = gateways[name]!;
+        const result = await runLoad({
+          workers,
+          transport: 'ws',
+          target: gateway.address,
+          connections: config.connections,
+          ...(values.rate
+            ? { rate: Number(values.rate) }
+            : { window: Number(values.window ?? config.window) }),
+          warmupMs: config.warmupMs,
+          measureMs: config.measureMs,
+          messageBytes: config.messageBytes,
+          latBase,
+          core,
+          gateway,
+        });
+        latBase += 200_000;
+        results[name].push(result);
+        process.stderr.write(
+          `${name} round ${round + 1}: ${result.notesPerSec} notes/s, ${result.gatewayCpuUsPerNote} µs/note, p50 ${result.latency.p50Ms} ms, p99 ${result.latency.p99Ms} ms\n`,
+        );
+      }
+    }
+  } finally {
+    for (const gateway of Object.values(gateways)) await gateway?.stop();
+    await core.stop();
+    await Promise.all(workers.map((w) => w.stop()));
+  }
+  const summary = Object.fromEntries(
+    (['A', 'B'] as const).map((name) => [
+      name,
+      {
+        dist: dirs[name],
+        notesPerSec: spread(results[name].map((r) => r.notesPerSec)),
+        gatewayCpuUsPerNote: spread(results[name].map((r) => r.gatewayCpuUsPerNote ?? 0)),
+        p50Ms: spread(results[name].map((r) => r.latency.p50Ms)),
+        p99Ms: spread(results[name].map((r) => r.latency.p99Ms)),
+      },
+    ]),
+  );
+  process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+}
+
+main().catch((error: unknown) => {
+  killAll();
+  process.stderr.write(`ab: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exitCode = 1;
+});
