@@ -12,7 +12,7 @@ export interface CurvePoint {
 export async function latencyChartSvg(points: readonly CurvePoint[], title: string): Promise<string> {
   const spec: TopLevelSpec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title,
+    title: { text: title, subtitle: 'solid: half of peak load (open loop) · dashed: peak (closed loop)' },
     width: 520,
     height: 300,
     data: {
@@ -32,7 +32,19 @@ export async function latencyChartSvg(points: readonly CurvePoint[], title: stri
       },
       y: { field: 'ms', type: 'quantitative', title: 'latency (ms, log scale)', scale: { type: 'log' } },
       color: { field: 'path', type: 'nominal', title: 'path' },
-      strokeDash: { field: 'load', type: 'nominal', title: 'load' },
+      strokeDash: {
+        field: 'load',
+        type: 'nominal',
+        // Solid: half of peak (the latency targets); dashed: peak (queueing at saturation).
+        scale: {
+          domain: ['half of peak', 'peak'],
+          range: [
+            [1, 0],
+            [6, 4],
+          ],
+        },
+        legend: null,
+      },
     },
   };
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
