@@ -17,6 +17,7 @@ import {
   statusName,
 } from '../protocol/index.js';
 import type { RelayCall } from './relay.js';
+import { createTokenBucket, type TokenBucket } from './token-bucket.js';
 
 export interface UpstreamOptions {
   /** `host:port` of the core (or any RouteGuide server). */
@@ -60,7 +61,20 @@ const healthPackage = grpc.loadPackageDefinition(
 interface Channel {
   readonly client: grpc.Client;
   active: number;
+  /** The peer's rapid-reset allowance left on this connection (see RESET_BUDGET). */
+  readonly resets: TokenBucket;
+  /** No new calls: closed once its last call ends. */
+  retired: boolean;
 }
+
+/**
+ * Each cancelled call is an RST_STREAM, and HTTP/2 servers bound how fast a client may send them
+ * (CVE-2023-44487, "rapid reset"): nghttp2, under Node's http2 and so grpc-js servers, allows a burst
+ * of 1000 then 33/s, and past it kills the whole connection, failing every other stream on it with
+ * INTERNAL. Churning clients cancel calls faster than that, so a channel is retired (no new calls)
+ * while the allowance left still covers a cancel of every call it carries.
+ */
+const RESET_BUDGET = { burst: 1000, perSecond: 33, retireBelow: 250 };
 
 function metadataToRecord(metadata: grpc.Metadata): Record<string, string> {
   const out: Record<string, string> = {};
@@ -98,15 +112,37 @@ export function createUpstream(options: UpstreamOptions): Upstream {
   const pickChannel = (): Channel => {
     let best: Channel | undefined;
     for (const channel of channels)
-      if (channel.active < options.maxStreamsPerChannel && (!best || channel.active < best.active))
+      if (
+        !channel.retired &&
+        channel.active < options.maxStreamsPerChannel &&
+        (!best || channel.active < best.active)
+      )
         best = channel;
     if (best) return best;
     const created: Channel = {
       client: new grpc.Client(options.target, credentials, channelOptions),
       active: 0,
+      resets: createTokenBucket(RESET_BUDGET.perSecond, RESET_BUDGET.burst, performance.now()),
+      retired: false,
     };
     channels.push(created);
     return created;
+  };
+
+  const release = (channel: Channel) => {
+    channel.active -= 1;
+    if (channel.retired && channel.active === 0) {
+      channel.client.close();
+      const index = channels.indexOf(channel);
+      if (index >= 0) channels.splice(index, 1);
+    }
+  };
+
+  const noteReset = (channel: Channel) => {
+    const now = performance.now();
+    channel.resets.take(now);
+    if (channel.resets.available(now) < Math.max(RESET_BUDGET.retireBelow, options.maxStreamsPerChannel * 2))
+      channel.retired = true;
   };
 
   return {
@@ -130,7 +166,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
       call.on('status', (status: grpc.StatusObject) => {
         if (!released) {
           released = true;
-          channel.active -= 1;
+          release(channel);
         }
         handlers.onStatus({
           code: status.code as number as StatusCode,
@@ -144,7 +180,10 @@ export function createUpstream(options: UpstreamOptions): Upstream {
       return {
         write: (note: RouteNoteJson) => call.write(note),
         end: () => call.end(),
-        cancel: () => call.cancel(),
+        cancel: () => {
+          if (!released) noteReset(channel);
+          call.cancel();
+        },
         pause: () => call.pause(),
         resume: () => call.resume(),
       };
