@@ -230,7 +230,13 @@ export function createRelay(
     rejected += 1;
     hooks.onRejected?.(error.reason);
     socket.send(JSON.stringify(error));
-    if (rejected >= limits.maxRejectedFrames && error.reason !== 'rate_limited') {
+    // Notes refused while the gateway drains are no fault of the client: closing for policy then
+    // would cancel the call and lose the notes already accepted, and tell the client it misbehaved.
+    if (
+      rejected >= limits.maxRejectedFrames &&
+      error.reason !== 'rate_limited' &&
+      state.name !== 'draining'
+    ) {
       closeForPolicy(StatusCode.INVALID_ARGUMENT, `too many rejected frames (${rejected})`);
     }
   }
