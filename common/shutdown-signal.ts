@@ -30,6 +30,8 @@ export function runMain(
   main().then(
     (code) => {
       process.exitCode = code;
+      // A cluster worker's IPC channel would keep it alive, and a disconnect would exit it with 0.
+      if (process.connected) process.exit(code);
     },
     (error: unknown) => {
       const known = isKnown(error);
@@ -37,6 +39,7 @@ export function runMain(
         `${program}: ${known ? error.message : String((error as Error)?.stack ?? error)}\n`,
       );
       process.exitCode = known ? 2 : 1;
+      if (process.connected) process.exit(process.exitCode);
     },
   );
 }

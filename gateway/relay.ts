@@ -119,6 +119,8 @@ export interface Relay {
   closeForTimeout(message: string): void;
   /** When a frame last went either way (clock ms), for the idle sweep. */
   readonly lastActivity: number;
+  /** The gateway itself has stopped reading the socket (backpressure or rate): pongs wait too. */
+  readonly readingPaused: boolean;
 }
 
 export function createRelay(
@@ -247,6 +249,9 @@ export function createRelay(
     },
     get lastActivity() {
       return lastActivity;
+    },
+    get readingPaused() {
+      return socketPausedForCall || socketPausedForRate;
     },
 
     onClientText(text) {

@@ -76,7 +76,9 @@ export function createSessionRegistry(): SessionRegistry {
     },
     heartbeat() {
       for (const session of sessions) {
-        if (!session.alive) {
+        // While the gateway itself is not reading a socket (the core is slow, or the client is over
+        // its rate), its pong cannot be read either: that peer is not dead, so it is not judged.
+        if (!session.alive && !session.relay.readingPaused) {
           // terminate() makes ws emit 'close', which cancels the call through the relay.
           session.terminate();
           continue;

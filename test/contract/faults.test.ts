@@ -156,6 +156,30 @@ describe('faults', () => {
     }
   });
 
+  test('the heartbeat does not drop a live client whose socket the gateway itself stopped reading', async () => {
+    // The core never reads this stream: the call's buffer fills, the gateway stops reading the
+    // socket, and the client's pongs wait in it. That client is alive and must not be judged dead.
+    const core = await startFakeCore((call) => call.pause());
+    const gateway = await startGateway(core.address, { 'heartbeat-interval': '100ms', 'rate-limit': 0 });
+    try {
+      const client = connect(gateway.wsUrl);
+      await client.opened;
+      const payload = 'p'.repeat(16 * 1024);
+      for (let i = 0; i < 2000; i += 1) client.send(note(5, i, payload));
+      await until(
+        () => gateway.sessions.size === 1 && client.ws.bufferedAmount > 1024 * 1024,
+        5000,
+        'the gateway to stop reading',
+      );
+      await new Promise((r) => setTimeout(r, 800));
+      assert.equal(client.ws.readyState, client.ws.OPEN, 'still connected after 8 heartbeat periods');
+      client.ws.terminate();
+    } finally {
+      await gateway.app.close();
+      await core.stop();
+    }
+  });
+
   test('more streams than the core allows per connection open on further channels, none hangs', async () => {
     const core = await startFakeCore(
       (call) => {
