@@ -40,7 +40,13 @@ async function withProducts<T>(
   gatewayArgs: readonly string[],
   body: (core: ProductProcess, gateway: ProductProcess) => Promise<T>,
 ): Promise<T> {
-  const core = await startProduct('core-server/main.js', []);
+  // The slow consumer counts every reply owed at one location: keep the core from evicting them.
+  const core = await startProduct('core-server/main.js', [
+    '--max-total-notes',
+    '5000000',
+    '--max-total-note-bytes',
+    '1GiB',
+  ]);
   let gateway: ProductProcess | undefined;
   try {
     gateway = await startProduct('gateway/main.js', [
