@@ -83,7 +83,9 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}
     // No reverse proxy is assumed: bound how long a request (including an upgrade) may take.
     requestTimeout: serverTimeouts.requestTimeout,
     connectionTimeout: 60_000,
-    return503OnClosing: true,
+    // Requests during shutdown reach the routes: upgrades get the routechat plugin's 503 with
+    // Retry-After (and their socket closed), /readyz reports not ready, /healthz still answers.
+    return503OnClosing: false,
   });
 
   await app.register(fastifyWebsocket, {

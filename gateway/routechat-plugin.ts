@@ -43,6 +43,10 @@ function refuse(
   message: string,
   headers: Record<string, string> = {},
 ) {
+  // The upgrade's socket is outside the HTTP server's keep-alive handling: close it once the answer
+  // is out, or a refused client could hold it open (and hold up a graceful shutdown).
+  const socket = reply.raw.socket;
+  reply.raw.once('finish', () => socket?.end());
   return reply
     .code(statusCode)
     .headers({ connection: 'close', ...headers })

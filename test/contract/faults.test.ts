@@ -7,7 +7,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { RouteNote, RouteNote__Output } from '../../proto/index.js';
 import { CloseCode, type StatusFrame } from '../../protocol/index.js';
 import { spawnCore, spawnTs, startCore } from '../helpers/core.js';
-import { connect, note, startFakeCore, startGateway, until } from '../helpers/gateway.js';
+import { connect, note, refusedStatus, startFakeCore, startGateway, until } from '../helpers/gateway.js';
 
 const lastStatus = (frames: unknown[]) => frames.at(-1) as StatusFrame;
 
@@ -237,7 +237,10 @@ describe('faults', () => {
       client.send(note(3, 3, 'x'));
       await client.waitForFrames(1);
       const started = Date.now();
-      await gateway.app.close();
+      const closing = gateway.app.close();
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(await refusedStatus(gateway.wsUrl), 503, 'new upgrades are refused while draining');
+      await closing;
       const closed = await client.closed;
       assert.ok(Date.now() - started < 2000);
       assert.equal(closed.code, CloseCode.GOING_AWAY);
