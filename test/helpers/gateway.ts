@@ -1,7 +1,7 @@
 /** A real gateway on an ephemeral port, real WebSocket clients, and a scriptable fake core. */
 import { once } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
-import WebSocket from 'ws';
+import WebSocket, { type ClientOptions } from 'ws';
 import type { z } from 'zod';
 import { buildGateway, type Gateway } from '../../gateway/app.js';
 import { defaultGatewayConfig, type gatewayConfigSchema } from '../../gateway/config.js';
@@ -50,6 +50,8 @@ export async function startGateway(
 export interface TestClient {
   readonly ws: WebSocket;
   readonly frames: ServerFrame[];
+  /** performance.now() at each frame's arrival, index for index with `frames`. */
+  readonly times: number[];
   readonly opened: Promise<void>;
   readonly closed: Promise<{ code: number; reason: string }>;
   send(frame: unknown): void;
@@ -57,18 +59,16 @@ export interface TestClient {
   waitForFrames(count: number, timeoutMs?: number): Promise<ServerFrame[]>;
 }
 
-export function connect(
-  url: string,
-  options: { protocols?: string[]; headers?: Record<string, string>; autoPong?: boolean } = {},
-): TestClient {
-  const ws = new WebSocket(url, options.protocols ?? [SUBPROTOCOL], {
-    ...(options.headers ? { headers: options.headers } : {}),
-    ...(options.autoPong === false ? { autoPong: false } : {}),
-  });
+/** A real WebSocket client recording every frame; any ws option (headers, TLS `ca`, `autoPong`…). */
+export function connect(url: string, options: ClientOptions & { protocols?: string[] } = {}): TestClient {
+  const { protocols = [SUBPROTOCOL], ...wsOptions } = options;
+  const ws = new WebSocket(url, protocols, wsOptions);
   const frames: ServerFrame[] = [];
+  const times: number[] = [];
   const listeners = new Set<() => void>();
   ws.on('message', (data) => {
     frames.push(JSON.parse(String(data)) as ServerFrame);
+    times.push(performance.now());
     for (const listener of listeners) listener();
   });
   ws.on('error', () => {});
@@ -80,6 +80,7 @@ export function connect(
   return {
     ws,
     frames,
+    times,
     opened,
     closed,
     send: (frame) => ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame)),
@@ -88,7 +89,9 @@ export function connect(
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => {
           listeners.delete(check);
-          reject(new Error(`timed out waiting for ${count} frames; got ${JSON.stringify(frames)}`));
+          reject(
+            new Error(`timed out waiting for ${count} frames; got ${JSON.stringify(frames).slice(0, 2000)}`),
+          );
         }, timeoutMs);
         const check = () => {
           if (frames.length >= count) {

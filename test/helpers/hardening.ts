@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket, { type ClientOptions } from 'ws';
 import type { RouteNote__Output } from '../../proto/index.js';
-import { ROUTECHAT_PATH, type ServerFrame, SUBPROTOCOL } from '../../protocol/index.js';
+import { ROUTECHAT_PATH, SUBPROTOCOL } from '../../protocol/index.js';
 import { type SpawnedProcess, spawnTs } from './core.js';
-import { type FakeCore, startFakeCore, type TestClient } from './gateway.js';
+import { connect, type FakeCore, startFakeCore } from './gateway.js';
 
 export interface SpawnedGateway extends SpawnedProcess {
   /** `127.0.0.1:port` */
@@ -52,53 +52,8 @@ export function rssBytes(pid: number): number {
 export const isAlive = (proc: SpawnedProcess): boolean =>
   proc.child.exitCode === null && proc.child.signalCode === null;
 
-/** A WebSocket client with any ws options (TLS `ca`, `localAddress`…), shaped like the contract helper's. */
-export function openClient(
-  url: string,
-  options: ClientOptions & { protocols?: string[] } = {},
-): TestClient & { readonly times: number[] } {
-  const { protocols = [SUBPROTOCOL], ...wsOptions } = options;
-  const ws = new WebSocket(url, protocols, wsOptions);
-  const frames: ServerFrame[] = [];
-  const times: number[] = [];
-  const listeners = new Set<() => void>();
-  ws.on('message', (data) => {
-    frames.push(JSON.parse(String(data)) as ServerFrame);
-    times.push(performance.now());
-    for (const listener of listeners) listener();
-  });
-  ws.on('error', () => {});
-  const opened = once(ws, 'open').then(() => undefined);
-  opened.catch(() => {});
-  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
-    ws.on('close', (code, reason) => resolve({ code, reason: String(reason) })),
-  );
-  return {
-    ws,
-    frames,
-    times,
-    opened,
-    closed,
-    send: (frame) => ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame)),
-    waitForFrames(count, timeoutMs = 5000) {
-      if (frames.length >= count) return Promise.resolve(frames);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-          listeners.delete(check);
-          reject(new Error(`timed out waiting for ${count} frames; got ${frames.length}`));
-        }, timeoutMs);
-        const check = () => {
-          if (frames.length >= count) {
-            clearTimeout(timer);
-            listeners.delete(check);
-            resolve(frames);
-          }
-        };
-        listeners.add(check);
-      });
-    },
-  };
-}
+/** The contract helper's client, under the name these tests use. */
+export const openClient = connect;
 
 export interface Refusal {
   readonly status: number;
