@@ -17,8 +17,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { SEED_REPLY_MESSAGES } from '../../clients/seed-notes.js';
 import { REPO_ROOT, spawnCore } from '../helpers/core.js';
+import { assertCanonicalAnswers, requireToolchain, runClient } from './official-client.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -142,33 +142,9 @@ after(async () => {
   if (workDir !== undefined) await rm(workDir, { recursive: true, force: true });
 });
 
-interface ClientLine {
-  rpc: 'GetFeature' | 'ListFeatures' | 'RecordRoute' | 'RouteChat';
-  name?: string;
-  message?: string;
-  has_location?: boolean;
-  latitude?: number;
-  longitude?: number;
-  sent_points?: number;
-  point_count?: number;
-  feature_count?: number;
-  distance?: number;
-  elapsed_time?: number;
-}
-
 describe('official gRPC-Go RouteGuide client (interop)', () => {
   test('the official Go RouteGuide client gets the canonical answers from our core server', async (t) => {
-    const unavailable = goToolchainUnavailable();
-    if (unavailable !== null) {
-      if (process.env.CI === 'true') {
-        assert.fail(`Go gRPC toolchain is required in CI: ${unavailable}`);
-      }
-      const warning = `SKIPPING the Go gRPC interop test: ${unavailable}`;
-      console.warn(warning);
-      t.diagnostic(warning);
-      t.skip(warning);
-      return;
-    }
+    if (!requireToolchain(t, 'Go', goToolchainUnavailable())) return;
 
     const { binary, buildMs } = await buildClient();
     t.diagnostic(`protoc + go build of the Go client took ${buildMs} ms`);
@@ -176,62 +152,12 @@ describe('official gRPC-Go RouteGuide client (interop)', () => {
     // A fresh core: RouteChat's echoes depend on no earlier notes at (0,1)..(0,3).
     const core = await spawnCore();
     try {
-      let stdout: string;
-      try {
-        ({ stdout } = await execFileAsync(binary, ['-addr', core.address], {
-          cwd: REPO_ROOT,
-          timeout: 30_000,
-          maxBuffer: 10 * 1024 * 1024,
-        }));
-      } catch (error) {
-        const { stdout: out = '', stderr = '' } = error as { stdout?: string; stderr?: string };
-        assert.fail(`Go client failed: ${(error as Error).message}\nstdout:\n${out}\nstderr:\n${stderr}`);
+      const lines = await runClient('Go client', binary, ['-addr', core.address], 30_000);
+      assertCanonicalAnswers(lines);
+      // The Go client also says whether each feature carried a location at all.
+      for (const line of lines.filter((l) => l.rpc === 'GetFeature' || l.rpc === 'ListFeatures')) {
+        assert.equal((line as { has_location?: boolean }).has_location, true, JSON.stringify(line));
       }
-      const lines = stdout
-        .split('\n')
-        .filter((line) => line.trim() !== '')
-        .map((line) => JSON.parse(line) as ClientLine);
-      const of = (rpc: ClientLine['rpc']) => lines.filter((line) => line.rpc === rpc);
-
-      assert.deepEqual(
-        of('GetFeature').map((f) => [f.name, f.has_location, f.latitude, f.longitude]),
-        [
-          ['Berkshire Valley Management Area Trail, Jefferson, NJ, USA', true, 409146138, -746188906],
-          ['', true, 0, 0],
-        ],
-      );
-
-      const listed = of('ListFeatures');
-      assert.equal(listed.length, 100);
-      for (const f of listed) {
-        // Everything streamed lies inside the requested rectangle (40, -75)..(42, -73).
-        assert.equal(f.has_location, true, JSON.stringify(f));
-        assert.ok(f.latitude! >= 400000000 && f.latitude! <= 420000000, JSON.stringify(f));
-        assert.ok(f.longitude! >= -750000000 && f.longitude! <= -730000000, JSON.stringify(f));
-      }
-
-      const summaries = of('RecordRoute');
-      assert.equal(summaries.length, 1);
-      const summary = summaries[0]!;
-      // The official client sends a random number (2..101) of random points.
-      assert.ok(
-        summary.sent_points !== undefined && summary.sent_points >= 2 && summary.sent_points <= 101,
-        `sent_points ${summary.sent_points}`,
-      );
-      assert.equal(summary.point_count, summary.sent_points);
-      assert.ok(
-        summary.feature_count !== undefined &&
-          summary.feature_count >= 0 &&
-          summary.feature_count <= summary.sent_points,
-        `feature_count ${summary.feature_count}`,
-      );
-      assert.ok(summary.distance !== undefined && summary.distance >= 0, `distance ${summary.distance}`);
-      assert.ok(summary.elapsed_time !== undefined && summary.elapsed_time >= 0);
-
-      assert.deepEqual(
-        of('RouteChat').map((note) => note.message),
-        [...SEED_REPLY_MESSAGES],
-      );
     } finally {
       await core.stop();
     }
