@@ -80,7 +80,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}
     genReqId: (request) => requestIdFrom(request.headers),
     // The relay logs one line per connection opened and closed; per-request lines would only repeat them.
     logController: new LogController({ disableRequestLogging: true }),
-    // No reverse proxy is assumed: bound how long a request (including an upgrade) may take.
+    // Bound how long a request (including an upgrade) may take, with or without a proxy in front.
     requestTimeout: serverTimeouts.requestTimeout,
     connectionTimeout: 60_000,
     // Requests during shutdown reach the routes: upgrades get the routechat plugin's 503 with
