@@ -22,24 +22,9 @@ import {
   SERVICE_NAME,
 } from '../../proto/index.js';
 import { type RunningCore, startCore } from '../helpers/core.js';
+import { sample } from '../helpers/prometheus.js';
 
 const GET_FEATURE_METHOD = `/${SERVICE_NAME}/GetFeature`;
-
-/** One sample of the Prometheus text format, e.g. `name{a="1",b="x"} 3`. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  const wanted = Object.entries(labels);
-  for (const line of text.split('\n')) {
-    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const have = new Map(
-      [...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]] as const),
-    );
-    if (have.size === wanted.length && wanted.every(([key, value]) => have.get(key) === value)) {
-      return Number(match[3]);
-    }
-  }
-  return undefined;
-}
 
 const scrape = async (server: MetricsServer) => {
   const response = await fetch(`http://${formatHostPort(server.address)}/metrics`);

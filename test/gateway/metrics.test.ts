@@ -7,22 +7,7 @@ import { createGatewayMetrics, type GatewayMetrics } from '../../gateway/metrics
 import { ROUTECHAT_PATH } from '../../protocol/index.js';
 import { type RunningCore, startCore } from '../helpers/core.js';
 import { connect, isError, isStatus, note, refusedStatus } from '../helpers/gateway.js';
-
-/** One sample of the Prometheus text format, e.g. `name{a="1",b="x"} 3`. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  const wanted = Object.entries(labels);
-  for (const line of text.split('\n')) {
-    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const have = new Map(
-      [...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]] as const),
-    );
-    if (have.size === wanted.length && wanted.every(([key, value]) => have.get(key) === value)) {
-      return Number(match[3]);
-    }
-  }
-  return undefined;
-}
+import { sample } from '../helpers/prometheus.js';
 
 describe('gateway metrics', () => {
   let core: RunningCore;

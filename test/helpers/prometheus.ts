@@ -1,0 +1,17 @@
+/** Reading the Prometheus text exposition format in tests. */
+
+/** One sample, e.g. `name{a="1",b="x"} 3`, matched by name and exactly these labels. */
+export function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  const wanted = Object.entries(labels);
+  for (const line of text.split('\n')) {
+    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const have = new Map(
+      [...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]] as const),
+    );
+    if (have.size === wanted.length && wanted.every(([key, value]) => have.get(key) === value)) {
+      return Number(match[3]);
+    }
+  }
+  return undefined;
+}
