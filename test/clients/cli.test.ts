@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
 import { SEED_REPLY_MESSAGES } from '../../clients/seed-notes.js';
 import { REPO_ROOT, type SpawnedProcess, spawnCore, spawnTs } from '../helpers/core.js';
-import { freePort } from './gateway-fixture.js';
+import { freePort } from '../helpers/gateway.js';
 
 interface CliRun {
   readonly code: number | null;

@@ -12,7 +12,7 @@ import {
 } from '../../clients/lib/index.js';
 import { type RouteNote__Output, routeguide } from '../../proto/index.js';
 import { type RunningCore, startCore } from '../helpers/core.js';
-import { freePort, type RunningGateway, startGateway } from './gateway-fixture.js';
+import { freePort, type RunningGateway, startGateway } from '../helpers/gateway.js';
 
 let core: RunningCore;
 let gw: RunningGateway;
@@ -20,7 +20,7 @@ let gw: RunningGateway;
 let nextLongitude = 1000;
 const freshLocation = () => ({ latitude: 7, longitude: nextLongitude++ });
 
-const connect = (url = gw.url, extra: Partial<ConstructorParameters<typeof RouteChatSocket>[0]> = {}) =>
+const connect = (url = gw.wsUrl, extra: Partial<ConstructorParameters<typeof RouteChatSocket>[0]> = {}) =>
   new RouteChatSocket({ url, WebSocket, ...extra });
 
 const collect = async (socket: RouteChatSocket): Promise<NoteFrame[]> => {
@@ -35,7 +35,7 @@ describe('RouteChatSocket in Node against a real gateway and core', () => {
     gw = await startGateway(core.address);
   });
   after(async () => {
-    await gw.close();
+    await gw.app.close();
     await core.stop();
   });
 
@@ -149,7 +149,7 @@ describe('RouteChatSocket in Node against a real gateway and core', () => {
         super(url, protocols, { origin: 'https://evil.example' });
       }
     }
-    const outcome = await connect(gw.url, { WebSocket: WithOrigin }).closed;
+    const outcome = await connect(gw.wsUrl, { WebSocket: WithOrigin }).closed;
     assert.equal(outcome.status.name, 'PERMISSION_DENIED');
     assert.match(outcome.status.message, /HTTP 403/);
   });
@@ -157,14 +157,14 @@ describe('RouteChatSocket in Node against a real gateway and core', () => {
   test('core down: the gateway status frame says UNAVAILABLE and the close code is 4014', async () => {
     const down = await startGateway(`127.0.0.1:${await freePort()}`);
     try {
-      const socket = connect(down.url);
+      const socket = connect(down.wsUrl);
       socket.send({ message: 'anyone?' });
       const outcome = await socket.closed;
       assert.equal(outcome.status.name, 'UNAVAILABLE');
       assert.equal(outcome.closeCode, 4014);
       assert.equal(outcome.statusFrame, true);
     } finally {
-      await down.close();
+      await down.app.close();
     }
   });
 
@@ -173,7 +173,7 @@ describe('RouteChatSocket in Node against a real gateway and core', () => {
     const down = await startGateway(`127.0.0.1:${port}`);
     let lateCore: RunningCore | undefined;
     try {
-      const socket = connect(down.url, { reconnect: { retries: 50, initialDelayMs: 50, maxDelayMs: 300 } });
+      const socket = connect(down.wsUrl, { reconnect: { retries: 50, initialDelayMs: 50, maxDelayMs: 300 } });
       const reconnects: number[] = [];
       socket.on('state', (state) => {
         if (state.name === 'reconnecting') reconnects.push(state.delayMs);
@@ -190,7 +190,7 @@ describe('RouteChatSocket in Node against a real gateway and core', () => {
       assert.equal((await socket.status).name, 'OK');
       assert.ok(reconnects.length >= 2, `reconnected ${reconnects.length} times`);
     } finally {
-      await down.close();
+      await down.app.close();
       await lateCore?.stop();
     }
   });
@@ -223,7 +223,7 @@ describe('RouteChatSocket bearer token', () => {
     );
     const echo = await startGateway(`127.0.0.1:${port}`);
     try {
-      const socket = new RouteChatSocket({ url: echo.url, WebSocket, token: 's3cret-t0ken' });
+      const socket = new RouteChatSocket({ url: echo.wsUrl, WebSocket, token: 's3cret-t0ken' });
       const received = collect(socket);
       socket.send({ message: 'who am I?' });
       socket.end();
@@ -233,7 +233,7 @@ describe('RouteChatSocket bearer token', () => {
       );
       assert.equal(socket.protocol, 'routechat.v1', 'the token is never echoed as the selected protocol');
     } finally {
-      await echo.close();
+      await echo.app.close();
       server.forceShutdown();
     }
   });

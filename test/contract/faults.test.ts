@@ -1,26 +1,21 @@
 /** Faults with real processes and sockets: a core that is down, dies, stalls; clients that vanish; shutdown. */
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { describe, test } from 'node:test';
 import type * as grpc from '@grpc/grpc-js';
 import type { RouteNote, RouteNote__Output } from '../../proto/index.js';
 import { CloseCode, type StatusFrame } from '../../protocol/index.js';
 import { spawnCore, spawnTs, startCore } from '../helpers/core.js';
-import { connect, note, refusedStatus, startFakeCore, startGateway, until } from '../helpers/gateway.js';
+import {
+  connect,
+  freePort,
+  note,
+  refusedStatus,
+  startFakeCore,
+  startGateway,
+  until,
+} from '../helpers/gateway.js';
 
 const lastStatus = (frames: unknown[]) => frames.at(-1) as StatusFrame;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 describe('faults', () => {
   test('core down at connect: a fast UNAVAILABLE status and close 4014, then recovery once it is up', async () => {

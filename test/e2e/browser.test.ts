@@ -5,8 +5,8 @@ import { after, before, describe, test } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { buildBrowserClient } from '../../clients/browser/build.js';
 import { FEATURES } from '../../clients/browser/src/features.js';
-import { freePort, type RunningGateway, startGateway } from '../clients/gateway-fixture.js';
 import { REPO_ROOT, type RunningCore, startCore } from '../helpers/core.js';
+import { freePort, type RunningGateway, startGateway } from '../helpers/gateway.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const RESULTS = `${REPO_ROOT}test-results`;
@@ -43,7 +43,7 @@ describe('the browser page, in real Chromium, against a real gateway and core', 
     page.on('console', (message) => {
       if (message.type() === 'error') problems.push(`console: ${message.text()}`);
     });
-    await page.goto(`${gw.origin}/`);
+    await page.goto(`${gw.httpUrl}/`);
     return page;
   };
   const connect = async (page: Page) => {
@@ -79,7 +79,7 @@ describe('the browser page, in real Chromium, against a real gateway and core', 
   });
   after(async () => {
     await browser?.close();
-    await gw?.close();
+    await gw?.app.close();
     await core?.stop();
   });
 
@@ -150,12 +150,12 @@ describe('the browser page, in real Chromium, against a real gateway and core', 
     const down = await startGateway(`127.0.0.1:${await freePort()}`);
     try {
       const page = await browser.newPage();
-      await page.goto(`${down.origin}/`);
+      await page.goto(`${down.httpUrl}/`);
       await page.click('#connect');
       await expectText(page, '#final-status', /UNAVAILABLE \(14\).*close code 4014/);
       await page.close();
     } finally {
-      await down.close();
+      await down.app.close();
     }
   });
 

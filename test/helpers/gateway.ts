@@ -1,5 +1,6 @@
 /** A real gateway on an ephemeral port, real WebSocket clients, and a scriptable fake core. */
 import { once } from 'node:events';
+import { createServer } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import WebSocket, { type ClientOptions } from 'ws';
 import type { z } from 'zod';
@@ -199,3 +200,15 @@ export const isStatus = (frame: ServerFrame | undefined): frame is StatusFrame =
   frame !== undefined && 'type' in frame && frame.type === 'status';
 export const isError = (frame: ServerFrame | undefined): frame is ErrorFrame =>
   frame !== undefined && 'type' in frame && frame.type === 'error';
+
+/** A TCP port that nothing listens on right now (bound, then released). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  server.close();
+  await once(server, 'close');
+  return port;
+}
