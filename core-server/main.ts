@@ -1,6 +1,6 @@
 /** `npm run core`: the RouteGuide gRPC server as a process. */
 import { pino } from 'pino';
-import { ConfigError, helpText, parseOptions, readRawOptions } from '../common/cli-options.js';
+import { helpText, parseOptions, readRawOptions } from '../common/cli-options.js';
 import { routeGrpcLogsTo } from '../common/grpc-logging.js';
 import { runMain, stopOnSignal } from '../common/shutdown-signal.js';
 import { coreConfigSchema, coreOptionSpecs } from './config.js';
@@ -15,9 +15,6 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const config = parseOptions(coreConfigSchema, raw, coreOptionSpecs);
-  if (Boolean(config['tls-cert']) !== Boolean(config['tls-key'])) {
-    throw new ConfigError('--tls-cert and --tls-key go together');
-  }
   const logger = pino({ name: 'core', level: config['log-level'] });
   routeGrpcLogsTo(logger);
   const core = await runCore(config, logger);

@@ -20,6 +20,9 @@ export interface RunningCoreServer {
 }
 
 export async function runCore(config: CoreConfig, logger: Logger): Promise<RunningCoreServer> {
+  if (Boolean(config['tls-cert']) !== Boolean(config['tls-key'])) {
+    throw new ConfigError('--tls-cert and --tls-key go together');
+  }
   const features = loadFeatures(config.db);
   const notes = createMemoryNoteStore({
     maxNotesPerLocation: config['max-notes-per-location'],

@@ -4,15 +4,7 @@ import { ConfigError, helpText, parseOptions, readRawOptions } from '../common/c
 import { routeGrpcLogsTo } from '../common/grpc-logging.js';
 import { runMain, stopOnSignal } from '../common/shutdown-signal.js';
 import { gatewayConfigSchema, gatewayOptionSpecs } from './config.js';
-import { runGateway } from './run.js';
-
-/** Never log a credential, whatever a future log line carries. */
-export const REDACTED_LOG_PATHS = [
-  'req.headers.authorization',
-  'headers.authorization',
-  'metadata.authorization',
-  'token',
-];
+import { REDACTED_LOG_PATHS, runGateway } from './run.js';
 
 async function main(argv: readonly string[]): Promise<number> {
   const { help, raw } = readRawOptions(gatewayOptionSpecs, argv, process.env);

@@ -7,6 +7,14 @@ import type { GatewayConfig } from './config.js';
 import { checkGatewayConfig } from './config.js';
 import { createGatewayMetrics } from './metrics.js';
 
+/** Never log a credential, whatever a future log line carries: pino `redact` paths for any gateway logger. */
+export const REDACTED_LOG_PATHS = [
+  'req.headers.authorization',
+  'headers.authorization',
+  'metadata.authorization',
+  'token',
+];
+
 export interface RunningGatewayServer {
   readonly address: HostPort;
   /** The page, e.g. http://127.0.0.1:8080/ */

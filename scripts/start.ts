@@ -9,7 +9,7 @@ import { runMain, stopOnSignal } from '../common/shutdown-signal.js';
 import { coreConfigSchema, coreOptionSpecs } from '../core-server/config.js';
 import { isKnownCoreStartupError, runCore } from '../core-server/run.js';
 import { gatewayConfigSchema, gatewayOptionSpecs } from '../gateway/config.js';
-import { runGateway } from '../gateway/run.js';
+import { REDACTED_LOG_PATHS, runGateway } from '../gateway/run.js';
 
 async function main(): Promise<number> {
   const coreConfig = parseOptions(
@@ -17,7 +17,7 @@ async function main(): Promise<number> {
     readRawOptions(coreOptionSpecs, [], process.env).raw,
     coreOptionSpecs,
   );
-  const logger = pino({ level: coreConfig['log-level'] });
+  const logger = pino({ level: coreConfig['log-level'], redact: REDACTED_LOG_PATHS });
   routeGrpcLogsTo(logger);
   const core = await runCore(coreConfig, logger.child({ name: 'core' }));
   const gatewayRaw = readRawOptions(gatewayOptionSpecs, [], process.env).raw;
