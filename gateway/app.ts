@@ -17,8 +17,8 @@ import type { GatewayMetrics } from './metrics.js';
 import { type ConnectionObserver, routechatPlugin } from './routechat-plugin.js';
 import { createSessionRegistry, type SessionRegistry } from './sessions.js';
 import { requestIdFrom, selectSubprotocol } from './upgrade.js';
-import { createUpstream, type Upstream } from './upstream.js';
 import { coreTarget } from './upstream/index.js';
+import { createUpstream, type Upstream } from './upstream.js';
 
 export const DEFAULT_STATIC_DIR = fileURLToPath(new URL('../clients/browser/dist/', import.meta.url));
 
