@@ -9,7 +9,7 @@ import fastifyStatic from '@fastify/static';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { type Logger, pino } from 'pino';
-import { formatHostPort } from '../common/cli-options.js';
+import { ConfigError } from '../common/cli-options.js';
 import { createAuthenticator } from './auth.js';
 import type { GatewayConfig } from './config.js';
 import { healthPlugin } from './health-plugin.js';
@@ -17,6 +17,7 @@ import type { GatewayMetrics } from './metrics.js';
 import { type ConnectionObserver, routechatPlugin } from './routechat-plugin.js';
 import { createSessionRegistry, type SessionRegistry } from './sessions.js';
 import { requestIdFrom, selectSubprotocol } from './upgrade.js';
+import { coreTarget } from './upstream/index.js';
 import { createUpstream, type Upstream } from './upstream.js';
 
 export const DEFAULT_STATIC_DIR = fileURLToPath(new URL('../clients/browser/dist/', import.meta.url));
@@ -41,12 +42,19 @@ const isClientSocketError = (error: Error): boolean => {
   return typeof code === 'string' && (code.startsWith('WS_ERR_') || 'syscall' in error);
 };
 
+/** The cores as one gRPC target; a list grpc-js cannot resolve is a configuration error. */
+const coreTargetOf = (config: GatewayConfig): string => {
+  const target = coreTarget(config.core);
+  if (!target.ok) throw new ConfigError(`invalid --core: ${target.problem}`);
+  return target.target;
+};
+
 export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}): Promise<Gateway> {
   const logger = deps.logger ?? pino({ name: 'gateway', level: config['log-level'] });
   const upstream =
     deps.upstream ??
     createUpstream({
-      target: formatHostPort(config.core),
+      target: coreTargetOf(config),
       maxStreamsPerChannel: config['max-streams-per-channel'],
       maxMessageBytes: config['max-message-size'],
       keepaliveMs: config['core-keepalive'],

@@ -11,6 +11,7 @@ import {
   type OptionSpecs,
   positiveInt,
 } from '../common/cli-options.js';
+import { coreTarget } from './upstream/core-target.js';
 
 export const gatewayOptionSpecs = {
   listen: {
@@ -20,7 +21,8 @@ export const gatewayOptionSpecs = {
   },
   core: {
     env: 'GATEWAY_CORE',
-    description: 'RouteGuide gRPC server to relay to',
+    description:
+      'RouteGuide gRPC server(s) to relay to: HOST:PORT, a DNS name resolving to several, or a comma-separated list of IP:PORT; streams are spread over the serving ones',
     defaultText: '127.0.0.1:50051',
   },
   'allowed-origins': {
@@ -155,7 +157,9 @@ export const gatewayOptionSpecs = {
 
 export const gatewayConfigSchema = z.object({
   listen: hostPort.default({ host: '127.0.0.1', port: 8080 }),
-  core: hostPort.default({ host: '127.0.0.1', port: 50051 }),
+  core: csv
+    .pipe(z.array(hostPort).min(1, { error: 'expected HOST:PORT[,HOST:PORT…]' }))
+    .default([{ host: '127.0.0.1', port: 50051 }]),
   'allowed-origins': csv.default([]),
   'forward-headers': csv
     .transform((names) => names.map((name) => name.toLowerCase()))
@@ -209,6 +213,8 @@ export function checkGatewayConfig(config: GatewayConfig): string | undefined {
   if (Boolean(config['tls-cert']) !== Boolean(config['tls-key']))
     return '--tls-cert and --tls-key go together';
   if (config['jwt-key'] && config['jwt-secret']) return 'give either --jwt-key or --jwt-secret, not both';
+  const target = coreTarget(config.core);
+  if (!target.ok) return `invalid --core: ${target.problem}`;
   return undefined;
 }
 

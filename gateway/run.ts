@@ -47,7 +47,7 @@ export async function runGateway(config: GatewayConfig, logger: Logger): Promise
   const url = `${secure ? 'https' : 'http'}://${formatHostPort(address)}/`;
   const websocket = `${secure ? 'wss' : 'ws'}://${formatHostPort(address)}${ROUTECHAT_PATH}`;
   logger.info(
-    { address: formatHostPort(address), url, websocket, core: formatHostPort(config.core) },
+    { address: formatHostPort(address), url, websocket, core: config.core.map(formatHostPort).join(',') },
     'gateway listening',
   );
   return {

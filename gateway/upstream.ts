@@ -1,13 +1,14 @@
 /**
- * The only gateway module that speaks gRPC. A small pool of channels to the core: a new channel is
- * opened when every existing one carries `maxStreamsPerChannel` calls, because many servers cap
- * HTTP/2 concurrent streams (often at 100) and queue the excess silently. Method definitions come
- * from the proto descriptor, so other methods and services can be relayed the same way later.
+ * The only gateway module that speaks gRPC (with its helpers in `upstream/`). A small pool of
+ * channels to the cores: a new channel is opened when every existing one carries
+ * `maxStreamsPerChannel` calls, because many servers cap HTTP/2 concurrent streams (often at 100)
+ * and queue the excess silently. Each channel balances its calls over every serving core with
+ * `health_checked_round_robin` (see upstream/), so it holds one connection per core. Method
+ * definitions come from the proto descriptor, so other methods and services can be relayed the same
+ * way later.
  */
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { packageDefinition, type RouteNote, type RouteNote__Output, SERVICE_NAME } from '../proto/index.js';
 import {
   type CallStatus,
@@ -18,10 +19,13 @@ import {
 } from '../protocol/index.js';
 import type { RelayCall } from './relay.js';
 import { createTokenBucket, type TokenBucket } from './token-bucket.js';
+import { createCoreReadiness, healthCheckedRoundRobinOptions } from './upstream/index.js';
 
 export interface UpstreamOptions {
-  /** `host:port` of the core (or any RouteGuide server). */
+  /** gRPC target of the cores: `host:port` (a DNS name may resolve to several), or `ipv4:a:p,b:p` (see upstream/core-target.ts). */
   readonly target: string;
+  /** Health service name each core is watched with; default the RouteGuide service. */
+  readonly healthService?: string;
   readonly maxStreamsPerChannel: number;
   readonly maxMessageBytes: number;
   readonly keepaliveMs: number;
@@ -39,7 +43,7 @@ export interface UpstreamHandlers {
 export interface Upstream {
   /** Starts a RouteChat call; its events go to `handlers`. Never throws: failures arrive as a status. */
   openRouteChat(metadata: Readonly<Record<string, string>>, handlers: UpstreamHandlers): RelayCall;
-  /** true when the core answers the standard health check with SERVING. */
+  /** true when at least one core is connected and its health watch says SERVING. */
   checkHealth(timeoutMs: number): Promise<boolean>;
   stats(): { channels: number; activeCalls: number };
   close(): void;
@@ -51,12 +55,6 @@ const {
   requestSerialize,
   responseDeserialize,
 } = routeChatMethod.RouteChat as grpc.MethodDefinition<RouteNote, RouteNote__Output>;
-
-const healthPackage = grpc.loadPackageDefinition(
-  protoLoader.loadSync(healthProtoPath, { enums: String }),
-) as unknown as {
-  grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } };
-};
 
 interface Channel {
   readonly client: grpc.Client;
@@ -105,9 +103,10 @@ export function createUpstream(options: UpstreamOptions): Upstream {
     // Notice a restarted core within seconds, not after grpc-js's default 120 s backoff ceiling.
     'grpc.initial_reconnect_backoff_ms': 250,
     'grpc.max_reconnect_backoff_ms': 2_000,
+    ...healthCheckedRoundRobinOptions(options.healthService ?? SERVICE_NAME),
   };
   const channels: Channel[] = [];
-  let healthClient: grpc.Client | undefined;
+  const readiness = createCoreReadiness(options.target, credentials, channelOptions);
 
   const pickChannel = (): Channel => {
     let best: Channel | undefined;
@@ -189,29 +188,14 @@ export function createUpstream(options: UpstreamOptions): Upstream {
       };
     },
 
-    checkHealth(timeoutMs) {
-      healthClient ??= new healthPackage.grpc.health.v1.Health(options.target, credentials, channelOptions);
-      const client = healthClient as grpc.Client & {
-        Check(
-          req: { service: string },
-          opts: grpc.CallOptions,
-          cb: (e: grpc.ServiceError | null, r?: { status: string }) => void,
-        ): void;
-      };
-      return new Promise((resolve) => {
-        client.Check({ service: '' }, { deadline: Date.now() + timeoutMs }, (error, reply) =>
-          resolve(!error && reply?.status === 'SERVING'),
-        );
-      });
-    },
+    checkHealth: (timeoutMs) => readiness.check(timeoutMs),
 
     stats: () => ({ channels: channels.length, activeCalls: channels.reduce((sum, c) => sum + c.active, 0) }),
 
     close() {
       for (const channel of channels) channel.client.close();
       channels.length = 0;
-      healthClient?.close();
-      healthClient = undefined;
+      readiness.close();
     },
   };
 }

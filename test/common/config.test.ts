@@ -26,7 +26,7 @@ describe('configuration', () => {
     });
     const config = parseOptions(gatewayConfigSchema, raw, gatewayOptionSpecs);
     assert.deepEqual(config.listen, { host: '127.0.0.1', port: 9000 });
-    assert.deepEqual(config.core, { host: '127.0.0.1', port: 9002 });
+    assert.deepEqual(config.core, [{ host: '127.0.0.1', port: 9002 }]);
     assert.equal(config['max-frame-size'], 64 * 1024);
   });
 
