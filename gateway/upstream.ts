@@ -82,11 +82,12 @@ function metadataToRecord(metadata: grpc.Metadata): Record<string, string> {
 
 /**
  * Texts grpc-js gives the statuses it makes itself once a call has the core's response headers (a
- * dropped connection, a reset stream, a message it could not read or send). grpc-js marks a status
- * with no origin, so these are recognised by its own words.
+ * dropped connection, a reset stream, a message it could not read or send; for a reset socket it
+ * passes Node's own error text, e.g. "read ECONNRESET"). grpc-js marks a status with no origin, so
+ * these are recognised by its own words.
  */
 const GRPC_JS_STREAM_FAILURE =
-  /^(Connection dropped|Received RST_STREAM|Received HTTP status code|Stream closed before sending status|No status information received|Failed to |Response message parsing error|Received message (larger|that decompresses|compressed)|Write (error|failed)|Deadline exceeded|Cancelled on client)/;
+  /^(Connection dropped|Received RST_STREAM|Received HTTP status code|Stream closed before sending status|No status information received|Failed to |Response message parsing error|Received message (larger|that decompresses|compressed)|Write (error|failed)|Deadline exceeded|Cancelled on client)|^(read|write|connect) E[A-Z]+\b/;
 
 /**
  * A status is the core's when it came in the core's trailers: the call had the core's response

@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { SEED_NOTES, SEED_REPLIES } from '../../clients/seed-notes.js';
 import { CloseCode, type ErrorFrame, type NoteFrame, type StatusFrame } from '../../protocol/index.js';
 import { connect, isError, isStatus, note, type RunningGateway, startGateway } from '../helpers/gateway.js';
+import { assertHostileFramesLoseNothing, HOSTILE_GATEWAY_OPTIONS } from '../helpers/hostile-frames.js';
 import {
   buildOfficialGo,
   type OfficialGoBinaries,
@@ -40,9 +41,9 @@ describe('our gateway in front of the official grpc-go RouteGuide server', () =>
   });
 
   /** A fresh official server (its notes start empty) behind a fresh gateway. */
-  const startPair = async (bins: OfficialGoBinaries) => {
+  const startPair = async (bins: OfficialGoBinaries, options: Parameters<typeof startGateway>[1] = {}) => {
     const server = await startOfficialGoServer(bins.server);
-    const gateway = await startGateway(server.address);
+    const gateway = await startGateway(server.address, options);
     running.push({ server, gateway });
     return { server, gateway };
   };
@@ -79,6 +80,12 @@ describe('our gateway in front of the official grpc-go RouteGuide server', () =>
     assert.deepEqual(notes(client.frames), [note(1, 2, 'fine')]);
     assert.equal(lastStatus(client.frames).name, 'OK');
     assert.deepEqual(closed, { code: CloseCode.NORMAL, reason: 'OK' });
+  });
+
+  test('hostile frames each get one error frame or are accepted; the grpc-go stream loses nothing', async (t) => {
+    if (!requireOfficialGo(t) || !binaries) return;
+    const { gateway } = await startPair(binaries, HOSTILE_GATEWAY_OPTIONS);
+    await assertHostileFramesLoseNothing(gateway.wsUrl);
   });
 
   test('the official server killed mid-stream is reported UNAVAILABLE "core unavailable" and 4014, never CANCELLED', async (t) => {
