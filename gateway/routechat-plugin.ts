@@ -189,7 +189,12 @@ export const routechatPlugin: FastifyPluginAsync<RoutechatPluginOptions> = async
     const call = upstream.openRouteChat(metadata, {
       onNote: guarded((note) => relay?.onCallNote(note)),
       onReadEnd: guarded(() => relay?.onCallReadEnd()),
-      onStatus: guarded((status) => relay?.onCallStatus(status)),
+      onStatus: guarded((status, hiddenDetail) => {
+        // The client gets a plain message; what the transport said stays here, under this reqId.
+        if (hiddenDetail !== undefined)
+          log.warn({ status: status.name, detail: hiddenDetail }, 'core call failed');
+        relay?.onCallStatus(status);
+      }),
       onDrain: guarded(() => relay?.onCallDrain()),
     });
     relay = createRelay(coalescingSocket(socket, rawSocket), call, limits, {

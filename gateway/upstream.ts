@@ -10,13 +10,8 @@
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { packageDefinition, type RouteNote, type RouteNote__Output, SERVICE_NAME } from '../proto/index.js';
-import {
-  type CallStatus,
-  type NoteFrame,
-  type RouteNoteJson,
-  type StatusCode,
-  statusName,
-} from '../protocol/index.js';
+import { type CallStatus, type NoteFrame, type RouteNoteJson, StatusCode } from '../protocol/index.js';
+import { toClientStatus } from './core-status.js';
 import type { RelayCall } from './relay.js';
 import { createTokenBucket, type TokenBucket } from './token-bucket.js';
 import { createCoreReadiness, healthCheckedRoundRobinOptions } from './upstream/index.js';
@@ -36,7 +31,8 @@ export interface UpstreamOptions {
 export interface UpstreamHandlers {
   onNote(note: NoteFrame): void;
   onReadEnd(): void;
-  onStatus(status: CallStatus): void;
+  /** `hiddenDetail`: what the transport said, kept from the client (see core-status.ts); for the log. */
+  onStatus(status: CallStatus, hiddenDetail?: string): void;
   onDrain(): void;
 }
 
@@ -81,6 +77,23 @@ function metadataToRecord(metadata: grpc.Metadata): Record<string, string> {
   }
   return out;
 }
+
+/**
+ * Texts grpc-js gives the statuses it makes itself once a call has the core's response headers (a
+ * dropped connection, a reset stream, a message it could not read or send; for a reset socket it
+ * passes Node's own error text, e.g. "read ECONNRESET"). grpc-js marks a status with no origin, so
+ * these are recognised by its own words.
+ */
+const GRPC_JS_STREAM_FAILURE =
+  /^(Connection dropped|Received RST_STREAM|Received HTTP status code|Stream closed before sending status|No status information received|Failed to |Response message parsing error|Received message (larger|that decompresses|compressed)|Write (error|failed)|Deadline exceeded|Cancelled on client)|^(read|write|connect) E[A-Z]+\b/;
+
+/**
+ * A status is the core's when it came in the core's trailers: the call had the core's response
+ * headers, or the status is a Trailers-Only response (its metadata has the response's content-type;
+ * grpc-js builds its own statuses with empty metadata), and it is none of grpc-js's own texts.
+ */
+const isFromCore = (status: grpc.StatusObject, headersSeen: boolean, metadata: Record<string, string>) =>
+  (headersSeen || 'content-type' in metadata) && !GRPC_JS_STREAM_FAILURE.test(status.details);
 
 /** A decoded note with every field present, as the contract sends it. */
 const toNoteFrame = (note: RouteNote__Output): NoteFrame => ({
@@ -158,6 +171,11 @@ export function createUpstream(options: UpstreamOptions): Upstream {
         {},
       );
       let released = false;
+      let headersSeen = false;
+      let cancelledByGateway = false;
+      call.on('metadata', () => {
+        headersSeen = true;
+      });
       call.on('data', (note: RouteNote__Output) => handlers.onNote(toNoteFrame(note)));
       call.on('end', () => handlers.onReadEnd());
       // A non-OK status also arrives as 'error'; 'status' carries it whole, so errors are only observed here.
@@ -167,19 +185,31 @@ export function createUpstream(options: UpstreamOptions): Upstream {
           released = true;
           release(channel);
         }
-        handlers.onStatus({
-          code: status.code as number as StatusCode,
-          name: statusName(status.code),
-          // grpc-js reports a missing grpc-message on OK as "OK"; the contract sends "" then.
-          message: status.code === grpc.status.OK && status.details === 'OK' ? '' : status.details,
-          metadata: metadataToRecord(status.metadata),
+        if (cancelledByGateway) {
+          // Nobody waits for it: the relay cancelled the call and has finished already.
+          handlers.onStatus({
+            code: StatusCode.CANCELLED,
+            name: 'CANCELLED',
+            message: 'cancelled',
+            metadata: {},
+          });
+          return;
+        }
+        const metadata = metadataToRecord(status.metadata);
+        const { status: clientStatus, hiddenDetail } = toClientStatus({
+          code: status.code,
+          details: status.details,
+          metadata,
+          fromCore: isFromCore(status, headersSeen, metadata),
         });
+        handlers.onStatus(clientStatus, hiddenDetail);
       });
       call.on('drain', () => handlers.onDrain());
       return {
         write: (note: RouteNoteJson) => call.write(note),
         end: () => call.end(),
         cancel: () => {
+          cancelledByGateway = true;
           if (!released) noteReset(channel);
           call.cancel();
         },

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { STATUS_NAMES } from './status.js';
+import { wellFormedString } from './strings.js';
 
 /** The WebSocket endpoint. */
 export const ROUTECHAT_PATH = '/v1/routechat';
@@ -37,8 +38,7 @@ export const routeNoteSchema = z.strictObject({
     .nullable()
     .default(null)
     .transform((point) => point ?? { latitude: 0, longitude: 0 }),
-  message: z
-    .string()
+  message: wellFormedString()
     .nullable()
     .default(null)
     .transform((message) => message ?? ''),
@@ -50,7 +50,7 @@ export const endFrameSchema = z.strictObject({ type: z.literal('end') });
 /** A note as the gateway sends it: every field present. */
 export const noteFrameSchema = z.strictObject({
   location: z.strictObject({ latitude: z.number().int(), longitude: z.number().int() }),
-  message: z.string(),
+  message: wellFormedString(),
 });
 
 /** Why a client frame was rejected (the error frame's `reason`; also a metrics label). */
@@ -78,14 +78,14 @@ export const REJECT_REASON_MEANINGS: Readonly<Record<RejectReason, string>> = {
   rate_limited: 'The connection kept sending faster than its rate limit (code RESOURCE_EXHAUSTED).',
 };
 
-export const errorDetailSchema = z.strictObject({ path: z.string(), message: z.string() });
+export const errorDetailSchema = z.strictObject({ path: wellFormedString(), message: wellFormedString() });
 
 /** A client frame was rejected: it was not forwarded; the stream stays open. */
 export const errorFrameSchema = z.strictObject({
   type: z.literal('error'),
   code: z.enum(STATUS_NAMES),
   reason: z.enum(REJECT_REASONS),
-  message: z.string(),
+  message: wellFormedString(),
   details: z.array(errorDetailSchema),
 });
 
@@ -94,8 +94,8 @@ export const statusFrameSchema = z.strictObject({
   type: z.literal('status'),
   code: z.number().int().min(0).max(16),
   name: z.enum(STATUS_NAMES),
-  message: z.string(),
-  metadata: z.record(z.string(), z.string()),
+  message: wellFormedString(),
+  metadata: z.record(wellFormedString(), wellFormedString()),
 });
 
 export const serverFrameSchema = z.union([statusFrameSchema, errorFrameSchema, noteFrameSchema]);

@@ -3,3 +3,4 @@ export * from './close-codes.js';
 export * from './frames.js';
 export * from './parse-frame.js';
 export * from './status.js';
+export * from './strings.js';

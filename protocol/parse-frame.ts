@@ -15,6 +15,7 @@ import {
   type RouteNoteJson,
   routeNoteSchema,
 } from './frames.js';
+import { toWellFormedString } from './strings.js';
 
 export type ParsedClientFrame =
   | { readonly kind: 'note'; readonly note: RouteNoteJson }
@@ -85,10 +86,11 @@ export function jsonComplexityProblem(text: string, limits: FrameLimits): string
 function issueDetails(error: z.ZodError): ErrorDetail[] {
   const details: ErrorDetail[] = [];
   for (const issue of error.issues) {
-    const base = issue.path.map(String).join('.');
+    // Keys come from the client and may hold lone surrogates: the error frame must stay well-formed.
+    const base = toWellFormedString(issue.path.map(String).join('.'));
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys)
-        details.push({ path: base ? `${base}.${key}` : key, message: 'unknown field' });
+        details.push({ path: toWellFormedString(base ? `${base}.${key}` : key), message: 'unknown field' });
     } else {
       details.push({ path: base, message: issue.message });
     }

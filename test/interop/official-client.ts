@@ -1,6 +1,6 @@
 /**
- * What every official RouteGuide example client (Python, Go…) must get from our core server, and
- * how such a client is run: each prints one JSON object per line, one per answer.
+ * What every RouteGuide client (the official grpc-go example, our grpcio client…) must get from
+ * our core server, and how a client that prints one JSON object per answer is run.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';

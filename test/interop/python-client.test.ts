@@ -1,3 +1,4 @@
+/** Interop with Python's grpcio: this project's own client (grpcio_client.py) against the core server. */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -6,7 +7,8 @@ import { assertCanonicalAnswers, requireToolchain, runClient } from './official-
 
 /** Debian's python3-grpcio / python3-grpc-tools are installed for this interpreter, not for pyenv's. */
 const PYTHON = '/usr/bin/python3';
-const CLIENT = join(REPO_ROOT, 'test/interop/route_guide_client.py');
+/** Our own grpcio client (not a copy of the gRPC example). */
+const CLIENT = join(REPO_ROOT, 'test/interop/grpcio_client.py');
 
 /** Why the Python client cannot run here, or null when `import grpc, grpc_tools` works. */
 function pythonGrpcUnavailable(): string | null {
@@ -18,8 +20,8 @@ function pythonGrpcUnavailable(): string | null {
   return null;
 }
 
-describe('official gRPC Python RouteGuide client (interop)', () => {
-  test('the official Python RouteGuide client gets the canonical answers from our core server', async (t) => {
+describe('a grpcio (Python) RouteGuide client (interop)', () => {
+  test('our grpcio client gets the canonical answers from our core server', async (t) => {
     if (!requireToolchain(t, 'Python', pythonGrpcUnavailable())) return;
     const core = await spawnCore();
     try {

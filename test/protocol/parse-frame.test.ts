@@ -4,10 +4,12 @@ import fc from 'fast-check';
 import {
   DEFAULT_FRAME_LIMITS,
   errorFrameSchema,
+  isWellFormedString,
   type ParsedClientFrame,
   parseClientFrame,
   REJECT_REASONS,
   routeNoteSchema,
+  toWellFormedString,
 } from '../../protocol/index.js';
 
 const int32 = fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 });
@@ -120,5 +122,44 @@ describe('client frame parser', () => {
       maxStringLength: 50,
     });
     assert.equal(result.kind === 'rejected' && result.error.reason, 'too_complex');
+  });
+
+  test('a string with a lone surrogate is rejected as invalid_note with its path; surrogate pairs pass', () => {
+    for (const escaped of ['a\\ud800b', '\\udc00', 'x\\ud83d', '\\ude00\\ud83d']) {
+      const result = parseClientFrame(`{"location":{"latitude":1,"longitude":2},"message":"${escaped}"}`);
+      assert.equal(result.kind, 'rejected', escaped);
+      if (result.kind !== 'rejected') continue;
+      assert.equal(result.error.reason, 'invalid_note');
+      assert.equal(result.error.code, 'INVALID_ARGUMENT');
+      assert.deepEqual(
+        result.error.details.map((d) => d.path),
+        ['message'],
+      );
+    }
+    const pair = parseClientFrame('{"message":"\\ud83d\\ude00 ok"}');
+    assert.equal(pair.kind === 'note' && pair.note.message, '\u{1F600} ok');
+  });
+
+  test('an unknown key with a lone surrogate gets a well-formed error frame', () => {
+    const result = parseClientFrame('{"message":"x","k\\ud800":1}');
+    assert.equal(result.kind, 'rejected');
+    if (result.kind !== 'rejected') return;
+    assert.ok(errorFrameSchema.safeParse(result.error).success, JSON.stringify(result.error));
+    assert.equal(result.error.details[0]?.path, 'k\uFFFD');
+  });
+
+  test('any JSON with arbitrary UTF-16 strings gives a note with well-formed text or a well-formed error frame', () => {
+    const anyUtf16 = fc.string({ unit: 'binary', maxLength: 16 });
+    fc.assert(
+      fc.property(fc.record({ message: anyUtf16 }), fc.dictionary(anyUtf16, fc.integer()), (value, extra) => {
+        const result = parseClientFrame(JSON.stringify({ ...value, ...extra }));
+        assertWellFormed(result);
+        if (result.kind === 'note') assert.ok(isWellFormedString(result.note.message));
+        if (result.kind === 'rejected')
+          for (const detail of result.error.details) assert.ok(isWellFormedString(detail.path));
+      }),
+      { numRuns: 2000 },
+    );
+    assert.equal(toWellFormedString('a\ud800b'), 'a\uFFFDb');
   });
 });
