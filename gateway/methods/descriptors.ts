@@ -12,9 +12,23 @@ import {
 } from '@bufbuild/protobuf/wkt';
 import * as protoLoader from '@grpc/proto-loader';
 
+/** protoc's json_name: underscores dropped, the letter after one upper-cased (`point_count` → `pointCount`). */
+export function jsonNameOf(name: string): string {
+  let out = '';
+  let upper = false;
+  for (const char of name) {
+    if (char === '_') upper = true;
+    else {
+      out += upper ? char.toUpperCase() : char;
+      upper = false;
+    }
+  }
+  return out;
+}
+
 /**
  * proto-loader (protobufjs) hands out descriptors that are valid protobuf but looser than protoc's:
- * type names relative to their scope ("Point" for ".routeguide.Point"), no `dependency` list, and
+ * type names relative to their scope ("Point" for ".routeguide.Point"), no `json_name`, no `dependency` list, and
  * proto3 `optional` as a plain one-field oneof named `_field`. This makes them what protoc would
  * emit, so the registry resolves them: fully-qualified names, dependencies, files in dependency order.
  */
@@ -50,6 +64,7 @@ export function normaliseDescriptors(files: readonly FileDescriptorProto[]): Fil
     for (const message of messages) {
       const name = `${scope}.${message.name}`;
       for (const field of message.field) {
+        field.jsonName ||= jsonNameOf(field.name ?? '');
         if (field.typeName) {
           field.typeName = resolve(field.typeName, name);
           use(file, field.typeName);
