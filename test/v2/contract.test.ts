@@ -76,3 +76,127 @@ describe('protocol v2 against the core', () => {
     client.ws.close();
   });
 });
+
+describe('protocol v2: one stream never touches the others', () => {
+  test('bad frames, an unknown method, a cancel and a timeout each end only their own stream', async () => {
+    const client = connectV2(v2Url(gateway.port));
+    await client.opened;
+    client.send({ type: 'open', id: 'good', method: 'routeguide.RouteGuide/RouteChat' });
+    client.send({ type: 'open', id: 'nope', method: 'routeguide.RouteGuide/Teleport' });
+    client.send({ type: 'open', id: 'bad', method: 'routeguide.RouteGuide/RouteChat' });
+    client.send({ type: 'message', id: 'bad', message: { location: { latitude: '0x10' }, message: 'x' } });
+    client.send({ type: 'message', id: 'bad', message: { message: 'lone \ud800 surrogate' } });
+    client.send({ type: 'message', id: 'bad', message: { location: { latitude: 2 ** 31 } } });
+    client.send({ type: 'message', id: 'bad', message: { nope: 1 } });
+    client.send({ type: 'open', id: 'gone', method: 'routeguide.RouteGuide/RouteChat' });
+    client.send({ type: 'cancel', id: 'gone' });
+    client.send({ type: 'open', id: 'late', method: 'routeguide.RouteGuide/RouteChat', timeoutMs: 150 });
+
+    assert.equal((await client.status('nope')).name, 'UNIMPLEMENTED');
+    const cancelled = await client.status('gone');
+    assert.equal(cancelled.name, 'CANCELLED');
+    const late = await client.status('late');
+    assert.equal(late.name, 'DEADLINE_EXCEEDED');
+    assert.equal(late.message, 'deadline exceeded', 'a transport status gets a plain message');
+    await client.until((f) => f.filter((x) => x.type === 'error' && x.id === 'bad').length >= 4);
+    const errors = client.of('bad').filter((f) => f.type === 'error');
+    assert.deepEqual(
+      errors.map((e) => (e.type === 'error' ? [e.code, e.reason, e.details[0]?.path] : [])),
+      [
+        ['INVALID_ARGUMENT', 'invalid_message', 'message.location.latitude'],
+        ['INVALID_ARGUMENT', 'invalid_message', 'message.message'],
+        ['INVALID_ARGUMENT', 'invalid_message', 'message.location.latitude'],
+        ['INVALID_ARGUMENT', 'invalid_message', 'message.nope'],
+      ],
+    );
+    // The stream with bad frames goes on: a valid message still reaches the core.
+    client.send({ type: 'message', id: 'bad', message: { location: { latitude: 5, longitude: 5 }, message: 'fine' } });
+    client.send({ type: 'end', id: 'bad' });
+    assert.equal((await client.status('bad')).name, 'OK');
+    // And the first stream was never disturbed.
+    client.send({ type: 'message', id: 'good', message: { location: { latitude: 9, longitude: 9 }, message: 'still here' } });
+    client.send({ type: 'end', id: 'good' });
+    assert.equal((await client.status('good')).name, 'OK');
+    assert.equal(client.ws.readyState, client.ws.OPEN);
+    client.ws.close();
+  });
+
+  test('frames naming no stream get an error without id; the 20th closes the socket with 1008 after every stream gets a status', async () => {
+    const client = connectV2(v2Url(gateway.port));
+    await client.opened;
+    client.send({ type: 'open', id: 'live', method: 'routeguide.RouteGuide/RouteChat' });
+    client.send('not json');
+    client.send({ type: 'message', id: 'nobody', message: {} });
+    client.send({ type: 'teleport', id: 'x' });
+    await client.until((f) => f.filter((x) => x.type === 'error').length >= 3);
+    for (const frame of client.frames.filter((f) => f.type === 'error')) assert.ok(!('id' in frame), 'no id');
+    assert.deepEqual(
+      client.frames.flatMap((f) => (f.type === 'error' ? [f.reason] : [])),
+      ['invalid_json', 'unknown_stream', 'invalid_frame_type'],
+    );
+    for (let i = 0; i < 17; i += 1) client.send('[]');
+    const closed = await client.closed;
+    assert.equal(closed.code, 1008);
+    const status = client.of('live').at(-1);
+    assert.equal(status?.type, 'status');
+  });
+
+  test('open metadata cannot set reserved keys or authorization: that stream gets INVALID_ARGUMENT', async () => {
+    const client = connectV2(v2Url(gateway.port));
+    await client.opened;
+    client.send({ type: 'open', id: 'a', method: 'routeguide.RouteGuide/GetFeature', metadata: { 'grpc-timeout': '1S' } });
+    client.send({ type: 'open', id: 'b', method: 'routeguide.RouteGuide/GetFeature', metadata: { authorization: 'Bearer x' } });
+    client.send({ type: 'open', id: 'c', method: 'routeguide.RouteGuide/GetFeature', metadata: { 'x-fine': 'yes' } });
+    client.send({ type: 'message', id: 'c', message: {} });
+    assert.equal((await client.status('a')).name, 'INVALID_ARGUMENT');
+    assert.equal((await client.status('b')).name, 'INVALID_ARGUMENT');
+    assert.equal((await client.status('c')).name, 'OK');
+    client.ws.close();
+  });
+});
+
+describe('protocol v2: limits', () => {
+  let limited: RunningGateway;
+  before(async () => {
+    limited = await startGateway(core.address, {
+      'max-streams-per-socket': 2,
+      'max-message-size': '1KiB',
+      methods: 'routeguide.RouteGuide/RouteChat,routeguide.RouteGuide/GetFeature',
+    });
+  });
+  after(async () => limited.app.close());
+
+  test('an open past --max-streams-per-socket gets RESOURCE_EXHAUSTED; a method outside --methods PERMISSION_DENIED', async () => {
+    const client = connectV2(v2Url(limited.port));
+    await client.opened;
+    client.send({ type: 'open', id: 'x', method: 'routeguide.RouteGuide/ListFeatures' });
+    assert.equal((await client.status('x')).name, 'PERMISSION_DENIED');
+    client.send({ type: 'open', id: 'a', method: 'routeguide.RouteGuide/RouteChat' });
+    client.send({ type: 'open', id: 'b', method: 'routeguide.RouteGuide/RouteChat' });
+    client.send({ type: 'open', id: 'c', method: 'routeguide.RouteGuide/RouteChat' });
+    assert.equal((await client.status('c')).name, 'RESOURCE_EXHAUSTED');
+    assert.equal(client.of('a').length, 0, 'the open streams are untouched');
+    client.send({ type: 'cancel', id: 'a' });
+    await client.status('a');
+    client.send({ type: 'open', id: 'd', method: 'routeguide.RouteGuide/RouteChat' });
+    client.send({ type: 'end', id: 'd' });
+    assert.equal((await client.status('d')).name, 'OK', 'a freed slot can be used again');
+    client.ws.close();
+  });
+
+  test('a message over --max-message-size is that stream’s RESOURCE_EXHAUSTED error; the stream goes on', async () => {
+    const client = connectV2(v2Url(limited.port));
+    await client.opened;
+    client.send({ type: 'open', id: 'big', method: 'routeguide.RouteGuide/RouteChat' });
+    client.send({ type: 'message', id: 'big', message: { message: 'x'.repeat(2000) } });
+    await client.until((f) => f.some((x) => x.type === 'error'));
+    const error = client.of('big')[0];
+    assert.equal(error?.type === 'error' && error.reason, 'message_too_large');
+    assert.equal(error?.type === 'error' && error.code, 'RESOURCE_EXHAUSTED');
+    client.send({ type: 'message', id: 'big', message: { message: 'small' } });
+    client.send({ type: 'end', id: 'big' });
+    assert.equal((await client.status('big')).name, 'OK');
+    assert.equal(client.ws.readyState, client.ws.OPEN);
+    client.ws.close();
+  });
+});
