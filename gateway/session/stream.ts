@@ -127,11 +127,13 @@ export function createStream(
   function reject(reason: V2RejectReason, message: string, details: ErrorDetail[] = []) {
     if (state.name === 'closed') return;
     rejections += 1;
-    sink.send(errorFrameV2(reason, message, details, id));
+    const error = errorFrameV2(reason, message, details, id);
+    sink.send(error);
     if (rejections >= limits.maxRejections) {
       call.cancel();
+      // The last rejection's code: flooding a stalled call is RESOURCE_EXHAUSTED, bad input INVALID_ARGUMENT.
       finish(
-        gatewayStatus(StatusCode.INVALID_ARGUMENT, `too many rejected frames on this stream (${rejections})`),
+        gatewayStatus(StatusCode[error.code], `too many rejected frames on this stream (${rejections})`),
       );
     }
   }

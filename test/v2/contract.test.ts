@@ -20,7 +20,10 @@ after(async () => {
   await core.stop();
 });
 
-const RECT = { lo: { latitude: 400000000, longitude: -750000000 }, hi: { latitude: 420000000, longitude: -730000000 } };
+const RECT = {
+  lo: { latitude: 400000000, longitude: -750000000 },
+  hi: { latitude: 420000000, longitude: -730000000 },
+};
 
 describe('protocol v2 against the core', () => {
   test('the four method kinds run at the same time on one socket', async () => {
@@ -36,18 +39,30 @@ describe('protocol v2 against the core', () => {
     client.send({ type: 'message', id: 'record', message: { latitude: 409146138, longitude: -746188906 } });
     client.send({ type: 'message', id: 'record', message: { latitude: '410248224', longitude: -747127767 } });
     client.send({ type: 'end', id: 'record' });
-    client.send({ type: 'message', id: 'chat', message: { location: { latitude: 1, longitude: 2 }, message: 'hi' } });
+    client.send({
+      type: 'message',
+      id: 'chat',
+      message: { location: { latitude: 1, longitude: 2 }, message: 'hi' },
+    });
     client.send({ type: 'end', id: 'chat' });
 
     const get = await client.status('get');
     assert.equal(get.name, 'OK');
     assert.deepEqual(client.messages('get'), [
-      { name: 'Berkshire Valley Management Area Trail, Jefferson, NJ, USA', location: { latitude: 409146138, longitude: -746188906 } },
+      {
+        name: 'Berkshire Valley Management Area Trail, Jefferson, NJ, USA',
+        location: { latitude: 409146138, longitude: -746188906 },
+      },
     ]);
     assert.equal((await client.status('list')).name, 'OK');
     assert.ok(client.messages('list').length > 10, 'ListFeatures streams many features');
     assert.equal((await client.status('record')).name, 'OK');
-    const [summary] = client.messages('record') as { pointCount: number; featureCount: number; distance: number; elapsedTime: number }[];
+    const [summary] = client.messages('record') as {
+      pointCount: number;
+      featureCount: number;
+      distance: number;
+      elapsedTime: number;
+    }[];
     assert.equal(summary?.pointCount, 2);
     assert.equal(summary?.featureCount, 2);
     assert.ok((summary?.distance ?? 0) > 0);
@@ -66,7 +81,11 @@ describe('protocol v2 against the core', () => {
       client.send({ type: 'open', id: `s${i}`, method: 'routeguide.RouteGuide/RouteChat' });
     }
     for (let i = 0; i < 100; i += 1) {
-      client.send({ type: 'message', id: `s${i}`, message: { location: { latitude: 7, longitude: i }, message: `m${i}` } });
+      client.send({
+        type: 'message',
+        id: `s${i}`,
+        message: { location: { latitude: 7, longitude: i }, message: `m${i}` },
+      });
     }
     // Each stream sees its own note echoed back as the other streams add theirs: wait for all to be open, then end.
     await client.until((f) => f.filter((x) => x.type === 'message').length >= 100, 20_000, '100 messages');
@@ -110,11 +129,19 @@ describe('protocol v2: one stream never touches the others', () => {
       ],
     );
     // The stream with bad frames goes on: a valid message still reaches the core.
-    client.send({ type: 'message', id: 'bad', message: { location: { latitude: 5, longitude: 5 }, message: 'fine' } });
+    client.send({
+      type: 'message',
+      id: 'bad',
+      message: { location: { latitude: 5, longitude: 5 }, message: 'fine' },
+    });
     client.send({ type: 'end', id: 'bad' });
     assert.equal((await client.status('bad')).name, 'OK');
     // And the first stream was never disturbed.
-    client.send({ type: 'message', id: 'good', message: { location: { latitude: 9, longitude: 9 }, message: 'still here' } });
+    client.send({
+      type: 'message',
+      id: 'good',
+      message: { location: { latitude: 9, longitude: 9 }, message: 'still here' },
+    });
     client.send({ type: 'end', id: 'good' });
     assert.equal((await client.status('good')).name, 'OK');
     assert.equal(client.ws.readyState, client.ws.OPEN);
@@ -144,9 +171,24 @@ describe('protocol v2: one stream never touches the others', () => {
   test('open metadata cannot set reserved keys or authorization: that stream gets INVALID_ARGUMENT', async () => {
     const client = connectV2(v2Url(gateway.port));
     await client.opened;
-    client.send({ type: 'open', id: 'a', method: 'routeguide.RouteGuide/GetFeature', metadata: { 'grpc-timeout': '1S' } });
-    client.send({ type: 'open', id: 'b', method: 'routeguide.RouteGuide/GetFeature', metadata: { authorization: 'Bearer x' } });
-    client.send({ type: 'open', id: 'c', method: 'routeguide.RouteGuide/GetFeature', metadata: { 'x-fine': 'yes' } });
+    client.send({
+      type: 'open',
+      id: 'a',
+      method: 'routeguide.RouteGuide/GetFeature',
+      metadata: { 'grpc-timeout': '1S' },
+    });
+    client.send({
+      type: 'open',
+      id: 'b',
+      method: 'routeguide.RouteGuide/GetFeature',
+      metadata: { authorization: 'Bearer x' },
+    });
+    client.send({
+      type: 'open',
+      id: 'c',
+      method: 'routeguide.RouteGuide/GetFeature',
+      metadata: { 'x-fine': 'yes' },
+    });
     client.send({ type: 'message', id: 'c', message: {} });
     assert.equal((await client.status('a')).name, 'INVALID_ARGUMENT');
     assert.equal((await client.status('b')).name, 'INVALID_ARGUMENT');
