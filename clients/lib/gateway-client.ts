@@ -90,7 +90,8 @@ export class GatewayClient<M extends MethodMap = RouteGuideMethods> {
     method: K,
     options: CallOptions = {},
   ): Call<M[K]['request'], M[K]['response']> {
-    const id = `c${(this.nextId += 1)}`;
+    this.nextId += 1;
+    const id = `c${this.nextId}`;
     let resolveStatus!: (s: CallStatus) => void;
     const status = new Promise<CallStatus>((resolve) => {
       resolveStatus = resolve;
