@@ -10,15 +10,18 @@ import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { type Logger, pino } from 'pino';
 import { ConfigError } from '../common/cli-options.js';
+import { PROTO_PATH } from '../proto/index.js';
 import { createAuthenticator } from './auth.js';
 import type { GatewayConfig } from './config.js';
 import { healthPlugin } from './health-plugin.js';
+import { createMethodUpstream, loadMethodCatalog } from './methods/index.js';
 import type { GatewayMetrics } from './metrics.js';
 import { type ConnectionObserver, routechatPlugin } from './routechat-plugin.js';
 import { createSessionRegistry, type SessionRegistry } from './sessions.js';
 import { requestIdFrom, selectSubprotocol } from './upgrade.js';
 import { coreTarget } from './upstream/index.js';
 import { createUpstream, type Upstream } from './upstream.js';
+import { v2Plugin } from './v2-plugin.js';
 
 export const DEFAULT_STATIC_DIR = fileURLToPath(new URL('../clients/browser/dist/', import.meta.url));
 
@@ -101,7 +104,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}
       maxPayload: config['max-frame-size'],
       perMessageDeflate: false,
       // Without it ws would select the first offered protocol, which could be a bearer token.
-      handleProtocols: (offered) => selectSubprotocol(offered),
+      handleProtocols: (offered, request) => selectSubprotocol(offered, request.url),
     },
     // The default handler logs every socket error at error level and terminates the socket: a client
     // breaking the protocol (WS_ERR_*: too many fragments, bad opcode…) or dropping its connection
@@ -156,6 +159,32 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}
     sessions,
     ...(observer ? { observer } : {}),
     ...(deps.metrics ? { onRelayLatency: deps.metrics.observeRelayLatency } : {}),
+  });
+  // Protocol v2 (/v2): any method of the loaded services, many streams per socket.
+  const v2Target = coreTargetOf(config);
+  const methods = await loadMethodCatalog({
+    protoFiles: config.proto ?? (config.reflection ? [] : [PROTO_PATH]),
+    reflection: config.reflection,
+    target: v2Target,
+    ...(config['core-ca'] ? { caFile: config['core-ca'] } : {}),
+    allow: config.methods,
+    maxMessageBytes: config['max-message-size'],
+  });
+  const methodUpstream = createMethodUpstream({
+    target: v2Target,
+    maxStreamsPerChannel: config['max-streams-per-channel'],
+    maxMessageBytes: config['max-message-size'],
+    keepaliveMs: config['core-keepalive'],
+    ...(config['core-ca'] ? { caFile: config['core-ca'] } : {}),
+  });
+  app.addHook('onClose', async () => methodUpstream.close());
+  await app.register(v2Plugin, {
+    config,
+    ...(authenticate ? { authenticate } : {}),
+    methods,
+    upstream: methodUpstream,
+    sessions,
+    ...(observer ? { observer } : {}),
   });
   if (deps.metrics) await app.register(deps.metrics.plugin);
   const staticDir = config['static-dir'] ?? DEFAULT_STATIC_DIR;

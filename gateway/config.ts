@@ -153,6 +153,28 @@ export const gatewayOptionSpecs = {
     description: 'fatal, error, warn, info, debug, trace or silent',
     defaultText: 'info',
   },
+  proto: {
+    env: 'GATEWAY_PROTO',
+    description: 'Protocol v2: .proto file whose services /v2 relays (repeatable, comma-separated)',
+    defaultText: 'proto/route_guide.proto',
+    multiple: true,
+  },
+  reflection: {
+    env: 'GATEWAY_REFLECTION',
+    description: "Protocol v2: also learn the core's services through gRPC server reflection at start-up",
+    type: 'boolean',
+  },
+  methods: {
+    env: 'GATEWAY_METHODS',
+    description:
+      'Protocol v2: methods /v2 may call, as patterns (package.Service/Method, * any run of characters; comma-separated); others get PERMISSION_DENIED',
+    defaultText: 'every method of the loaded services',
+  },
+  'max-streams-per-socket': {
+    env: 'GATEWAY_MAX_STREAMS_PER_SOCKET',
+    description: 'Protocol v2: open streams per WebSocket; one more open gets RESOURCE_EXHAUSTED',
+    defaultText: '100',
+  },
 } as const satisfies OptionSpecs;
 
 export const gatewayConfigSchema = z.object({
@@ -204,6 +226,10 @@ export const gatewayConfigSchema = z.object({
   'shutdown-grace': duration.default(10_000),
   'static-dir': z.string().min(1).optional(),
   'log-level': logLevel.default('info'),
+  proto: csv.optional(),
+  reflection: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]).default(false),
+  methods: csv.default([]),
+  'max-streams-per-socket': positiveInt.default(100),
 });
 
 export type GatewayConfig = z.output<typeof gatewayConfigSchema>;

@@ -4,8 +4,14 @@
  */
 import type { Relay } from './relay.js';
 
+/** What the registry needs of a connection: v1's relay, or a v2 connection. */
+export type SessionControl = Pick<
+  Relay,
+  'lastActivity' | 'readingPaused' | 'beginShutdown' | 'forceShutdown' | 'closeForTimeout'
+>;
+
 export interface Session {
-  readonly relay: Relay;
+  readonly relay: SessionControl;
   /** The client's address, for the per-address connection cap. */
   readonly ip: string;
   /** Clock ms when the stream opened (same clock as the relay's). */

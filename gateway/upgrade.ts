@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { BEARER_SUBPROTOCOL_PREFIX, SUBPROTOCOL } from '../protocol/index.js';
+import { V2_PATH, V2_SUBPROTOCOL } from '../protocol/v2/index.js';
 
 type Headers = Readonly<Record<string, string | string[] | undefined>>;
 
@@ -55,9 +56,11 @@ export function offeredSubprotocols(headers: Headers): string[] {
     .filter((p) => p.length > 0);
 }
 
-/** ws `handleProtocols`: select `routechat.v1` when offered; never a bearer token. */
-export const selectSubprotocol = (offered: ReadonlySet<string>): string | false =>
-  offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false;
+/** ws `handleProtocols`: select the path's protocol (`routechat.v1`, on /v2 `gateway.v2`) when offered; never a bearer token. */
+export const selectSubprotocol = (offered: ReadonlySet<string>, url?: string): string | false => {
+  const own = url !== undefined && url.split('?')[0] === V2_PATH ? V2_SUBPROTOCOL : SUBPROTOCOL;
+  return offered.has(own) ? own : false;
+};
 
 const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
 

@@ -13,6 +13,18 @@ import {
   SUBPROTOCOL,
   statusFrameSchema,
 } from '../protocol/index.js';
+import {
+  cancelFrameSchema,
+  clientMessageFrameSchema,
+  creditFrameSchema,
+  endStreamFrameSchema,
+  errorFrameV2Schema,
+  openFrameSchema,
+  serverMessageFrameSchema,
+  statusFrameV2Schema,
+  V2_PATH,
+  V2_SUBPROTOCOL,
+} from '../protocol/v2/index.js';
 
 const INT32_JSON = {
   description: 'int32 in the proto3 JSON mapping: a JSON number or a decimal string',
@@ -48,7 +60,7 @@ export function buildAsyncApi(): Record<string, unknown> {
   return {
     asyncapi: '3.0.0',
     info: {
-      title: 'RouteGuide gateway: RouteChat over WebSocket',
+      title: 'RouteGuide gateway: RouteChat (v1) and any method (v2) over WebSocket',
       version: '1.0.0',
       description:
         'One WebSocket is one RouteChat call on a RouteGuide gRPC server. Generated from protocol/frames.ts by `npm run docs`; see docs/protocol.md.',
@@ -97,6 +109,62 @@ export function buildAsyncApi(): Record<string, unknown> {
         },
         bindings: { ws: { method: 'GET', bindingVersion: '0.1.0' } },
       },
+      v2: {
+        address: V2_PATH,
+        title: 'Protocol v2: many calls of any method',
+        description: `Optional subprotocol \`${V2_SUBPROTOCOL}\`. Streams are multiplexed by the client-chosen \`id\`; see docs/protocol.md (Protocol v2).`,
+        messages: {
+          open: message(
+            'Open',
+            'Open (client → gateway)',
+            'Starts one call of a method.',
+            jsonSchema(openFrameSchema, 'input'),
+          ),
+          clientMessage: message(
+            'ClientMessage',
+            'Message (client → gateway)',
+            'A request message in proto3 JSON; uses one credit.',
+            jsonSchema(clientMessageFrameSchema, 'input'),
+          ),
+          end: message(
+            'EndStream',
+            'End (client → gateway)',
+            'Half-close of one stream.',
+            jsonSchema(endStreamFrameSchema, 'input'),
+          ),
+          cancel: message(
+            'Cancel',
+            'Cancel (client → gateway)',
+            'Cancels one stream.',
+            jsonSchema(cancelFrameSchema, 'input'),
+          ),
+          serverMessage: message(
+            'ServerMessage',
+            'Message (gateway → client)',
+            'A response message in proto3 JSON, every field present.',
+            jsonSchema(serverMessageFrameSchema, 'output'),
+          ),
+          credit: message(
+            'Credit',
+            'Credit (gateway → client)',
+            'More messages the client may send on a stream.',
+            jsonSchema(creditFrameSchema, 'output'),
+          ),
+          error: message(
+            'ErrorV2',
+            'Error (gateway → client)',
+            'A rejected client frame: with id, of that stream; without, of the socket.',
+            jsonSchema(errorFrameV2Schema, 'output'),
+          ),
+          status: message(
+            'StatusV2',
+            'Status (gateway → client)',
+            'The last frame of every stream.',
+            jsonSchema(statusFrameV2Schema, 'output'),
+          ),
+        },
+        bindings: { ws: { method: 'GET', bindingVersion: '0.1.0' } },
+      },
     },
     operations: {
       sendNotes: {
@@ -115,6 +183,20 @@ export function buildAsyncApi(): Record<string, unknown> {
           { $ref: '#/channels/routechat/messages/error' },
           { $ref: '#/channels/routechat/messages/status' },
         ],
+      },
+      sendStreamFrames: {
+        action: 'send',
+        channel: { $ref: '#/channels/v2' },
+        messages: ['open', 'clientMessage', 'end', 'cancel'].map((m) => ({
+          $ref: `#/channels/v2/messages/${m}`,
+        })),
+      },
+      receiveStreamFrames: {
+        action: 'receive',
+        channel: { $ref: '#/channels/v2' },
+        messages: ['serverMessage', 'credit', 'error', 'status'].map((m) => ({
+          $ref: `#/channels/v2/messages/${m}`,
+        })),
       },
     },
   };

@@ -10,6 +10,11 @@ import {
   STATUS_NAMES,
   StatusCode,
 } from '../protocol/index.js';
+import {
+  RESOURCE_REJECT_REASONS,
+  V2_REJECT_REASON_MEANINGS,
+  V2_REJECT_REASONS,
+} from '../protocol/v2/index.js';
 
 export type Sections = Readonly<Record<string, () => string>>;
 
@@ -49,9 +54,19 @@ function settingsTable(specs: OptionSpecs): string {
   return rows.join('\n');
 }
 
+function v2RejectReasonTable(): string {
+  const rows = ['| reason | code | meaning |', '| --- | --- | --- |'];
+  for (const reason of V2_REJECT_REASONS) {
+    const code = RESOURCE_REJECT_REASONS.has(reason) ? 'RESOURCE_EXHAUSTED' : 'INVALID_ARGUMENT';
+    rows.push(`| \`${reason}\` | \`${code}\` | ${escapeCell(V2_REJECT_REASON_MEANINGS[reason])} |`);
+  }
+  return rows.join('\n');
+}
+
 export const PROTOCOL_SECTIONS: Sections = {
   'close-codes': closeCodeTable,
   'reject-reasons': rejectReasonTable,
+  'v2-reject-reasons': v2RejectReasonTable,
 };
 export const OPERATIONS_SECTIONS: Sections = {
   'gateway-settings': () => settingsTable(gatewayOptionSpecs),

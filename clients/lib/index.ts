@@ -10,6 +10,15 @@ export type {
 export { GatewayError, StatusCode } from '../../protocol/status.js';
 export { statusForClose, statusForHttpStatus } from './close-status.js';
 export {
+  type Call,
+  type CallOptions as GatewayCallOptions,
+  GatewayClient,
+  type GatewayClientOptions,
+  type MethodMap,
+  type Proto3Json,
+  type RouteGuideMethods,
+} from './gateway-client.js';
+export {
   type CloseOutcome,
   type ConnectionState,
   type ReconnectOptions,

@@ -1,0 +1,78 @@
+/**
+ * proto3 JSON ⇄ protobuf binary for one method, by @bufbuild/protobuf (conformance-tested mapping:
+ * int64 as strings, enums by name, bytes as base64, oneofs, maps, well-known types). Requests are
+ * checked first by json-check.ts, for paths and v1's strictness; responses carry every field.
+ */
+import {
+  type DescMessage,
+  fromBinary,
+  fromJson,
+  type JsonValue,
+  type Registry,
+  toBinary,
+  toJson,
+} from '@bufbuild/protobuf';
+import type { ErrorDetail } from '../../protocol/index.js';
+import { checkMessageJson } from './json-check.js';
+
+export type ParsedRequest =
+  | { readonly ok: true; readonly bytes: Uint8Array }
+  | {
+      readonly ok: false;
+      readonly reason: 'invalid_message' | 'message_too_large';
+      readonly message: string;
+      readonly details: ErrorDetail[];
+    };
+
+export interface MessageCodec {
+  /** A client's JSON → the request's wire bytes, or why not. Never throws. */
+  parseRequest(json: unknown): ParsedRequest;
+  /** The response's wire bytes → its proto3 JSON, every field present. Throws on malformed bytes. */
+  responseToJson(bytes: Uint8Array): JsonValue;
+}
+
+export function createCodec(
+  input: DescMessage,
+  output: DescMessage,
+  registry: Registry,
+  maxMessageBytes: number,
+): MessageCodec {
+  return {
+    parseRequest(json) {
+      const details = checkMessageJson(input, json);
+      if (details.length > 0) {
+        const first = details[0] as ErrorDetail;
+        return {
+          ok: false,
+          reason: 'invalid_message',
+          message: `invalid ${input.typeName}: ${first.path || '(message)'}: ${first.message}`,
+          details,
+        };
+      }
+      let bytes: Uint8Array;
+      try {
+        bytes = toBinary(input, fromJson(input, json as JsonValue, { registry }));
+      } catch (error) {
+        // A well-known type's own form (a bad Timestamp string…): the library's words, no path.
+        const text = error instanceof Error ? error.message : String(error);
+        return {
+          ok: false,
+          reason: 'invalid_message',
+          message: `invalid ${input.typeName}: ${text}`,
+          details: [{ path: '', message: text }],
+        };
+      }
+      if (bytes.byteLength > maxMessageBytes) {
+        return {
+          ok: false,
+          reason: 'message_too_large',
+          message: `the message is ${bytes.byteLength} bytes encoded, over the limit of ${maxMessageBytes}`,
+          details: [],
+        };
+      }
+      return { ok: true, bytes };
+    },
+    responseToJson: (bytes) =>
+      toJson(output, fromBinary(output, bytes), { alwaysEmitImplicit: true, registry }),
+  };
+}

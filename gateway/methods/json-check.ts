@@ -1,0 +1,222 @@
+/**
+ * A descriptor-driven check of a proto3 JSON value, run before @bufbuild/protobuf's `fromJson`:
+ * the library's parser reports one problem without a path, and accepts things v1 refuses (it
+ * would let a lone surrogate through as U+FFFD). This walk reports every problem with its path
+ * (`location.latitude`, `tags.2`, `counts.k`), in v1's `details` shape, with v1's rules for the
+ * same field types. The well-known types with special JSON forms are left to the library.
+ */
+import { type DescEnum, type DescField, type DescMessage, ScalarType } from '@bufbuild/protobuf';
+import type { ErrorDetail } from '../../protocol/index.js';
+import { isWellFormedText } from '../../protocol/v2/index.js';
+
+/** Stop collecting after this many problems: a huge bad message must not cost a huge error frame. */
+const MAX_DETAILS = 20;
+
+/** Message types whose JSON form is not an object of their fields. */
+const SPECIAL_JSON_TYPES = new Set([
+  'google.protobuf.Any',
+  'google.protobuf.Timestamp',
+  'google.protobuf.Duration',
+  'google.protobuf.FieldMask',
+  'google.protobuf.Struct',
+  'google.protobuf.Value',
+  'google.protobuf.ListValue',
+  'google.protobuf.NullValue',
+  'google.protobuf.DoubleValue',
+  'google.protobuf.FloatValue',
+  'google.protobuf.Int64Value',
+  'google.protobuf.UInt64Value',
+  'google.protobuf.Int32Value',
+  'google.protobuf.UInt32Value',
+  'google.protobuf.BoolValue',
+  'google.protobuf.StringValue',
+  'google.protobuf.BytesValue',
+]);
+
+export const hasSpecialJson = (message: DescMessage): boolean => SPECIAL_JSON_TYPES.has(message.typeName);
+
+const INT_RANGES: Partial<Record<ScalarType, readonly [bigint, bigint, string]>> = {
+  [ScalarType.INT32]: [-(2n ** 31n), 2n ** 31n - 1n, 'int32'],
+  [ScalarType.SINT32]: [-(2n ** 31n), 2n ** 31n - 1n, 'sint32'],
+  [ScalarType.SFIXED32]: [-(2n ** 31n), 2n ** 31n - 1n, 'sfixed32'],
+  [ScalarType.UINT32]: [0n, 2n ** 32n - 1n, 'uint32'],
+  [ScalarType.FIXED32]: [0n, 2n ** 32n - 1n, 'fixed32'],
+  [ScalarType.INT64]: [-(2n ** 63n), 2n ** 63n - 1n, 'int64'],
+  [ScalarType.SINT64]: [-(2n ** 63n), 2n ** 63n - 1n, 'sint64'],
+  [ScalarType.SFIXED64]: [-(2n ** 63n), 2n ** 63n - 1n, 'sfixed64'],
+  [ScalarType.UINT64]: [0n, 2n ** 64n - 1n, 'uint64'],
+  [ScalarType.FIXED64]: [0n, 2n ** 64n - 1n, 'fixed64'],
+};
+
+const DECIMAL = /^-?\d+$/;
+const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
+const FLOAT_MAX = 3.4028234663852886e38;
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** The problem with a proto3 JSON scalar, or undefined. */
+export function scalarProblem(type: ScalarType, value: unknown): string | undefined {
+  const range = INT_RANGES[type];
+  if (range) {
+    const [min, max, name] = range;
+    let n: bigint;
+    if (typeof value === 'number') {
+      if (!Number.isInteger(value)) return `expected an integer (${name})`;
+      n = BigInt(value);
+    } else if (typeof value === 'string' && DECIMAL.test(value)) n = BigInt(value);
+    else return `expected a ${name} (a JSON number or a decimal string)`;
+    if (n < min) return `must be at least ${min} (${name})`;
+    if (n > max) return `must be at most ${max} (${name})`;
+    return undefined;
+  }
+  switch (type) {
+    case ScalarType.DOUBLE:
+    case ScalarType.FLOAT: {
+      let n: number;
+      if (typeof value === 'number') n = value;
+      else if (typeof value === 'string' && ['NaN', 'Infinity', '-Infinity'].includes(value))
+        return undefined;
+      else if (typeof value === 'string' && /^-?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(value))
+        n = Number(value);
+      else return 'expected a number, a numeric string, "NaN", "Infinity" or "-Infinity"';
+      if (!Number.isFinite(n)) return 'out of range';
+      if (type === ScalarType.FLOAT && Math.abs(n) > FLOAT_MAX) return 'out of range for a float';
+      return undefined;
+    }
+    case ScalarType.BOOL:
+      return typeof value === 'boolean' ? undefined : 'expected true or false';
+    case ScalarType.STRING:
+      if (typeof value !== 'string') return 'expected a string';
+      return isWellFormedText(value) ? undefined : 'ill-formed string (lone surrogate)';
+    case ScalarType.BYTES:
+      return typeof value === 'string' && BASE64.test(value) ? undefined : 'expected base64';
+    default:
+      return undefined;
+  }
+}
+
+function enumProblem(desc: DescEnum, value: unknown): string | undefined {
+  if (desc.typeName === 'google.protobuf.NullValue') return value === null ? undefined : 'expected null';
+  if (typeof value === 'string')
+    return desc.values.some((v) => v.name === value) ? undefined : `unknown ${desc.name} value "${value}"`;
+  if (typeof value === 'number') return scalarProblem(ScalarType.INT32, value);
+  return `expected a ${desc.name} name or number`;
+}
+
+const MAP_KEY_BOOL = /^(true|false)$/;
+
+/** Every problem (at most MAX_DETAILS) of `value` as JSON of `message`; empty when it is well-formed. */
+export function checkMessageJson(message: DescMessage, value: unknown): ErrorDetail[] {
+  const details: ErrorDetail[] = [];
+  const problem = (path: string, text: string) => {
+    if (details.length < MAX_DETAILS) details.push({ path, message: text });
+  };
+  const join = (path: string, key: string) => (path ? `${path}.${key}` : key);
+
+  const walkStrings = (path: string, v: unknown): void => {
+    if (typeof v === 'string') {
+      if (!isWellFormedText(v)) problem(path, 'ill-formed string (lone surrogate)');
+    } else if (Array.isArray(v))
+      v.forEach((item, i) => {
+        walkStrings(join(path, String(i)), item);
+      });
+    else if (isObject(v)) for (const [k, item] of Object.entries(v)) walkStrings(join(path, k), item);
+  };
+
+  const single = (
+    path: string,
+    kind: 'scalar' | 'enum' | 'message',
+    field: {
+      scalar?: ScalarType | undefined;
+      enum?: DescEnum | undefined;
+      message?: DescMessage | undefined;
+    },
+    v: unknown,
+  ) => {
+    if (kind === 'message' && field.message) return walkMessage(path, field.message, v);
+    if (kind === 'enum' && field.enum) {
+      const p = enumProblem(field.enum, v);
+      if (p) problem(path, p);
+      return;
+    }
+    if (field.scalar !== undefined) {
+      const p = scalarProblem(field.scalar, v);
+      if (p) problem(path, p);
+    }
+  };
+
+  const walkField = (path: string, field: DescField, v: unknown) => {
+    if (v === null) {
+      // null is "absent", except for google.protobuf.Value (where it is a value) — the library knows.
+      return;
+    }
+    switch (field.fieldKind) {
+      case 'scalar':
+      case 'enum':
+      case 'message':
+        return single(path, field.fieldKind, field, v);
+      case 'list':
+        if (!Array.isArray(v)) return problem(path, 'expected an array');
+        v.forEach((item, i) => {
+          if (
+            item === null &&
+            !(field.listKind === 'message' && field.message.typeName === 'google.protobuf.Value')
+          )
+            problem(join(path, String(i)), 'null is not allowed in a repeated field');
+          else single(join(path, String(i)), field.listKind, field, item);
+        });
+        return;
+      case 'map':
+        if (!isObject(v)) return problem(path, 'expected an object (map)');
+        for (const [key, item] of Object.entries(v)) {
+          const itemPath = join(path, key);
+          const keyProblem =
+            field.mapKey === ScalarType.BOOL
+              ? MAP_KEY_BOOL.test(key)
+                ? undefined
+                : 'a bool map key is "true" or "false"'
+              : field.mapKey === ScalarType.STRING
+                ? isWellFormedText(key)
+                  ? undefined
+                  : 'ill-formed string (lone surrogate)'
+                : scalarProblem(field.mapKey, key);
+          if (keyProblem) problem(itemPath, `map key: ${keyProblem}`);
+          if (item === null) problem(itemPath, 'null is not allowed as a map value');
+          else single(itemPath, field.mapKind, field, item);
+        }
+        return;
+    }
+  };
+
+  function walkMessage(path: string, desc: DescMessage, v: unknown): void {
+    if (v === null) return;
+    if (hasSpecialJson(desc)) {
+      walkStrings(path, v);
+      return;
+    }
+    if (!isObject(v)) {
+      problem(path, `expected an object (${desc.name})`);
+      return;
+    }
+    const oneofSeen = new Map<string, string>();
+    for (const [key, item] of Object.entries(v)) {
+      const field = desc.fields.find((f) => f.jsonName === key || f.name === key);
+      const fieldPath = join(path, key);
+      if (!field) {
+        problem(fieldPath, 'unknown field');
+        continue;
+      }
+      if (field.oneof && item !== null) {
+        const other = oneofSeen.get(field.oneof.name);
+        if (other !== undefined)
+          problem(fieldPath, `only one of the oneof "${field.oneof.name}" may be set (also "${other}")`);
+        oneofSeen.set(field.oneof.name, key);
+      }
+      walkField(fieldPath, field, item);
+    }
+  }
+
+  walkMessage('', message, value);
+  return details;
+}

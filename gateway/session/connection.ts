@@ -1,0 +1,354 @@
+/**
+ * One v2 WebSocket: parsing, rate, caps, close codes, and routing frames to streams by `id`.
+ * Streams are isolated: a stream's bad frames, status or slow call never close the socket or stall
+ * the others (the socket is never paused for one call; each stream has its own credit window).
+ * Socket close codes are only for the socket: 1000, 1001 shutdown, 1008 policy, 1011 fault.
+ */
+import {
+  type CallStatus,
+  CloseCode,
+  type FrameLimits,
+  StatusCode,
+  truncateCloseReason,
+} from '../../protocol/index.js';
+import {
+  type ErrorFrameV2,
+  errorFrameV2,
+  metadataProblems,
+  type OpenFrame,
+  parseClientFrameV2,
+  type ServerFrameV2,
+  type V2RejectReason,
+} from '../../protocol/v2/index.js';
+import { createTokenBucket } from '../token-bucket.js';
+import { type Clock, type ConnectionDeps, type ConnectionSocket, systemClock } from './ports.js';
+import { gatewayStatus } from './status-rules.js';
+import { createStream, type Stream, type StreamSink } from './stream.js';
+
+export interface ConnectionLimits {
+  readonly frame: FrameLimits;
+  readonly maxStreams: number;
+  readonly initialCredit: number;
+  readonly maxStreamRejections: number;
+  /** Frames naming no valid stream tolerated before close 1008. */
+  readonly maxSocketRejections: number;
+  /** Frames per second (0: unlimited); over it the socket is paused; for `floodGraceMs`: 1008. */
+  readonly rateLimit: number;
+  readonly rateBurst: number;
+  readonly floodGraceMs: number;
+  /** Pause every call's reads while the socket has more than this many bytes queued. */
+  readonly socketHighWaterMark: number;
+}
+
+export interface ConnectionOutcome {
+  readonly closeCode: number;
+  readonly cause: 'client_closed' | 'policy' | 'shutdown' | 'timeout' | 'fault';
+  readonly framesIn: number;
+  readonly framesOut: number;
+  readonly streams: number;
+  readonly rejected: number;
+}
+
+export interface ConnectionHooks {
+  onRejected?(reason: V2RejectReason): void;
+  onStreamFinished?(method: string, status: CallStatus): void;
+  onFinished(outcome: ConnectionOutcome): void;
+}
+
+export interface Connection {
+  readonly state: 'open' | 'draining' | 'closed';
+  readonly streamCount: number;
+  readonly lastActivity: number;
+  readonly readingPaused: boolean;
+  onClientText(text: string): void;
+  onClientBinary(): void;
+  onClientGone(): void;
+  onSocketDrain(): void;
+  beginShutdown(): void;
+  forceShutdown(): void;
+  closeForTimeout(message: string): void;
+  closeForPolicy(code: StatusCode, message: string): void;
+  fail(): void;
+}
+
+/** Ids of recently finished streams remembered, so a frame racing a status is not held against the client. */
+const RECENTLY_FINISHED = 256;
+
+export function createConnection(
+  socket: ConnectionSocket,
+  deps: ConnectionDeps,
+  limits: ConnectionLimits,
+  hooks: ConnectionHooks,
+  clock: Clock = systemClock,
+): Connection {
+  let state: 'open' | 'draining' | 'closed' = 'open';
+  const streams = new Map<string, Stream>();
+  const recentlyFinished = new Set<string>();
+  let lastActivity = clock.now();
+  let framesIn = 0;
+  let framesOut = 0;
+  let streamsOpened = 0;
+  let rejected = 0;
+  let callsPaused = false;
+  const bucket =
+    limits.rateLimit > 0 ? createTokenBucket(limits.rateLimit, limits.rateBurst, lastActivity) : undefined;
+  let throttledSince: number | undefined;
+  let pausedForRate = false;
+  let rateTimer: unknown;
+
+  const send = (frame: ServerFrameV2) => {
+    if (state === 'closed') return;
+    framesOut += 1;
+    lastActivity = clock.now();
+    socket.send(JSON.stringify(frame));
+    if (!callsPaused && socket.bufferedAmount > limits.socketHighWaterMark) {
+      // The client reads slower than the calls answer: stop reading every call; HTTP/2 flow
+      // control holds the servers back and our memory stays bounded.
+      callsPaused = true;
+      for (const stream of streams.values()) stream.pause();
+    }
+  };
+
+  const closeSocket = (code: number, reason: string, cause: ConnectionOutcome['cause']) => {
+    if (state === 'closed') return;
+    state = 'closed';
+    if (rateTimer !== undefined) clock.clearTimeout(rateTimer);
+    if (pausedForRate) {
+      // The close handshake needs the client's Close frame read.
+      pausedForRate = false;
+      socket.resume();
+    }
+    socket.close(code, truncateCloseReason(reason));
+    hooks.onFinished({ closeCode: code, cause, framesIn, framesOut, streams: streamsOpened, rejected });
+  };
+
+  const sink: StreamSink = {
+    send,
+    finished(stream, status) {
+      if (streams.get(stream.id) !== stream) return;
+      streams.delete(stream.id);
+      recentlyFinished.add(stream.id);
+      if (recentlyFinished.size > RECENTLY_FINISHED)
+        recentlyFinished.delete(recentlyFinished.values().next().value as string);
+      hooks.onStreamFinished?.(stream.method.name, status);
+      if (state === 'draining' && streams.size === 0)
+        closeSocket(CloseCode.GOING_AWAY, 'gateway shutting down', 'shutdown');
+    },
+  };
+
+  /** A stream that ends as it opens: status only (and the error's details first, when any). */
+  const refuseStream = (id: string, code: StatusCode, message: string, error?: ErrorFrameV2) => {
+    if (error) send(error);
+    const status = gatewayStatus(code, message);
+    send({ type: 'status', id, code: status.code, name: status.name, message: status.message, metadata: {} });
+  };
+
+  const endAll = (status: CallStatus) => {
+    for (const stream of [...streams.values()]) stream.abort(status);
+  };
+
+  function closeForPolicy(code: StatusCode, message: string) {
+    if (state === 'closed') return;
+    endAll(gatewayStatus(code, `connection closed: ${message}`));
+    closeSocket(CloseCode.POLICY_VIOLATION, message, 'policy');
+  }
+
+  const socketReject = (error: ErrorFrameV2, counts = true) => {
+    if (state === 'closed') return;
+    if (counts) rejected += 1;
+    hooks.onRejected?.(error.reason);
+    send(error);
+    if (rejected >= limits.maxSocketRejections && error.reason !== 'rate_limited')
+      closeForPolicy(StatusCode.INVALID_ARGUMENT, `too many rejected frames (${rejected})`);
+  };
+
+  const chargeRate = (now: number): boolean => {
+    if (!bucket) return true;
+    const waitMs = bucket.take(now);
+    if (waitMs === 0 && bucket.available(now) >= limits.rateBurst / 2) {
+      throttledSince = undefined;
+      return true;
+    }
+    throttledSince ??= now;
+    if (now - throttledSince > limits.floodGraceMs) {
+      socketReject(
+        errorFrameV2('rate_limited', `more than ${limits.rateLimit} frames/s for ${limits.floodGraceMs} ms`),
+      );
+      closeForPolicy(StatusCode.RESOURCE_EXHAUSTED, 'rate limit exceeded');
+      return false;
+    }
+    if (waitMs > 0 && !pausedForRate) {
+      pausedForRate = true;
+      socket.pause();
+      rateTimer = clock.setTimeout(() => {
+        rateTimer = undefined;
+        pausedForRate = false;
+        if (state !== 'closed') socket.resume();
+      }, waitMs);
+    }
+    return true;
+  };
+
+  const open = (frame: OpenFrame) => {
+    const { id } = frame;
+    if (streams.has(id)) {
+      return socketReject(
+        errorFrameV2('duplicate_stream', `stream "${id}" is already open`, [
+          { path: 'id', message: 'already open' },
+        ]),
+      );
+    }
+    if (state === 'draining') return refuseStream(id, StatusCode.UNAVAILABLE, 'gateway shutting down');
+    if (streams.size >= limits.maxStreams)
+      return refuseStream(
+        id,
+        StatusCode.RESOURCE_EXHAUSTED,
+        `more than ${limits.maxStreams} open streams on this socket`,
+      );
+    const found = deps.methods.lookup(frame.method);
+    if (found.kind === 'unknown')
+      return refuseStream(id, StatusCode.UNIMPLEMENTED, `unknown method ${frame.method}`);
+    if (found.kind === 'denied')
+      return refuseStream(id, StatusCode.PERMISSION_DENIED, `method ${frame.method} is not allowed here`);
+    const metadata = frame.metadata ?? {};
+    const problems = metadataProblems(metadata);
+    if (problems.length > 0) {
+      const first = problems[0];
+      const message = `invalid metadata: ${first?.path}: ${first?.message}`;
+      return refuseStream(
+        id,
+        StatusCode.INVALID_ARGUMENT,
+        message,
+        errorFrameV2('invalid_frame', message, problems, id),
+      );
+    }
+    const method = found.method;
+    recentlyFinished.delete(id);
+    streamsOpened += 1;
+    const stream = createStream(
+      id,
+      method,
+      (handlers) =>
+        deps.upstream.open(
+          method,
+          { ...metadata, ...deps.baseMetadata },
+          frame.timeoutMs === undefined ? {} : { timeoutMs: frame.timeoutMs },
+          handlers,
+        ),
+      sink,
+      { initialCredit: limits.initialCredit, maxRejections: limits.maxStreamRejections },
+      callsPaused,
+    );
+    streams.set(id, stream);
+  };
+
+  return {
+    get state() {
+      return state;
+    },
+    get streamCount() {
+      return streams.size;
+    },
+    get lastActivity() {
+      return lastActivity;
+    },
+    get readingPaused() {
+      return pausedForRate;
+    },
+
+    onClientText(text) {
+      if (state === 'closed') return;
+      framesIn += 1;
+      lastActivity = clock.now();
+      if (!chargeRate(lastActivity)) return;
+      const parsed = parseClientFrameV2(text, limits.frame);
+      if (parsed.kind === 'rejected') {
+        const stream = parsed.id === undefined ? undefined : streams.get(parsed.id);
+        if (stream && parsed.type !== 'open') {
+          hooks.onRejected?.(parsed.error.reason);
+          return stream.reject(parsed.error.reason, parsed.error.message, parsed.error.details);
+        }
+        if (parsed.id !== undefined && parsed.type === 'open' && !streams.has(parsed.id)) {
+          hooks.onRejected?.(parsed.error.reason);
+          return refuseStream(parsed.id, StatusCode.INVALID_ARGUMENT, parsed.error.message, parsed.error);
+        }
+        const { id: _id, ...withoutId } = parsed.error;
+        return socketReject(withoutId);
+      }
+      const frame = parsed.frame;
+      if (frame.type === 'open') return open(frame);
+      const stream = streams.get(frame.id);
+      if (!stream) {
+        // A frame racing its stream's status (a cancel crossing the status) is no fault of the client.
+        return socketReject(
+          errorFrameV2('unknown_stream', `no open stream "${frame.id}"`, [
+            { path: 'id', message: 'no such open stream' },
+          ]),
+          !recentlyFinished.has(frame.id),
+        );
+      }
+      if (frame.type === 'message') stream.onClientMessage(frame.message);
+      else if (frame.type === 'end') stream.onClientEnd();
+      else stream.onClientCancel();
+    },
+
+    onClientBinary() {
+      if (state === 'closed') return;
+      framesIn += 1;
+      lastActivity = clock.now();
+      if (!chargeRate(lastActivity)) return;
+      socketReject(
+        errorFrameV2('binary_frame', 'binary frames are not part of the protocol: send JSON text frames'),
+      );
+    },
+
+    onClientGone() {
+      if (state === 'closed') return;
+      for (const stream of [...streams.values()])
+        stream.abort(gatewayStatus(StatusCode.CANCELLED, 'client closed the connection'), true);
+      state = 'closed';
+      if (rateTimer !== undefined) clock.clearTimeout(rateTimer);
+      hooks.onFinished({
+        closeCode: 0,
+        cause: 'client_closed',
+        framesIn,
+        framesOut,
+        streams: streamsOpened,
+        rejected,
+      });
+    },
+
+    onSocketDrain() {
+      if (!callsPaused || state === 'closed' || socket.bufferedAmount > limits.socketHighWaterMark) return;
+      callsPaused = false;
+      for (const stream of streams.values()) stream.resume();
+    },
+
+    beginShutdown() {
+      if (state !== 'open') return;
+      state = 'draining';
+      for (const stream of [...streams.values()]) stream.beginShutdown();
+      if (streams.size === 0) closeSocket(CloseCode.GOING_AWAY, 'gateway shutting down', 'shutdown');
+    },
+
+    forceShutdown() {
+      if (state === 'closed') return;
+      endAll(gatewayStatus(StatusCode.UNAVAILABLE, 'gateway shutting down'));
+      closeSocket(CloseCode.GOING_AWAY, 'gateway shutting down', 'shutdown');
+    },
+
+    closeForTimeout(message) {
+      if (state === 'closed') return;
+      endAll(gatewayStatus(StatusCode.DEADLINE_EXCEEDED, message));
+      closeSocket(CloseCode.NORMAL, message, 'timeout');
+    },
+
+    closeForPolicy,
+
+    fail() {
+      if (state === 'closed') return;
+      endAll(gatewayStatus(StatusCode.INTERNAL, 'gateway fault'));
+      closeSocket(CloseCode.INTERNAL_ERROR, 'gateway fault', 'fault');
+    },
+  };
+}

@@ -1,0 +1,74 @@
+/**
+ * The small interfaces the v2 state machines talk through. Only the plugin adapts ws to
+ * `ConnectionSocket`, and only gateway/methods/grpc-call.ts adapts grpc-js to `CallOpener`, so
+ * the connection and stream machines are unit-testable with fakes.
+ */
+import type { CallStatus } from '../../protocol/index.js';
+import type { MethodCatalog, MethodInfo } from '../methods/method-registry.js';
+
+/** The client socket, as the connection needs it (ws's WebSocket satisfies it). */
+export interface ConnectionSocket {
+  readonly bufferedAmount: number;
+  send(text: string): void;
+  close(code: number, reason: string): void;
+  pause(): void;
+  resume(): void;
+}
+
+/** One upstream call of any kind, message-agnostic: wire bytes in and out. */
+export interface CallPort {
+  /** false when the call's write buffer is full: `onDrain` follows. */
+  write(bytes: Uint8Array): boolean;
+  /** Half-close. */
+  end(): void;
+  cancel(): void;
+  /** Stop/restart reading responses (HTTP/2 flow control then holds the server back). */
+  pause(): void;
+  resume(): void;
+}
+
+/** A status from upstream, with what the rules need to know about where it came from. */
+export interface UpstreamStatus extends CallStatus {}
+
+export interface CallHandlers {
+  onMessage(bytes: Uint8Array): void;
+  /** The response stream has been read to its end. */
+  onReadEnd(): void;
+  onStatus(status: UpstreamStatus): void;
+  onDrain(): void;
+}
+
+export interface CallOptions {
+  /** Deadline from now, in ms. */
+  readonly timeoutMs?: number;
+}
+
+export interface CallOpener {
+  /** Starts a call; never throws: failures arrive as a status. */
+  open(
+    method: MethodInfo,
+    metadata: Readonly<Record<string, string>>,
+    options: CallOptions,
+    handlers: CallHandlers,
+  ): CallPort;
+}
+
+/** Time, injectable for tests. */
+export interface Clock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const systemClock: Clock = {
+  now: () => performance.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+export interface ConnectionDeps {
+  readonly methods: MethodCatalog;
+  readonly upstream: CallOpener;
+  /** Metadata every call of this socket carries (forwarded headers, the upgrade's token). */
+  readonly baseMetadata: Readonly<Record<string, string>>;
+}

@@ -1,0 +1,134 @@
+/**
+ * Client frame → one of the four v2 client frames, or a rejection. Pure and total. A rejection
+ * carries the frame's `id` when the frame had a usable one and a known type, so the connection can
+ * report it on that stream; whether the id names an open stream is the connection's business.
+ */
+import secureJson from 'secure-json-parse';
+import type { z } from 'zod';
+import type { ErrorDetail, FrameLimits } from '../frames.js';
+import { jsonComplexityProblem } from '../parse-frame.js';
+import { MAX_STREAM_ID_LENGTH } from './constants.js';
+import {
+  type ClientFrameV2,
+  cancelFrameSchema,
+  clientMessageFrameSchema,
+  type ErrorFrameV2,
+  endStreamFrameSchema,
+  openFrameSchema,
+  RESOURCE_REJECT_REASONS,
+  type V2RejectReason,
+} from './frames.js';
+
+export type ParsedClientFrameV2 =
+  | { readonly kind: 'frame'; readonly frame: ClientFrameV2 }
+  | {
+      readonly kind: 'rejected';
+      /** The frame's id and type, when it had a usable id and a known type. */
+      readonly id?: string;
+      readonly type?: ClientFrameV2['type'];
+      readonly error: ErrorFrameV2;
+    };
+
+/** The shape limits of a v2 frame: deeper and wider than v1's, since any message type travels. */
+export const DEFAULT_V2_FRAME_LIMITS: FrameLimits = {
+  maxDepth: 32,
+  maxKeys: 10_000,
+  maxStringLength: 1 << 20,
+};
+
+/** An error frame for a rejected client frame, on stream `id` when given. */
+export function errorFrameV2(
+  reason: V2RejectReason,
+  message: string,
+  details: ErrorDetail[] = [],
+  id?: string,
+): ErrorFrameV2 {
+  return {
+    type: 'error',
+    ...(id === undefined ? {} : { id }),
+    code: RESOURCE_REJECT_REASONS.has(reason) ? 'RESOURCE_EXHAUSTED' : 'INVALID_ARGUMENT',
+    reason,
+    message,
+    details,
+  };
+}
+
+const rejected = (
+  reason: V2RejectReason,
+  message: string,
+  details: ErrorDetail[] = [],
+  stream?: { id: string; type: ClientFrameV2['type'] },
+): ParsedClientFrameV2 => ({
+  kind: 'rejected',
+  ...(stream ?? {}),
+  error: errorFrameV2(reason, message, details, stream?.id),
+});
+
+export function zodDetails(error: z.ZodError): ErrorDetail[] {
+  const details: ErrorDetail[] = [];
+  for (const issue of error.issues) {
+    const base = issue.path.map(String).join('.');
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys)
+        details.push({ path: base ? `${base}.${key}` : key, message: 'unknown field' });
+    } else details.push({ path: base, message: issue.message });
+  }
+  return details;
+}
+
+const SCHEMAS = {
+  open: openFrameSchema,
+  message: clientMessageFrameSchema,
+  end: endStreamFrameSchema,
+  cancel: cancelFrameSchema,
+} as const;
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+export function parseClientFrameV2(
+  text: string,
+  limits: FrameLimits = DEFAULT_V2_FRAME_LIMITS,
+): ParsedClientFrameV2 {
+  const complexity = jsonComplexityProblem(text, limits);
+  if (complexity) return rejected('too_complex', `frame is too complex: ${complexity}`);
+  let value: unknown;
+  try {
+    value = secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    return rejected(
+      'invalid_json',
+      /forbidden|prototype/i.test(why)
+        ? 'frame uses a forbidden key (__proto__ or constructor.prototype)'
+        : `frame is not valid JSON: ${why}`,
+    );
+  }
+  if (!isPlainObject(value)) return rejected('not_an_object', 'frame must be a JSON object');
+  const type = value.type;
+  if (typeof type !== 'string' || !Object.hasOwn(SCHEMAS, type)) {
+    return rejected('invalid_frame_type', `unknown frame type ${JSON.stringify(type)}`, [
+      { path: 'type', message: 'expected "open", "message", "end" or "cancel"' },
+    ]);
+  }
+  const id = value.id;
+  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_STREAM_ID_LENGTH) {
+    return rejected(
+      'invalid_frame_type',
+      `a ${type} frame needs an id of 1 to ${MAX_STREAM_ID_LENGTH} characters`,
+      [{ path: 'id', message: `expected a string of 1 to ${MAX_STREAM_ID_LENGTH} characters` }],
+    );
+  }
+  const parsed = SCHEMAS[type as keyof typeof SCHEMAS].safeParse(value);
+  if (!parsed.success) {
+    const details = zodDetails(parsed.error);
+    const first = details[0];
+    return rejected(
+      'invalid_frame',
+      `invalid ${type} frame${first ? `: ${first.path || '(frame)'}: ${first.message}` : ''}`,
+      details,
+      { id, type: type as ClientFrameV2['type'] },
+    );
+  }
+  return { kind: 'frame', frame: parsed.data as ClientFrameV2 };
+}
