@@ -38,11 +38,17 @@ export class HealthCheckedSubchannel extends grpc.experimental.BaseSubchannelWra
   private retryMs = RETRY.initialMs;
   private destroyed = false;
 
-  private readonly onChildState: ConnectivityStateListener = (_subchannel, _previous, next, keepalive) => {
+  private readonly onChildState: ConnectivityStateListener = (
+    _subchannel,
+    _previous,
+    next,
+    keepalive,
+    errorMessage,
+  ) => {
     this.keepaliveTime = keepalive;
     if (next === State.READY) this.startWatch();
     else this.stopWatch();
-    this.report();
+    this.report(errorMessage);
   };
 
   constructor(
@@ -60,12 +66,14 @@ export class HealthCheckedSubchannel extends grpc.experimental.BaseSubchannelWra
   }
 
   /** Tells the listeners when what they should see has changed. */
-  private report(): void {
+  private report(errorMessage?: string): void {
     const next = this.visible(this.child.getConnectivityState());
     if (next === this.reported) return;
     const previous = this.reported;
     this.reported = next;
-    for (const listener of [...this.listeners]) listener(this, previous, next, this.keepaliveTime);
+    // The connection error travels on, so round_robin's failure status (and our log) names its cause.
+    for (const listener of [...this.listeners])
+      listener(this, previous, next, this.keepaliveTime, errorMessage);
   }
 
   private setHealth(health: Health): void {
