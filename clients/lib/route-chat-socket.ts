@@ -207,6 +207,8 @@ export class RouteChatSocket implements TypedEvents<RouteChatEvents>, AsyncItera
   #generation = 0;
   #ended = false;
   #endSent = false;
+  /** The current stream echoed a note: it reaches the core, so the whole window may be used. */
+  #streamProven = false;
   #closedByUser = false;
   /** The current connection's status frame, if one arrived. */
   #frameStatus: CallStatus | undefined;
@@ -447,7 +449,10 @@ export class RouteChatSocket implements TypedEvents<RouteChatEvents>, AsyncItera
     if (this.#state.name !== 'open' && this.#state.name !== 'half-closed') return;
     if (!socket || socket.readyState !== OPEN || this.#inFlight.refusing) return;
     for (let item = this.#outbox.peek(); item; item = this.#outbox.peek()) {
-      if (item.key !== undefined && this.#inFlight.notes >= this.#maxInFlight) return;
+      // Slow start: one note until the stream's first echo. A gateway whose core is down opens the
+      // socket, then fails the call: whatever was in flight then has an unknown fate.
+      const window = this.#streamProven ? this.#maxInFlight : 1;
+      if (item.key !== undefined && this.#inFlight.notes >= window) return;
       this.#outbox.shift();
       item.attempts += 1;
       socket.send(item.text);
@@ -526,6 +531,7 @@ export class RouteChatSocket implements TypedEvents<RouteChatEvents>, AsyncItera
     this.#socket = socket;
     this.#frameStatus = undefined;
     this.#endSent = false;
+    this.#streamProven = false;
     this.#inFlight = createInFlight();
     const current = () => generation === this.#generation && this.#socket === socket;
     socket.addEventListener('error', (event) => {
@@ -615,6 +621,7 @@ export class RouteChatSocket implements TypedEvents<RouteChatEvents>, AsyncItera
     if (!('type' in value)) {
       // A reply: this stream works.
       this.#backoff?.worked();
+      this.#streamProven = true;
       const confirmed = this.#inFlight.received(noteKey(value));
       if (confirmed) {
         this.#settle(confirmed.item, {

@@ -246,15 +246,18 @@ describe('RouteChatSocket lifecycle (scripted socket, fake clock)', () => {
     socket.close();
   });
 
-  test('the in-flight window holds notes back until echoes free it', () => {
+  test('the in-flight window: one note until the first echo, then maxInFlight until echoes free it', () => {
     const clock = createFakeClock();
     const { socket } = start(clock, { maxInFlight: 2 });
     last().open();
-    for (const message of ['1', '2', '3']) void socket.send({ location: here, message });
-    assert.equal(last().sent.length, 2);
-    assert.equal(socket.outboxSize, 1);
+    for (const message of ['1', '2', '3', '4']) void socket.send({ location: here, message });
+    assert.equal(last().sent.length, 1, 'slow start: the stream has not proved it reaches the core');
     last().reply(echo('1'));
     assert.equal(last().sent.length, 3);
+    assert.equal(socket.outboxSize, 1);
+    assert.equal(socket.inFlight, 2);
+    last().reply(echo('2'));
+    assert.equal(last().sent.length, 4);
     socket.close();
   });
 
@@ -262,6 +265,9 @@ describe('RouteChatSocket lifecycle (scripted socket, fake clock)', () => {
     const clock = createFakeClock();
     const { socket, fates } = start(clock, { reconnect: { retries: 3 } });
     last().open();
+    void socket.send({ location: here, message: 'warm' });
+    last().reply(echo('warm'));
+    fates.length = 0;
     const fateA = socket.send({ location: here, message: 'a' });
     const fateB = socket.send({ location: here, message: 'b' });
     const fateC = socket.send({ location: here, message: 'c' });
@@ -292,11 +298,10 @@ describe('RouteChatSocket lifecycle (scripted socket, fake clock)', () => {
     assert.equal((await fateA).fate, 'unknown');
     clock.advance(60_000);
     last().open();
-    assert.deepEqual(
-      last().sent.map((text) => (JSON.parse(text) as { message: string }).message),
-      ['b', 'c'],
-    );
+    const messages = () => last().sent.map((text) => (JSON.parse(text) as { message: string }).message);
+    assert.deepEqual(messages(), ['b'], 'refused notes go first (one until the new stream echoes)');
     last().reply(echo('b'));
+    assert.deepEqual(messages(), ['b', 'c']);
     last().reply(echo('c'));
     assert.equal((await fateB).fate, 'confirmed');
     assert.equal((await fateC).attempts, 2);
