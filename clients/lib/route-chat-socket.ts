@@ -57,6 +57,12 @@ export interface RouteChatSocketOptions {
    * close, `close()` or the signal; after `end()` only to deliver notes still waiting.
    */
   readonly reconnect?: ReconnectOptions;
+  /**
+   * With `reconnect`: how long a new stream stays open before notes are written on it. A gateway
+   * whose core is down accepts the socket, then fails the call within milliseconds; a note written
+   * meanwhile would get the fate unknown, one held back stays in the outbox. Default 250.
+   */
+  readonly settleMs?: number;
   /** No handshake answer within this time fails the attempt (DEADLINE_EXCEEDED). Default 10000. */
   readonly handshakeTimeoutMs?: number;
   /** Aborting closes the socket for good (status CANCELLED) and stops every reconnect. */
@@ -195,6 +201,7 @@ export class RouteChatSocket implements TypedEvents<RouteChatEvents>, AsyncItera
   readonly #policy: BackoffPolicy | undefined;
   readonly #backoff: Backoff | undefined;
   readonly #handshakeTimeoutMs: number;
+  readonly #settleMs: number;
   readonly #maxInFlight: number;
   readonly #atLeastOnce: boolean;
   readonly #clock: Clock;
@@ -222,6 +229,8 @@ export class RouteChatSocket implements TypedEvents<RouteChatEvents>, AsyncItera
   #fetchingToken = false;
   #handshakeTimer: unknown;
   #healthyTimer: unknown;
+  /** Set while a new stream settles: nothing is written until it fires. */
+  #settleTimer: unknown;
   #resolveStatus!: (status: CallStatus) => void;
   #resolveClosed!: (outcome: CloseOutcome) => void;
 
@@ -242,6 +251,7 @@ export class RouteChatSocket implements TypedEvents<RouteChatEvents>, AsyncItera
     this.#policy = options.reconnect ? backoffPolicy(options.reconnect) : undefined;
     this.#backoff = this.#policy ? createBackoff(this.#policy, options.random) : undefined;
     this.#handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
+    this.#settleMs = options.reconnect ? (options.settleMs ?? 250) : 0;
     this.#maxInFlight = options.maxInFlight ?? 32;
     this.#atLeastOnce = options.delivery === 'at-least-once';
     this.#outbox = createOutbox(options.outboxCapacity ?? 1000);
@@ -427,12 +437,13 @@ export class RouteChatSocket implements TypedEvents<RouteChatEvents>, AsyncItera
   }
 
   #clearTimers() {
-    for (const timer of [this.#timer, this.#handshakeTimer, this.#healthyTimer]) {
+    for (const timer of [this.#timer, this.#handshakeTimer, this.#healthyTimer, this.#settleTimer]) {
       if (timer !== undefined) this.#clock.clearTimeout(timer);
     }
     this.#timer = undefined;
     this.#handshakeTimer = undefined;
     this.#healthyTimer = undefined;
+    this.#settleTimer = undefined;
   }
 
   #settle(item: Item, fate: Omit<NoteFate, 'id' | 'note' | 'attempts'>) {
@@ -448,6 +459,7 @@ export class RouteChatSocket implements TypedEvents<RouteChatEvents>, AsyncItera
     const socket = this.#socket;
     if (this.#state.name !== 'open' && this.#state.name !== 'half-closed') return;
     if (!socket || socket.readyState !== OPEN || this.#inFlight.refusing) return;
+    if (this.#settleTimer !== undefined) return;
     for (let item = this.#outbox.peek(); item; item = this.#outbox.peek()) {
       // Slow start: one note until the stream's first echo. A gateway whose core is down opens the
       // socket, then fails the call: whatever was in flight then has an unknown fate.
@@ -566,6 +578,12 @@ export class RouteChatSocket implements TypedEvents<RouteChatEvents>, AsyncItera
           this.#healthyTimer = undefined;
           backoff.worked();
         }, this.#policy.healthyAfterMs);
+      }
+      if (this.#settleMs > 0) {
+        this.#settleTimer = this.#clock.setTimeout(() => {
+          this.#settleTimer = undefined;
+          this.#pump();
+        }, this.#settleMs);
       }
       this.#setState(this.#ended ? { name: 'half-closed' } : { name: 'open', protocol: socket.protocol });
       this.#pump();

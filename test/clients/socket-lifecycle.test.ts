@@ -76,6 +76,7 @@ function start(clock: FakeClock, options: Partial<RouteChatSocketOptions> = {}) 
     WebSocket: ScriptedSocket,
     clock,
     random: () => 0.5,
+    settleMs: 0,
     ...options,
   });
   const states: ConnectionState[] = [];
@@ -234,6 +235,26 @@ describe('RouteChatSocket lifecycle (scripted socket, fake clock)', () => {
       fates.map((f) => f.fate),
       ['confirmed'],
     );
+    socket.close();
+  });
+
+  test('a new stream settles before notes go out: a call failed at once leaves them in the outbox', async () => {
+    const clock = createFakeClock();
+    const { socket, fates } = start(clock, { reconnect: { retries: 3 }, settleMs: 250 });
+    const fate = socket.send({ location: here, message: 'not into a doomed stream' });
+    last().open();
+    assert.deepEqual(last().sent, []);
+    last().endWith(14, 'UNAVAILABLE', 4014);
+    assert.deepEqual(fates, [], 'no fate yet: the note never left');
+    assert.equal(socket.outboxSize, 1);
+    clock.advance(60_000);
+    last().open();
+    clock.advance(249);
+    assert.deepEqual(last().sent, []);
+    clock.advance(1);
+    assert.deepEqual(last().sent, [JSON.stringify(echo('not into a doomed stream'))]);
+    last().reply(echo('not into a doomed stream'));
+    assert.equal((await fate).fate, 'confirmed');
     socket.close();
   });
 
