@@ -46,7 +46,7 @@ export function renderMap(
     const px = x(place.longitude);
     label.setAttribute('x', px.toFixed(2));
     label.setAttribute('y', (y(place.latitude) - 2.5).toFixed(2));
-    label.setAttribute('text-anchor', px < 30 ? 'start' : px > 70 ? 'end' : 'middle');
+    label.setAttribute('text-anchor', px < 50 ? 'start' : 'end');
   };
 
   // West to east: the order the arrow keys follow.
