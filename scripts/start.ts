@@ -21,7 +21,9 @@ function logFormat(): 'pretty' | 'json' {
   try {
     ({ values } = parseArgs({ options: { 'log-format': { type: 'string' } }, strict: true }));
   } catch (error) {
-    throw new ConfigError((error instanceof Error ? error.message : String(error)).split('\n')[0] ?? 'bad arguments');
+    throw new ConfigError(
+      (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? 'bad arguments',
+    );
   }
   const format = values['log-format'] ?? process.env.LOG_FORMAT;
   if (format === undefined) return process.stdout.isTTY ? 'pretty' : 'json';
