@@ -235,15 +235,14 @@ export function startApp(doc: Document): void {
     if (fate.fate === 'confirmed') renderStats(fate.latencyMs);
     else if (!fate.resend) {
       groups.forget(fate.note.location, fate.note.message);
-      if (fate.fate === 'rejected') counts.rejected += 1;
-      const why =
-        fate.fate === 'unknown'
-          ? 'may not have been delivered: the connection broke while it was on its way'
-          : fate.fate === 'unsent'
-            ? 'was not sent: the stream ended before it could go out'
-            : 'was rejected by the gateway';
-      showFormError(`Your note “${fate.note.message}” ${why}.`, fate.error?.details ?? []);
-      renderStats();
+      // A rejected note was counted and explained by its error frame (the 'error' listener).
+      if (fate.fate === 'unknown' || fate.fate === 'unsent') {
+        const why =
+          fate.fate === 'unknown'
+            ? 'may not have been delivered: the connection broke while it was on its way'
+            : 'was not sent: the stream ended before it could go out';
+        showFormError(`Your note “${fate.note.message}” ${why}.`);
+      }
     }
     renderOutbox();
   };
