@@ -1,8 +1,12 @@
 /**
  * `npm start`: the core server and the gateway together, with defaults (override with the same
  * environment variables as `npm run core` / `npm run gateway`: CORE_*, GATEWAY_*, LOG_LEVEL).
+ * Logs are readable lines in a terminal (pino-pretty) and JSON otherwise; `--log-format
+ * pretty|json` (or LOG_FORMAT) decides instead.
  */
+import { parseArgs } from 'node:util';
 import { pino } from 'pino';
+import pretty from 'pino-pretty';
 import { ConfigError, formatHostPort, parseOptions, readRawOptions } from '../common/cli-options.js';
 import { routeGrpcLogsTo } from '../common/grpc-logging.js';
 import { runMain, stopOnSignal } from '../common/shutdown-signal.js';
@@ -11,13 +15,36 @@ import { isKnownCoreStartupError, runCore } from '../core-server/run.js';
 import { gatewayConfigSchema, gatewayOptionSpecs } from '../gateway/config.js';
 import { REDACTED_LOG_PATHS, runGateway } from '../gateway/run.js';
 
+/** `--log-format` or LOG_FORMAT; by default pretty on a terminal, JSON for pipes and files. */
+function logFormat(): 'pretty' | 'json' {
+  let values: { 'log-format'?: string | undefined };
+  try {
+    ({ values } = parseArgs({ options: { 'log-format': { type: 'string' } }, strict: true }));
+  } catch (error) {
+    throw new ConfigError(
+      (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? 'bad arguments',
+    );
+  }
+  const format = values['log-format'] ?? process.env.LOG_FORMAT;
+  if (format === undefined) return process.stdout.isTTY ? 'pretty' : 'json';
+  if (format !== 'pretty' && format !== 'json') {
+    throw new ConfigError(`invalid --log-format: expected pretty or json, got "${format}"`);
+  }
+  return format;
+}
+
 async function main(): Promise<number> {
   const coreConfig = parseOptions(
     coreConfigSchema,
     readRawOptions(coreOptionSpecs, [], process.env).raw,
     coreOptionSpecs,
   );
-  const logger = pino({ level: coreConfig['log-level'], redact: REDACTED_LOG_PATHS });
+  const logger = pino(
+    { level: coreConfig['log-level'], redact: REDACTED_LOG_PATHS },
+    logFormat() === 'pretty'
+      ? pretty({ colorize: process.stdout.isTTY === true, sync: true, ignore: 'pid,hostname' })
+      : process.stdout,
+  );
   routeGrpcLogsTo(logger);
   const core = await runCore(coreConfig, logger.child({ name: 'core' }));
   const gatewayRaw = readRawOptions(gatewayOptionSpecs, [], process.env).raw;

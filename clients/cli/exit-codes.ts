@@ -9,7 +9,7 @@ export const ExitCode = {
   OK: 0,
   /** The stream ended OK, but a note was refused (invalid input, or an error frame from the gateway). */
   INPUT_REJECTED: 1,
-  /** Bad flags or environment: nothing was sent. */
+  /** Bad flags or environment, or a URL the server has no WebSocket endpoint at (HTTP 404). */
   USAGE: 2,
   /** A bug in the CLI itself (sysexits' EX_SOFTWARE). */
   INTERNAL: 70,
@@ -17,7 +17,11 @@ export const ExitCode = {
   STATUS_BASE: 10,
 } as const;
 
-export function exitCodeFor(status: CallStatus, rejectedInputs: number): number {
+/** Upgrade answers that mean "wrong URL or flags", not "the server is down". */
+const USAGE_HTTP_STATUSES = new Set([400, 404, 405, 426]);
+
+export function exitCodeFor(status: CallStatus, rejectedInputs: number, httpStatus?: number): number {
+  if (httpStatus !== undefined && USAGE_HTTP_STATUSES.has(httpStatus)) return ExitCode.USAGE;
   if (status.code !== 0) return ExitCode.STATUS_BASE + status.code;
   return rejectedInputs > 0 ? ExitCode.INPUT_REJECTED : ExitCode.OK;
 }

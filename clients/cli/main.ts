@@ -35,11 +35,22 @@ const specs = {
   token: { env: 'ROUTECHAT_TOKEN', description: 'Bearer token (sent as the bearer.<token> subprotocol)' },
   note: {
     env: 'ROUTECHAT_NOTE',
-    description: 'Send LAT,LNG,TEXT (E7 integers; repeat for more) instead of reading stdin',
+    description:
+      'Send LAT,LNG,TEXT instead of reading stdin (degrees if a coordinate has a decimal point, e.g. 40.7,-74.0,hi; E7 integers otherwise; repeat for more)',
     multiple: true,
   },
   demo: { env: 'ROUTECHAT_DEMO', description: "Send the seed scenario's six notes", type: 'boolean' },
   json: { env: 'ROUTECHAT_JSON', description: 'Print one JSON object per line', type: 'boolean' },
+  reconnect: {
+    env: 'ROUTECHAT_RECONNECT',
+    description: 'Reconnect through restarts (backoff with jitter); notes wait and go out on the next stream',
+    type: 'boolean',
+  },
+  'handshake-timeout': {
+    env: 'ROUTECHAT_HANDSHAKE_TIMEOUT',
+    description: 'Give up on a connection attempt without a handshake answer after this many ms',
+    defaultText: '10000',
+  },
 } as const satisfies OptionSpecs;
 
 const schema = z.object({
@@ -53,11 +64,22 @@ const schema = z.object({
   note: z.string().optional(),
   demo: z.boolean().default(false),
   json: z.boolean().default(false),
+  reconnect: z.boolean().default(false),
+  'handshake-timeout': z.coerce
+    .number({ error: 'expected milliseconds' })
+    .int({ error: 'expected milliseconds' })
+    .min(1, { error: 'expected at least 1 ms' })
+    .default(10_000),
 });
+
+/** Failures in a row before `--reconnect` gives up (the count resets once a stream works). */
+const RECONNECT_RETRIES = 20;
+const OUTBOX_CAPACITY = 1000;
 
 const SUMMARY = `Chats on a RouteChat stream through the gateway. Notes: --demo, --note, or JSON lines on stdin
 (e.g. {"location":{"latitude":0,"longitude":1},"message":"hi"}). Exit: 0 OK, 1 OK but input rejected,
-2 usage error, 10 + gRPC status code otherwise (e.g. 24 UNAVAILABLE).`;
+2 usage error (also a wrong URL path: HTTP 404), 10 + gRPC status code otherwise (e.g. 24 UNAVAILABLE,
+14 DEADLINE_EXCEEDED when no handshake answer came).`;
 
 const point = (note: NoteFrame) => `(${note.location.latitude}, ${note.location.longitude})`;
 
@@ -102,7 +124,31 @@ async function main(): Promise<number> {
   const socket = new RouteChatSocket({
     url: config.url,
     WebSocket,
+    handshakeTimeoutMs: config['handshake-timeout'],
+    outboxCapacity: OUTBOX_CAPACITY,
+    // A person who asks for --reconnect wants the notes delivered: a note whose fate is unknown (in
+    // flight when a stream broke) is sent again, at the risk of a duplicate.
+    ...(config.reconnect
+      ? { reconnect: { retries: RECONNECT_RETRIES }, delivery: 'at-least-once' as const }
+      : {}),
     ...(config.token === undefined ? {} : { token: config.token }),
+  });
+  socket.on('state', (state) => {
+    if (state.name === 'reconnecting' && !config.json) {
+      err(
+        `${PROGRAM}: ${state.lastStatus.name}${state.lastStatus.message ? `: ${state.lastStatus.message}` : ''}; reconnecting in ${state.delayMs} ms (attempt ${state.attempt})`,
+      );
+    }
+  });
+  // Every note's fate is reported; only the final ones that are not "confirmed" are worth a line.
+  socket.on('fate', (fate) => {
+    if (fate.fate === 'confirmed' || fate.fate === 'rejected') return;
+    const what = fate.resend ? 'resending it on the next stream' : 'not resent';
+    err(
+      config.json
+        ? JSON.stringify({ type: 'fate', ...fate })
+        : `${PROGRAM}: note ${fate.id} ${JSON.stringify(fate.note.message)}: ${fate.fate} (${what})`,
+    );
   });
   socket.on('note', (note) =>
     out(config.json ? JSON.stringify(note) : `${point(note)} ${JSON.stringify(note.message)}`),
@@ -123,6 +169,8 @@ async function main(): Promise<number> {
   };
   process.on('SIGINT', onSigint);
 
+  // A function, not a narrowed property read: the state changes while the loop awaits.
+  const isClosed = () => socket.state.name === 'closed';
   const sending = (async () => {
     for await (const input of inputs) {
       if (socket.state.name === 'closed') return;
@@ -133,7 +181,20 @@ async function main(): Promise<number> {
         continue;
       }
       try {
-        socket.send(input.note);
+        // Disconnected for long (with --reconnect): wait for room in the outbox rather than fail.
+        while (socket.outboxSize >= OUTBOX_CAPACITY && !isClosed()) {
+          await new Promise<void>((resolve) => {
+            const offFate = socket.on('fate', () => done());
+            const offState = socket.on('state', () => done());
+            function done() {
+              offFate();
+              offState();
+              resolve();
+            }
+          });
+        }
+        if (isClosed()) return;
+        void socket.send(input.note);
       } catch (error) {
         if (!(error instanceof GatewayError)) throw error;
         // The stream ended meanwhile (e.g. the core is down): the status says why.
@@ -145,7 +206,8 @@ async function main(): Promise<number> {
     socket.end();
   })();
 
-  const status: CallStatus = await socket.status;
+  const outcome = await socket.closed;
+  const status: CallStatus = outcome.status;
   process.off('SIGINT', onSigint);
   // The stream is over: stop reading stdin (it may still be open) so the process can exit.
   process.stdin.destroy();
@@ -154,7 +216,9 @@ async function main(): Promise<number> {
   });
   if (config.json) out(JSON.stringify({ type: 'status', ...status }));
   else if (status.code !== 0) err(`${PROGRAM}: ${status.name}${status.message ? `: ${status.message}` : ''}`);
-  return exitCodeFor(status, rejected);
+  const exit = exitCodeFor(status, rejected, outcome.httpStatus);
+  if (exit === ExitCode.USAGE && !config.json) err(`${PROGRAM}: check --url (${config.url})`);
+  return exit;
 }
 
 main().then(

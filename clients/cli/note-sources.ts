@@ -17,19 +17,34 @@ export type NoteInput =
 export const DEMO_NOTES: readonly RouteNoteInput[] = SEED_NOTES;
 
 const INTEGER = /^\s*-?\d+\s*$/;
+const DECIMAL = /^\s*-?\d*\.\d+\s*$|^\s*-?\d+\.\d*\s*$/;
 
-/** `LAT,LNG,TEXT` in E7 integers; the text may itself contain commas. */
+/** A coordinate in degrees (it has a decimal point) or in E7 (an integer), as E7; or a problem. */
+export function parseCoordinate(text: string, limitDegrees: 90 | 180): number | string {
+  if (INTEGER.test(text)) return Number(text);
+  if (!DECIMAL.test(text)) return `"${text.trim()}" is neither degrees (40.7) nor E7 (407000000)`;
+  const degrees = Number(text);
+  if (Math.abs(degrees) > limitDegrees) return `${text.trim()}° is out of range (±${limitDegrees})`;
+  return Math.round(degrees * 1e7);
+}
+
+/**
+ * `LAT,LNG,TEXT`; the text may itself contain commas. A coordinate with a decimal point is in
+ * degrees (`40.7,-74.0`), an integer is in E7 (`407000000,-740000000`), like the wire format.
+ */
 export function parseNoteArg(value: string): RouteNoteInput | string {
   const first = value.indexOf(',');
   const second = first < 0 ? -1 : value.indexOf(',', first + 1);
   if (second < 0) return `expected LAT,LNG,TEXT, got "${value}"`;
-  const latitude = value.slice(0, first);
-  const longitude = value.slice(first + 1, second);
-  if (!INTEGER.test(latitude) || !INTEGER.test(longitude)) {
-    return `LAT and LNG must be integers in E7 units (degrees × 10^7), got "${value}"`;
+  const latitude = parseCoordinate(value.slice(0, first), 90);
+  const longitude = parseCoordinate(value.slice(first + 1, second), 180);
+  for (const coordinate of [latitude, longitude]) {
+    if (typeof coordinate === 'string') {
+      return `LAT and LNG are degrees (with a decimal point) or E7 integers (degrees × 10^7): ${coordinate}`;
+    }
   }
   return {
-    location: { latitude: Number(latitude), longitude: Number(longitude) },
+    location: { latitude: latitude as number, longitude: longitude as number },
     message: value.slice(second + 1),
   };
 }

@@ -44,21 +44,46 @@ const TRANSPORT_CLOSE_CODES = new Set([
   1014, // bad gateway
 ]);
 
+/** Why an upgrade was refused, in words a person can act on. */
+const REFUSAL_HINTS: Readonly<Record<number, string>> = {
+  400: 'the gateway refused the request',
+  401: 'the token was refused',
+  403: 'this origin or token is not allowed',
+  404: 'no WebSocket endpoint at this URL: check the path (/v1/routechat)',
+  426: 'not a WebSocket endpoint',
+  429: 'too many connections: try again later',
+  503: 'the gateway is not accepting connections now (shutting down or overloaded)',
+};
+
+function refusedUpgrade(httpStatus: number): CallStatus {
+  const hint = REFUSAL_HINTS[httpStatus];
+  return status(
+    statusForHttpStatus(httpStatus),
+    `upgrade refused: HTTP ${httpStatus}${hint ? ` (${hint})` : ''}`,
+  );
+}
+
 export interface ClosedWithoutStatus {
   readonly closeCode: number;
   readonly closeReason: string;
   /** The WebSocket 'error' event's message, when the runtime gives one (ws does, browsers do not). */
   readonly transportError?: string | undefined;
+  /** The HTTP status of a refused upgrade, when the runtime exposes the response (ws does). */
+  readonly httpStatus?: number | undefined;
 }
 
-export function statusForClose({ closeCode, closeReason, transportError }: ClosedWithoutStatus): CallStatus {
+export function statusForClose({
+  closeCode,
+  closeReason,
+  transportError,
+  httpStatus,
+}: ClosedWithoutStatus): CallStatus {
+  if (httpStatus !== undefined) return refusedUpgrade(httpStatus);
   const fromCode = statusForCloseCode(closeCode);
   if (fromCode !== undefined) return status(fromCode, closeReason);
   // ws reports a refused upgrade as "Unexpected server response: 403".
   const http = transportError ? /server response: (\d{3})/.exec(transportError) : null;
-  if (http?.[1]) {
-    return status(statusForHttpStatus(Number(http[1])), `upgrade refused: HTTP ${http[1]}`);
-  }
+  if (http?.[1]) return refusedUpgrade(Number(http[1]));
   const detail = closeReason || transportError || `connection closed with code ${closeCode}`;
   if (TRANSPORT_CLOSE_CODES.has(closeCode)) return status(StatusCode.UNAVAILABLE, detail);
   if (closeCode === CloseCode.MESSAGE_TOO_BIG) return status(StatusCode.RESOURCE_EXHAUSTED, detail);

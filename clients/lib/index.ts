@@ -5,10 +5,21 @@ export type {
   ErrorFrame,
   NoteFrame,
   RouteNoteInput,
+  RouteNoteJson,
   StatusName,
 } from '../../protocol/index.js';
 export { GatewayError, StatusCode } from '../../protocol/status.js';
+export type { Clock } from './clock.js';
 export { statusForClose, statusForHttpStatus } from './close-status.js';
+export { type FateName, noteKey } from './fates.js';
+export { OutboxFullError } from './outbox.js';
+export {
+  backoffDelay,
+  isRetryable,
+  parseRetryAfter,
+  type ReconnectOptions,
+  type StreamEnding,
+} from './reconnect.js';
 export {
   type Call,
   type CallOptions as GatewayCallOptions,
@@ -21,10 +32,11 @@ export {
 export {
   type CloseOutcome,
   type ConnectionState,
-  type ReconnectOptions,
+  type NoteFate,
   type RouteChatEvents,
   RouteChatSocket,
   type RouteChatSocketOptions,
+  type TokenSource,
 } from './route-chat-socket.js';
 export type { Listener } from './typed-events.js';
 export type { WebSocketConstructor, WebSocketLike } from './web-socket-like.js';

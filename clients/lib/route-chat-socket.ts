@@ -1,7 +1,10 @@
 /**
- * `RouteChatSocket`: one RouteChat stream over the v1 WebSocket contract, typed end to end. Runs
- * unchanged in browsers (global `WebSocket`) and in Node (pass `ws`'s `WebSocket`); this file never
- * imports `ws`. Frames are validated with the protocol's own zod schemas, in both directions.
+ * `RouteChatSocket`: RouteChat over the v1 WebSocket contract, typed end to end, surviving restarts.
+ * Runs unchanged in browsers (global `WebSocket`) and in Node (pass `ws`'s `WebSocket`); this file
+ * never imports `ws`. Frames are validated with the protocol's own zod schemas, in both directions.
+ *
+ * With `reconnect`, one RouteChatSocket spans several streams: notes wait in a bounded outbox while
+ * no stream is open and every note gets a fate (see fates.ts for the matching rules).
  */
 import { closeCodeForStatus } from '../../protocol/close-codes.js';
 import {
@@ -9,36 +12,74 @@ import {
   type ErrorFrame,
   type NoteFrame,
   type RouteNoteInput,
+  type RouteNoteJson,
   routeNoteSchema,
   SUBPROTOCOL,
   serverFrameSchema,
 } from '../../protocol/frames.js';
 import { type CallStatus, GatewayError, StatusCode, statusName } from '../../protocol/status.js';
+import { type Clock, systemClock } from './clock.js';
 import { statusForClose } from './close-status.js';
+import { createInFlight, type FateName, type InFlight, noteKey } from './fates.js';
+import { createOutbox, type Outbox } from './outbox.js';
+import {
+  type Backoff,
+  type BackoffPolicy,
+  backoffPolicy,
+  createBackoff,
+  isRetryable,
+  parseRetryAfter,
+  type ReconnectOptions,
+} from './reconnect.js';
 import { createEmitter, type Listener, type TypedEvents } from './typed-events.js';
 import type { WebSocketConstructor, WebSocketLike } from './web-socket-like.js';
 
-export interface ReconnectOptions {
-  /** Attempts after a failed or dropped connection before giving up (the count resets on open). */
-  readonly retries: number;
-  readonly initialDelayMs?: number;
-  readonly maxDelayMs?: number;
-  readonly multiplier?: number;
-}
+export type { ReconnectOptions } from './reconnect.js';
+
+/** A token, or a function called before every connection attempt (so a reconnect gets a fresh one). */
+export type TokenSource = string | (() => string | Promise<string>);
 
 export interface RouteChatSocketOptions {
   /** `ws://host:port/v1/routechat` (or `wss://`). */
   readonly url: string | URL;
-  /** Sent as the `bearer.<token>` subprotocol; the gateway turns it into `authorization: Bearer <token>`. */
-  readonly token?: string;
+  /**
+   * Sent as the `bearer.<token>` subprotocol; the gateway turns it into `authorization: Bearer
+   * <token>`. A function is called before every attempt; a 401 is never retried.
+   */
+  readonly token?: TokenSource;
   /** Defaults to `globalThis.WebSocket` (browsers, Node 22+); in Node 20 pass `ws`'s `WebSocket`. */
   readonly WebSocket?: WebSocketConstructor;
   /**
-   * Off by default. A RouteChat stream is not resumable: a reconnect opens a new stream, notes sent
-   * on the old one are not replayed and replies to them are lost. Only UNAVAILABLE (the connection
-   * failed or dropped, or the core was unreachable) is retried, and never after `end()` or `close()`.
+   * Off by default. A new connection is a new RouteChat stream; notes waiting in the outbox, and
+   * refused ones, go out on it. Retried: UNAVAILABLE, a gateway going away (1001), an abnormal
+   * close (1006), a handshake timeout, a 429/502/503/504 upgrade answer (honouring Retry-After),
+   * CANCELLED sent by the server. Never: a refused token, origin or path, an invalid note, a policy
+   * close, `close()` or the signal; after `end()` only to deliver notes still waiting.
    */
   readonly reconnect?: ReconnectOptions;
+  /**
+   * With `reconnect`: how long a new stream stays open before notes are written on it. A gateway
+   * whose core is down accepts the socket, then fails the call within milliseconds; a note written
+   * meanwhile would get the fate unknown, one held back stays in the outbox. Default 250.
+   */
+  readonly settleMs?: number;
+  /** No handshake answer within this time fails the attempt (DEADLINE_EXCEEDED). Default 10000. */
+  readonly handshakeTimeoutMs?: number;
+  /** Aborting closes the socket for good (status CANCELLED) and stops every reconnect. */
+  readonly signal?: AbortSignal;
+  /** Notes waiting for a stream, at most; `send()` beyond it throws OutboxFullError. Default 1000. */
+  readonly outboxCapacity?: number;
+  /** Notes written and not yet settled, at most, per stream: bounds the unknown fates. Default 32. */
+  readonly maxInFlight?: number;
+  /**
+   * What happens to a note whose fate is unknown (in flight when a stream broke): reported and
+   * dropped (`at-most-once`, the default), or reported and resent on the next stream (`at-least-once`:
+   * the core may then store it twice).
+   */
+  readonly delivery?: 'at-most-once' | 'at-least-once';
+  /** For tests: the timers' clock and the jitter's random source. */
+  readonly clock?: Clock;
+  readonly random?: () => number;
 }
 
 /** How the stream ended: the final status and the WebSocket close that carried it. */
@@ -49,6 +90,8 @@ export interface CloseOutcome {
   readonly closeReason: string;
   /** false when the status was derived from the close (or set locally), not sent by the gateway. */
   readonly statusFrame: boolean;
+  /** The HTTP status of a refused upgrade (Node only: browsers do not expose it). */
+  readonly httpStatus?: number;
 }
 
 export type ConnectionState =
@@ -58,11 +101,35 @@ export type ConnectionState =
   | { readonly name: 'half-closed' }
   | {
       readonly name: 'reconnecting';
+      /** Failures in a row so far (1 for the first retry). */
       readonly attempt: number;
       readonly delayMs: number;
       readonly lastStatus: CallStatus;
     }
   | { readonly name: 'closed'; readonly outcome: CloseOutcome };
+
+/** What became of one note sent with `send()`. */
+export interface NoteFate {
+  /** Per socket, from 1, in `send()` order. */
+  readonly id: number;
+  readonly note: RouteNoteJson;
+  /**
+   * confirmed: its echo came back. refused: the gateway did not take it (draining, flooding).
+   * rejected: the gateway refused its content. unknown: in flight when the stream broke. unsent:
+   * still waiting when the socket closed for good.
+   */
+  readonly fate: FateName;
+  /** true when the note went back to the outbox to go out on the next stream (not final yet). */
+  readonly resend: boolean;
+  /** Streams the note was written on. */
+  readonly attempts: number;
+  /** confirmed: from the write to the echo, in ms. */
+  readonly latencyMs?: number;
+  /** refused, rejected: the gateway's error frame, when one is known. */
+  readonly error?: ErrorFrame;
+  /** unknown, unsent: the status of the stream that ended. */
+  readonly status?: CallStatus;
+}
 
 export interface RouteChatEvents {
   state: ConnectionState;
@@ -70,12 +137,17 @@ export interface RouteChatEvents {
   note: NoteFrame;
   /** The gateway rejected a frame we sent; the stream stays open. */
   error: ErrorFrame;
+  /** Every fate of every note, the intermediate ones (`resend: true`) included. */
+  fate: NoteFate;
   /** The final status (once, whatever the cause). */
   status: CallStatus;
 }
 
 const TOKEN_CHARS = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const OPEN = 1;
+const CLOSING = 2;
+const CLOSED = 3;
+const END_FRAME = JSON.stringify({ type: 'end' });
 
 const localStatus = (code: StatusCode, message: string): CallStatus => ({
   code,
@@ -83,6 +155,38 @@ const localStatus = (code: StatusCode, message: string): CallStatus => ({
   message,
   metadata: {},
 });
+
+const checkToken = (token: string): void => {
+  if (!TOKEN_CHARS.test(token)) {
+    throw new GatewayError(
+      StatusCode.INVALID_ARGUMENT,
+      'the bearer token must be non-empty and use only HTTP token characters to fit in a subprotocol',
+    );
+  }
+};
+
+/** A frame waiting in the outbox or in flight. */
+interface Item {
+  readonly text: string;
+  /** noteKey() for a note; undefined for a raw frame or the end frame. */
+  readonly key: string | undefined;
+  readonly note?: {
+    readonly id: number;
+    readonly value: RouteNoteJson;
+    readonly settle: (fate: NoteFate) => void;
+  };
+  attempts: number;
+}
+
+/** ws (Node) reports a refused upgrade through this event, with the response's headers. */
+interface UpgradeResponseSource {
+  on(
+    event: 'unexpected-response',
+    listener: (request: unknown, response: { statusCode?: number; headers: Record<string, unknown> }) => void,
+  ): unknown;
+}
+const hasUpgradeResponse = (socket: object): socket is UpgradeResponseSource =>
+  typeof (socket as { on?: unknown }).on === 'function';
 
 export class RouteChatSocket implements TypedEvents<RouteChatEvents>, AsyncIterable<NoteFrame> {
   /** Resolves with the final status; never rejects. */
@@ -92,22 +196,41 @@ export class RouteChatSocket implements TypedEvents<RouteChatEvents>, AsyncItera
 
   readonly #events = createEmitter<RouteChatEvents>();
   readonly #url: string;
-  readonly #protocols: string[];
+  readonly #token: TokenSource | undefined;
   readonly #WebSocket: WebSocketConstructor;
-  readonly #reconnect: ReconnectOptions | undefined;
+  readonly #policy: BackoffPolicy | undefined;
+  readonly #backoff: Backoff | undefined;
+  readonly #handshakeTimeoutMs: number;
+  readonly #settleMs: number;
+  readonly #maxInFlight: number;
+  readonly #atLeastOnce: boolean;
+  readonly #clock: Clock;
+  readonly #outbox: Outbox<Item>;
   #state: ConnectionState = { name: 'connecting', attempt: 1 };
   #socket: WebSocketLike | undefined;
-  /** Frames accepted while not open; sent in order on open. */
-  #pending: string[] = [];
+  /** The current stream's frames written and not settled. */
+  #inFlight: InFlight<Item> = createInFlight();
+  /** Bumped per attempt: callbacks of an older attempt (a late token, a late event) are ignored. */
+  #generation = 0;
   #ended = false;
+  #endSent = false;
+  /** The current stream echoed a note: it reaches the core, so the whole window may be used. */
+  #streamProven = false;
   #closedByUser = false;
   /** The current connection's status frame, if one arrived. */
   #frameStatus: CallStatus | undefined;
   /** A status decided here: closed by the user, a malformed URL, a frame outside the contract. */
   #localStatus: CallStatus | undefined;
   #finalStatus: CallStatus | undefined;
-  #failures = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #nextNoteId = 1;
+  /** The reconnect delay. */
+  #timer: unknown;
+  /** A token function's answer is awaited: no socket yet. */
+  #fetchingToken = false;
+  #handshakeTimer: unknown;
+  #healthyTimer: unknown;
+  /** Set while a new stream settles: nothing is written until it fires. */
+  #settleTimer: unknown;
   #resolveStatus!: (status: CallStatus) => void;
   #resolveClosed!: (outcome: CloseOutcome) => void;
 
@@ -120,24 +243,33 @@ export class RouteChatSocket implements TypedEvents<RouteChatEvents>, AsyncItera
         'no WebSocket implementation: pass options.WebSocket (e.g. the ws package) in this runtime',
       );
     }
-    if (options.token !== undefined && !TOKEN_CHARS.test(options.token)) {
-      throw new GatewayError(
-        StatusCode.INVALID_ARGUMENT,
-        'the bearer token must be non-empty and use only HTTP token characters to fit in a subprotocol',
-      );
-    }
+    if (typeof options.token === 'string') checkToken(options.token);
     this.#WebSocket = ctor;
     this.#url = String(options.url);
-    this.#protocols = [SUBPROTOCOL];
-    if (options.token !== undefined) this.#protocols.push(`${BEARER_SUBPROTOCOL_PREFIX}${options.token}`);
-    this.#reconnect = options.reconnect;
+    this.#token = options.token;
+    this.#clock = options.clock ?? systemClock;
+    this.#policy = options.reconnect ? backoffPolicy(options.reconnect) : undefined;
+    this.#backoff = this.#policy ? createBackoff(this.#policy, options.random) : undefined;
+    this.#handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
+    this.#settleMs = options.reconnect ? (options.settleMs ?? 250) : 0;
+    this.#maxInFlight = options.maxInFlight ?? 32;
+    this.#atLeastOnce = options.delivery === 'at-least-once';
+    this.#outbox = createOutbox(options.outboxCapacity ?? 1000);
     this.status = new Promise((resolve) => {
       this.#resolveStatus = resolve;
     });
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
-    this.#open();
+    const signal = options.signal;
+    if (signal?.aborted) {
+      this.#localStatus = localStatus(StatusCode.CANCELLED, 'aborted by the signal');
+      this.#closedByUser = true;
+      queueMicrotask(() => this.#finishLocally());
+      return;
+    }
+    signal?.addEventListener('abort', () => this.#abort('aborted by the signal'), { once: true });
+    this.#connect();
   }
 
   get state(): ConnectionState {
@@ -153,6 +285,21 @@ export class RouteChatSocket implements TypedEvents<RouteChatEvents>, AsyncItera
     return this.#socket?.bufferedAmount ?? 0;
   }
 
+  /** Notes waiting for a stream (disconnected, or the in-flight window is full). */
+  get outboxSize(): number {
+    return this.#outbox.items().filter((item) => item.note).length;
+  }
+
+  /** Notes written on the current stream and not settled yet. */
+  get inFlight(): number {
+    return this.#inFlight.notes;
+  }
+
+  /** The notes waiting in the outbox, oldest first. */
+  queued(): RouteNoteJson[] {
+    return this.#outbox.items().flatMap((item) => (item.note ? [item.note.value] : []));
+  }
+
   on<K extends keyof RouteChatEvents>(event: K, listener: Listener<RouteChatEvents[K]>): () => void {
     return this.#events.on(event, listener);
   }
@@ -162,11 +309,12 @@ export class RouteChatSocket implements TypedEvents<RouteChatEvents>, AsyncItera
   }
 
   /**
-   * Validates `note` with the protocol's RouteNote schema and sends it (queued until open).
+   * Validates `note` with the protocol's RouteNote schema and queues it; it goes out at once when a
+   * stream is open and the in-flight window allows. Resolves with its final fate (never rejects).
    * Throws a GatewayError: INVALID_ARGUMENT with details for a bad note, FAILED_PRECONDITION after
-   * `end()` or once closed.
+   * `end()` or once closed, OutboxFullError (RESOURCE_EXHAUSTED) when the outbox is full.
    */
-  send(note: RouteNoteInput): void {
+  send(note: RouteNoteInput): Promise<NoteFate> {
     const parsed = routeNoteSchema.safeParse(note);
     if (!parsed.success) {
       const details = parsed.error.issues.map((issue) => ({
@@ -180,34 +328,44 @@ export class RouteChatSocket implements TypedEvents<RouteChatEvents>, AsyncItera
         details,
       );
     }
-    this.#write(JSON.stringify(parsed.data));
+    this.#checkWritable();
+    const value = parsed.data;
+    let settle!: (fate: NoteFate) => void;
+    const fate = new Promise<NoteFate>((resolve) => {
+      settle = resolve;
+    });
+    this.#outbox.push({
+      text: JSON.stringify(value),
+      key: noteKey(value),
+      note: { id: this.#nextNoteId, value, settle },
+      attempts: 0,
+    });
+    this.#nextNoteId += 1;
+    this.#pump();
+    return fate;
   }
 
-  /** Sends a text frame as-is, unvalidated: for tools that exercise the gateway's own validation. */
+  /** Sends a text frame as-is, unvalidated and without a fate: for tools that test the gateway. */
   sendRaw(text: string): void {
-    this.#write(text);
+    this.#checkWritable();
+    this.#outbox.push({ text, key: undefined, attempts: 0 });
+    this.#pump();
   }
 
-  /** Half-close: no more notes from us. The gateway still delivers replies, then the status. */
+  /**
+   * Half-close: no more notes from us. The end frame goes out once the outbox is empty; the gateway
+   * still delivers replies, then the status.
+   */
   end(): void {
     if (this.#ended || this.#state.name === 'closed') return;
-    this.#write(JSON.stringify({ type: 'end' }));
     this.#ended = true;
     if (this.#state.name === 'open') this.#setState({ name: 'half-closed' });
+    this.#pump();
   }
 
   /** Abrupt close: the call is cancelled; the status is CANCELLED unless one already arrived. */
   close(): void {
-    if (this.#state.name === 'closed') return;
-    this.#closedByUser = true;
-    this.#localStatus ??= localStatus(StatusCode.CANCELLED, 'closed by the client');
-    if (this.#timer !== undefined) {
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
-      this.#finish({ status: this.#localStatus, closeCode: 1000, closeReason: '', statusFrame: false });
-      return;
-    }
-    this.#socket?.close(1000, 'client closed');
+    this.#abort('closed by the client');
   }
 
   /** Notes received from now on, until the final status. Create it before awaiting anything. */
@@ -243,62 +401,219 @@ export class RouteChatSocket implements TypedEvents<RouteChatEvents>, AsyncItera
     return this.notes();
   }
 
-  #setState(state: ConnectionState) {
-    this.#state = state;
-    this.#events.emit('state', state);
+  #abort(why: string) {
+    if (this.#state.name === 'closed') return;
+    this.#closedByUser = true;
+    this.#localStatus ??= localStatus(StatusCode.CANCELLED, why);
+    const socket = this.#socket;
+    if (socket && this.#timer === undefined && !this.#fetchingToken && socket.readyState !== CLOSED) {
+      // The close event settles the stream (a socket already closing just gets there).
+      if (socket.readyState !== CLOSING) socket.close(1000, 'client closed');
+      return;
+    }
+    // Between attempts (a backoff delay, a token being fetched): nothing to close.
+    this.#finishLocally();
   }
 
-  #write(frame: string) {
+  #finishLocally() {
+    this.#clearTimers();
+    this.#generation += 1;
+    const status = this.#localStatus ?? localStatus(StatusCode.CANCELLED, 'closed by the client');
+    this.#finish({ status, closeCode: 1000, closeReason: '', statusFrame: false });
+  }
+
+  #checkWritable() {
     if (this.#ended || this.#state.name === 'closed') {
       throw new GatewayError(
         StatusCode.FAILED_PRECONDITION,
         this.#ended ? 'cannot send after end()' : 'the stream is closed',
       );
     }
-    if (this.#state.name === 'open' && this.#socket?.readyState === OPEN) this.#socket.send(frame);
-    else this.#pending.push(frame);
   }
 
-  #open() {
+  #setState(state: ConnectionState) {
+    this.#state = state;
+    this.#events.emit('state', state);
+  }
+
+  #clearTimers() {
+    for (const timer of [this.#timer, this.#handshakeTimer, this.#healthyTimer, this.#settleTimer]) {
+      if (timer !== undefined) this.#clock.clearTimeout(timer);
+    }
+    this.#timer = undefined;
+    this.#handshakeTimer = undefined;
+    this.#healthyTimer = undefined;
+    this.#settleTimer = undefined;
+  }
+
+  #settle(item: Item, fate: Omit<NoteFate, 'id' | 'note' | 'attempts'>) {
+    const note = item.note;
+    if (!note) return;
+    const value: NoteFate = { id: note.id, note: note.value, attempts: item.attempts, ...fate };
+    this.#events.emit('fate', value);
+    if (!value.resend) note.settle(value);
+  }
+
+  /** Writes what the outbox holds, as far as the in-flight window allows; then the end frame. */
+  #pump() {
+    const socket = this.#socket;
+    if (this.#state.name !== 'open' && this.#state.name !== 'half-closed') return;
+    if (!socket || socket.readyState !== OPEN || this.#inFlight.refusing) return;
+    if (this.#settleTimer !== undefined) return;
+    for (let item = this.#outbox.peek(); item; item = this.#outbox.peek()) {
+      // Slow start: one note until the stream's first echo. A gateway whose core is down opens the
+      // socket, then fails the call: whatever was in flight then has an unknown fate.
+      const window = this.#streamProven ? this.#maxInFlight : 1;
+      if (item.key !== undefined && this.#inFlight.notes >= window) return;
+      this.#outbox.shift();
+      item.attempts += 1;
+      socket.send(item.text);
+      this.#inFlight.sent(item, this.#clock.now());
+    }
+    if (this.#ended && !this.#endSent) {
+      this.#endSent = true;
+      socket.send(END_FRAME);
+      // Tracked like a raw frame: a draining gateway's refusal of it counts in the refused suffix.
+      this.#inFlight.sent({ text: END_FRAME, key: undefined, attempts: 1 }, this.#clock.now());
+    }
+  }
+
+  #connect() {
+    const generation = ++this.#generation;
+    const token = this.#token;
+    if (typeof token !== 'function') {
+      this.#open(token);
+      return;
+    }
+    // A fresh token for every attempt; the socket is created once it is known.
+    let fetched: Promise<string>;
+    try {
+      fetched = Promise.resolve(token());
+    } catch (error) {
+      fetched = Promise.reject(error);
+    }
+    this.#fetchingToken = true;
+    fetched.then(
+      (value) => {
+        if (generation !== this.#generation || this.#state.name === 'closed') return;
+        this.#fetchingToken = false;
+        try {
+          checkToken(value);
+        } catch (error) {
+          this.#localStatus = localStatus(StatusCode.INVALID_ARGUMENT, (error as Error).message);
+          this.#finishLocally();
+          return;
+        }
+        this.#open(value);
+      },
+      (error: unknown) => {
+        if (generation !== this.#generation || this.#state.name === 'closed') return;
+        this.#fetchingToken = false;
+        const status = localStatus(
+          StatusCode.UNAVAILABLE,
+          `could not get a token: ${error instanceof Error ? error.message : String(error)}`,
+        );
+        this.#streamEnded({ status, closeCode: 1006, closeReason: '', statusFrame: false });
+      },
+    );
+  }
+
+  #open(token: string | undefined) {
+    const generation = this.#generation;
+    const protocols = [SUBPROTOCOL];
+    if (token !== undefined) protocols.push(`${BEARER_SUBPROTOCOL_PREFIX}${token}`);
     let transportError: string | undefined;
+    let httpStatus: number | undefined;
+    let retryAfterMs: number | undefined;
+    let handshakeTimedOut = false;
     let socket: WebSocketLike;
     try {
-      socket = new this.#WebSocket(this.#url, this.#protocols);
+      socket = new this.#WebSocket(this.#url, protocols);
     } catch (error) {
       // A malformed URL: nothing to retry.
-      const status = localStatus(
+      this.#localStatus = localStatus(
         StatusCode.INVALID_ARGUMENT,
         error instanceof Error ? error.message : String(error),
       );
-      queueMicrotask(() => this.#finish({ status, closeCode: 1006, closeReason: '', statusFrame: false }));
+      queueMicrotask(() =>
+        this.#finish({ status: this.#localStatus!, closeCode: 1006, closeReason: '', statusFrame: false }),
+      );
       return;
     }
     this.#socket = socket;
     this.#frameStatus = undefined;
+    this.#endSent = false;
+    this.#streamProven = false;
+    this.#inFlight = createInFlight();
+    const current = () => generation === this.#generation && this.#socket === socket;
     socket.addEventListener('error', (event) => {
       const message = (event as { message?: unknown }).message;
       transportError = typeof message === 'string' ? message : 'WebSocket error';
     });
+    if (hasUpgradeResponse(socket)) {
+      // With a listener, ws leaves the refused handshake to us: note the status, then abort.
+      socket.on('unexpected-response', (_request, response) => {
+        httpStatus = response.statusCode;
+        const retryAfter = response.headers['retry-after'];
+        retryAfterMs = parseRetryAfter(
+          typeof retryAfter === 'string' ? retryAfter : undefined,
+          this.#clock.now(),
+        );
+        socket.close();
+      });
+    }
+    this.#handshakeTimer = this.#clock.setTimeout(() => {
+      this.#handshakeTimer = undefined;
+      handshakeTimedOut = true;
+      socket.close();
+    }, this.#handshakeTimeoutMs);
     socket.addEventListener('open', () => {
-      this.#failures = 0;
+      if (!current()) return;
+      this.#clock.clearTimeout(this.#handshakeTimer);
+      this.#handshakeTimer = undefined;
+      // Open is not proof of health (a gateway whose core is down opens, then closes with 4014).
+      if (this.#backoff && this.#policy) {
+        const backoff = this.#backoff;
+        this.#healthyTimer = this.#clock.setTimeout(() => {
+          this.#healthyTimer = undefined;
+          backoff.worked();
+        }, this.#policy.healthyAfterMs);
+      }
+      if (this.#settleMs > 0) {
+        this.#settleTimer = this.#clock.setTimeout(() => {
+          this.#settleTimer = undefined;
+          this.#pump();
+        }, this.#settleMs);
+      }
       this.#setState(this.#ended ? { name: 'half-closed' } : { name: 'open', protocol: socket.protocol });
-      const pending = this.#pending;
-      this.#pending = [];
-      for (const frame of pending) socket.send(frame);
+      this.#pump();
     });
-    socket.addEventListener('message', (event) => this.#onMessage(event.data));
+    socket.addEventListener('message', (event) => {
+      if (current()) this.#onMessage(event.data);
+    });
     socket.addEventListener('close', (event) => {
+      if (!current()) return;
+      this.#clearTimers();
+      const timedOut = handshakeTimedOut && httpStatus === undefined;
       const status =
         this.#frameStatus ??
         this.#localStatus ??
-        statusForClose({ closeCode: event.code, closeReason: event.reason, transportError });
-      const outcome: CloseOutcome = {
-        status,
-        closeCode: event.code,
-        closeReason: event.reason,
-        statusFrame: this.#frameStatus !== undefined,
-      };
-      if (!this.#retry(status)) this.#finish(outcome);
+        (timedOut
+          ? localStatus(
+              StatusCode.DEADLINE_EXCEEDED,
+              `no WebSocket handshake answer within ${this.#handshakeTimeoutMs} ms`,
+            )
+          : statusForClose({ closeCode: event.code, closeReason: event.reason, transportError, httpStatus }));
+      this.#streamEnded(
+        {
+          status,
+          closeCode: event.code,
+          closeReason: event.reason,
+          statusFrame: this.#frameStatus !== undefined,
+          ...(httpStatus === undefined ? {} : { httpStatus }),
+        },
+        { handshakeTimedOut: timedOut, retryAfterMs },
+      );
     });
   }
 
@@ -321,37 +636,80 @@ export class RouteChatSocket implements TypedEvents<RouteChatEvents>, AsyncItera
       return;
     }
     const value = frame.data;
-    if (!('type' in value)) this.#events.emit('note', value);
-    else if (value.type === 'error') this.#events.emit('error', value);
-    else {
+    if (!('type' in value)) {
+      // A reply: this stream works.
+      this.#backoff?.worked();
+      this.#streamProven = true;
+      const confirmed = this.#inFlight.received(noteKey(value));
+      if (confirmed) {
+        this.#settle(confirmed.item, {
+          fate: 'confirmed',
+          resend: false,
+          latencyMs: this.#clock.now() - confirmed.sentAt,
+        });
+      }
+      this.#events.emit('note', value);
+      if (confirmed) this.#pump();
+    } else if (value.type === 'error') {
+      const rejected = this.#inFlight.errorFrame(value.reason);
+      if (rejected) this.#settle(rejected, { fate: 'rejected', resend: false, error: value });
+      this.#events.emit('error', value);
+    } else {
       const { type: _type, ...status } = value;
       // The number and the name come from the same frame; the schema checked both are in range.
       this.#frameStatus = status as CallStatus;
     }
   }
 
-  /** Schedules a new connection when the options allow it; true when one was scheduled. */
-  #retry(status: CallStatus): boolean {
-    const options = this.#reconnect;
-    if (!options || this.#ended || this.#closedByUser || status.code !== StatusCode.UNAVAILABLE) return false;
-    if (this.#failures >= options.retries) return false;
-    this.#failures += 1;
-    this.#frameStatus = undefined;
-    const base = (options.initialDelayMs ?? 250) * (options.multiplier ?? 2) ** (this.#failures - 1);
-    // ±20 % jitter so that many clients dropped together do not come back together.
-    const delayMs = Math.round(Math.min(base, options.maxDelayMs ?? 10_000) * (0.8 + Math.random() * 0.4));
-    this.#setState({ name: 'reconnecting', attempt: this.#failures, delayMs, lastStatus: status });
-    this.#timer = setTimeout(() => {
+  /** One stream is over: settle its notes, then reconnect or finish. */
+  #streamEnded(
+    outcome: CloseOutcome,
+    extra: { handshakeTimedOut?: boolean; retryAfterMs?: number | undefined } = {},
+  ) {
+    const { refused, unknown } = this.#inFlight.settle();
+    const policy = this.#policy;
+    const retryable =
+      policy !== undefined &&
+      !this.#closedByUser &&
+      this.#localStatus === undefined &&
+      isRetryable({ ...outcome, handshakeTimedOut: extra.handshakeTimedOut });
+    const refusedNotes = refused.filter((item) => item.note);
+    const unknownNotes = unknown.filter((item) => item.note);
+    const willResendUnknown = retryable && this.#atLeastOnce;
+    for (const item of refusedNotes) this.#settle(item, { fate: 'refused', resend: retryable });
+    for (const item of unknownNotes) {
+      this.#settle(item, { fate: 'unknown', resend: willResendUnknown, status: outcome.status });
+    }
+    if (retryable) {
+      this.#outbox.requeue([...(willResendUnknown ? unknownNotes : []), ...refusedNotes]);
+    }
+    // After end(), a new stream only to deliver what is still waiting.
+    const wanted = !this.#ended || this.#outbox.items().some((item) => item.note);
+    const next = retryable && wanted ? this.#backoff?.next(extra.retryAfterMs) : undefined;
+    if (!next) {
+      this.#finish(outcome);
+      return;
+    }
+    this.#socket = undefined;
+    this.#setState({
+      name: 'reconnecting',
+      attempt: next.attempt,
+      delayMs: next.delayMs,
+      lastStatus: outcome.status,
+    });
+    this.#timer = this.#clock.setTimeout(() => {
       this.#timer = undefined;
-      this.#setState({ name: 'connecting', attempt: this.#failures + 1 });
-      this.#open();
-    }, delayMs);
-    return true;
+      this.#setState({ name: 'connecting', attempt: next.attempt + 1 });
+      this.#connect();
+    }, next.delayMs);
   }
 
   #finish(outcome: CloseOutcome) {
     if (this.#state.name === 'closed') return;
-    this.#pending = [];
+    this.#clearTimers();
+    for (const item of this.#outbox.drain()) {
+      this.#settle(item, { fate: 'unsent', resend: false, status: outcome.status });
+    }
     this.#finalStatus = outcome.status;
     this.#resolveStatus(outcome.status);
     this.#events.emit('status', outcome.status);

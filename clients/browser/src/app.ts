@@ -1,32 +1,45 @@
 /**
- * The RouteChat page: connection controls, a place picker (select + map), the note form and the
- * notes grouped by location. Only the notes list re-renders when notes arrive, so typing is never
- * interrupted. Everything user-supplied goes through textContent.
+ * The RouteChat page: connection controls, a place picker (select + map), the note form, the
+ * outbox, counters and the notes grouped by place. It reconnects by itself through restarts (the
+ * library's backoff), with a visible countdown; notes typed meanwhile wait in the outbox and go out
+ * on the next stream. Only the notes list re-renders when notes arrive, so typing is never
+ * interrupted; screen readers hear the new note only (one live region). Everything user-supplied
+ * goes through textContent.
  */
 import {
   type CallStatus,
   type CloseOutcome,
   type ConnectionState,
   type ErrorFrame,
+  GatewayError,
+  type NoteFate,
   RouteChatSocket,
 } from '../../lib/index.js';
-import { degrees, FEATURES, featureAt } from './features.js';
+import {
+  ALL_PLACES,
+  degrees,
+  degreesInput,
+  FEATURES,
+  type Feature,
+  featureAt,
+  parseDegrees,
+} from './features.js';
 import { renderGroups } from './groups-view.js';
-import { renderMap } from './map-view.js';
+import { type MapView, renderMap } from './map-view.js';
 import { createNoteGroups } from './note-groups.js';
 
-const STATE_TEXT: Record<ConnectionState['name'] | 'idle', string> = {
+const STATE_TEXT: Record<Exclude<ConnectionState['name'], 'reconnecting'> | 'idle', string> = {
   idle: 'Disconnected',
   connecting: 'Connecting…',
   open: 'Connected',
   'half-closed': 'Finishing…',
-  reconnecting: 'Reconnecting…',
   closed: 'Disconnected',
 };
 
 /** How long a graceful disconnect waits for the status before closing outright. */
 const DISCONNECT_GRACE_MS = 3000;
-const INTEGER = /^\s*-?\d+\s*$/;
+/** The page never gives up by itself: a person expects it to come back (Disconnect stops it). */
+const RECONNECT = { retries: 1_000_000, initialDelayMs: 500, maxDelayMs: 10_000 } as const;
 
 function element<T extends HTMLElement>(doc: Document, id: string, type: new () => T): T {
   const found = doc.getElementById(id);
@@ -45,10 +58,22 @@ export function startApp(doc: Document): void {
     latitude: element(doc, 'latitude', HTMLInputElement),
     longitude: element(doc, 'longitude', HTMLInputElement),
     message: element(doc, 'message', HTMLInputElement),
+    send: element(doc, 'send', HTMLButtonElement),
     formError: element(doc, 'form-error', HTMLElement),
     token: element(doc, 'token', HTMLInputElement),
     groups: element(doc, 'groups', HTMLOListElement),
     empty: element(doc, 'empty', HTMLElement),
+    outbox: element(doc, 'outbox', HTMLElement),
+    outboxList: element(doc, 'outbox-list', HTMLOListElement),
+    outboxCount: element(doc, 'outbox-count', HTMLElement),
+    stats: {
+      sent: element(doc, 'stat-sent', HTMLElement),
+      received: element(doc, 'stat-received', HTMLElement),
+      rejected: element(doc, 'stat-rejected', HTMLElement),
+      latency: element(doc, 'stat-latency', HTMLElement),
+    },
+    announcer: element(doc, 'announcer', HTMLElement),
+    mapDetails: doc.getElementById('map-details'),
   };
   const map = doc.getElementById('map');
   const fieldErrors = {
@@ -58,7 +83,9 @@ export function startApp(doc: Document): void {
   } as const;
 
   const groups = createNoteGroups();
+  const counts = { sent: 0, received: 0, rejected: 0 };
   let socket: RouteChatSocket | undefined;
+  let countdown: ReturnType<typeof setInterval> | undefined;
 
   // Places.
   const custom = doc.createElement('option');
@@ -71,30 +98,43 @@ export function startApp(doc: Document): void {
     option.textContent = feature.name;
     ui.feature.append(option);
   }
-  let selectMap: ((index: number | undefined) => void) | undefined;
-  const pickFeature = (index: number) => {
-    const feature = FEATURES[index];
-    if (!feature) return;
-    ui.feature.value = String(index);
-    ui.latitude.value = String(feature.latitude);
-    ui.longitude.value = String(feature.longitude);
-    selectMap?.(index);
-  };
-  if (map instanceof SVGSVGElement) selectMap = renderMap(map, FEATURES, pickFeature);
-  ui.feature.addEventListener('change', () => {
-    if (ui.feature.value !== '') pickFeature(Number(ui.feature.value));
-    else selectMap?.(undefined);
-  });
-  const onCoordinatesTyped = () => {
-    const lat = Number(ui.latitude.value);
-    const lng = Number(ui.longitude.value);
-    const index = FEATURES.findIndex((f) => f.latitude === lat && f.longitude === lng);
+  let mapView: MapView | undefined;
+  const showPlace = (place: Feature) => {
+    const index = FEATURES.indexOf(featureAt(place.latitude, place.longitude) ?? place);
     ui.feature.value = index >= 0 ? String(index) : '';
-    selectMap?.(index >= 0 ? index : undefined);
+    ui.latitude.value = degreesInput(place.latitude);
+    ui.longitude.value = degreesInput(place.longitude);
+    mapView?.select(place);
+  };
+  if (map instanceof SVGSVGElement) mapView = renderMap(map, ALL_PLACES, showPlace);
+  // The map is open on wide screens, one tap away on a phone (the notes stay above the fold).
+  if (ui.mapDetails instanceof HTMLDetailsElement) {
+    ui.mapDetails.open = doc.defaultView?.matchMedia('(min-width: 721px)').matches ?? true;
+  }
+  ui.feature.addEventListener('change', () => {
+    const feature = ui.feature.value === '' ? undefined : FEATURES[Number(ui.feature.value)];
+    if (feature) showPlace(feature);
+    else mapView?.select(undefined);
+  });
+  const typedLocation = (): { latitude: number; longitude: number } | undefined => {
+    const latitude = parseDegrees(ui.latitude.value, 90);
+    const longitude = parseDegrees(ui.longitude.value, 180);
+    return typeof latitude === 'number' && typeof longitude === 'number'
+      ? { latitude, longitude }
+      : undefined;
+  };
+  const onCoordinatesTyped = () => {
+    const location = typedLocation();
+    const place =
+      location &&
+      ALL_PLACES.find((p) => p.latitude === location.latitude && p.longitude === location.longitude);
+    const index = place ? FEATURES.indexOf(place) : -1;
+    ui.feature.value = index >= 0 ? String(index) : '';
+    mapView?.select(place);
   };
   ui.latitude.addEventListener('input', onCoordinatesTyped);
   ui.longitude.addEventListener('input', onCoordinatesTyped);
-  pickFeature(0);
+  if (FEATURES[0]) showPlace(FEATURES[0]);
 
   // Errors next to the form.
   const clearErrors = () => {
@@ -106,6 +146,12 @@ export function startApp(doc: Document): void {
       text.textContent = '';
     }
   };
+  const showFieldError = (path: keyof typeof fieldErrors, message: string) => {
+    const [input, text] = fieldErrors[path];
+    input.setAttribute('aria-invalid', 'true');
+    text.textContent = message;
+    text.hidden = false;
+  };
   const showFormError = (message: string, details: ErrorFrame['details'] = []) => {
     const title = doc.createElement('strong');
     title.textContent = message;
@@ -116,39 +162,89 @@ export function startApp(doc: Document): void {
         const item = doc.createElement('li');
         item.textContent = `${detail.path || '(frame)'}: ${detail.message}`;
         list.append(item);
-        const field = fieldErrors[detail.path as keyof typeof fieldErrors] as
-          | (typeof fieldErrors)[keyof typeof fieldErrors]
-          | undefined;
-        if (field) {
-          field[0].setAttribute('aria-invalid', 'true');
-          field[1].textContent = detail.message;
-          field[1].hidden = false;
-        }
+        if (detail.path in fieldErrors)
+          showFieldError(detail.path as keyof typeof fieldErrors, detail.message);
       }
       ui.formError.append(list);
     }
     ui.formError.hidden = false;
   };
 
+  // Counters, outbox, notes.
+  const renderStats = (latencyMs?: number) => {
+    ui.stats.sent.textContent = String(counts.sent);
+    ui.stats.received.textContent = String(counts.received);
+    ui.stats.rejected.textContent = String(counts.rejected);
+    if (latencyMs !== undefined) ui.stats.latency.textContent = `${Math.round(latencyMs)} ms`;
+  };
+  const renderOutbox = () => {
+    const queued = socket?.queued() ?? [];
+    ui.outbox.hidden = queued.length === 0;
+    ui.outboxCount.textContent = String(queued.length);
+    ui.outboxList.replaceChildren(
+      ...queued.map((note) => {
+        const item = doc.createElement('li');
+        const place = featureAt(note.location.latitude, note.location.longitude);
+        item.textContent = `${note.message || '(empty note)'} · ${place ? place.name : `${degrees(note.location.latitude)}, ${degrees(note.location.longitude)}`}`;
+        return item;
+      }),
+    );
+  };
+  const render = () => {
+    const list = groups.list();
+    renderGroups(ui.groups, list, featureAt, degrees);
+    ui.empty.hidden = ui.groups.childElementCount > 0;
+    mapView?.markNotes(new Set(list.map((group) => group.key)));
+  };
+
   // Connection.
-  const showState = (name: ConnectionState['name'] | 'idle') => {
-    ui.state.textContent = STATE_TEXT[name];
-    ui.state.dataset.state = name;
-    const live =
-      name === 'connecting' || name === 'open' || name === 'half-closed' || name === 'reconnecting';
+  const stopCountdown = () => {
+    if (countdown !== undefined) clearInterval(countdown);
+    countdown = undefined;
+  };
+  const showState = (state: ConnectionState | { name: 'idle' }) => {
+    stopCountdown();
+    ui.state.dataset.state = state.name;
+    if (state.name === 'reconnecting') {
+      const until = Date.now() + state.delayMs;
+      const why = state.lastStatus.name;
+      const tick = () => {
+        const seconds = Math.max(0, Math.ceil((until - Date.now()) / 1000));
+        ui.state.textContent = `Reconnecting in ${seconds} s… (${why})`;
+      };
+      tick();
+      countdown = setInterval(tick, 250);
+    } else {
+      ui.state.textContent = STATE_TEXT[state.name];
+    }
+    const live = state.name !== 'idle' && state.name !== 'closed';
     ui.connect.disabled = live;
-    ui.disconnect.disabled = !live || name === 'half-closed';
+    ui.disconnect.disabled = !live || state.name === 'half-closed';
+    // While reconnecting, Send queues (the outbox shows it); it says so.
+    ui.send.textContent = state.name === 'open' || !live ? 'Send' : 'Queue';
   };
   const showFinal = (outcome: CloseOutcome) => {
     const status: CallStatus = outcome.status;
     const reason = outcome.closeReason ? ` “${outcome.closeReason}”` : '';
     ui.finalStatus.textContent = `Stream ended: ${status.name} (${status.code})${status.message ? ` · ${status.message}` : ''} · close code ${outcome.closeCode}${reason}`;
-    ui.finalStatus.dataset.ok = String(status.code === 0);
+    // Green only for a stream that really finished: OK and a normal close.
+    ui.finalStatus.dataset.ok = String(status.code === 0 && outcome.closeCode === 1000);
     ui.finalStatus.hidden = false;
   };
-  const render = () => {
-    renderGroups(ui.groups, groups.list(), featureAt, degrees);
-    ui.empty.hidden = ui.groups.childElementCount > 0;
+  const onFate = (fate: NoteFate) => {
+    if (fate.fate === 'confirmed') renderStats(fate.latencyMs);
+    else if (!fate.resend) {
+      groups.forget(fate.note.location, fate.note.message);
+      // A rejected note was counted and explained by its error frame (the 'error' listener).
+      if (fate.fate === 'unknown' || fate.fate === 'unsent') {
+        const why =
+          fate.fate === 'unknown'
+            ? 'may not have been delivered: the connection broke while it was on its way'
+            : 'was not sent: the stream ended before it could go out';
+        showFormError(`Your note “${fate.note.message}” ${why}.`);
+      }
+    }
+    renderOutbox();
   };
 
   ui.connect.addEventListener('click', () => {
@@ -159,25 +255,36 @@ export function startApp(doc: Document): void {
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
     const token = ui.token.value.trim();
     try {
-      socket = new RouteChatSocket({ url, ...(token ? { token } : {}) });
+      socket = new RouteChatSocket({ url, reconnect: RECONNECT, ...(token ? { token } : {}) });
     } catch (error) {
       showFormError(error instanceof Error ? error.message : String(error));
       return;
     }
     const current = socket;
-    showState(current.state.name);
+    showState(current.state);
     current.on('state', (state) => {
       if (current !== socket) return;
-      showState(state.name);
+      showState(state);
       if (state.name === 'open') ui.message.focus();
       if (state.name === 'closed') showFinal(state.outcome);
+      renderOutbox();
     });
     current.on('note', (note) => {
-      groups.received(note);
+      counts.received += 1;
+      renderStats();
+      const fresh = groups.received(note);
       render();
+      const newest = fresh.at(-1);
+      if (newest) {
+        const place = featureAt(note.location.latitude, note.location.longitude);
+        ui.announcer.textContent = `${newest.mine ? 'You' : 'New note'} at ${place ? place.name : 'an unnamed spot'}: ${newest.message || '(empty note)'}`;
+      }
     });
+    current.on('fate', onFate);
     current.on('error', (frame) => {
-      groups.rejectedLast();
+      if (frame.reason === 'after_end' || frame.reason === 'rate_limited') return; // resent by the library
+      counts.rejected += 1;
+      renderStats();
       showFormError(
         frame.details.length > 0 ? `The gateway rejected the note (${frame.code}):` : frame.message,
         frame.details,
@@ -196,24 +303,33 @@ export function startApp(doc: Document): void {
   ui.form.addEventListener('submit', (event) => {
     event.preventDefault();
     clearErrors();
-    if (socket?.state.name !== 'open') {
+    const current = socket;
+    if (!current || current.state.name === 'closed' || current.state.name === 'half-closed') {
       showFormError('Not connected: press Connect first.');
       return;
     }
-    // Sent as typed: integers as numbers, anything else as the raw text, for the gateway to judge.
-    const raw = (text: string) => (INTEGER.test(text) ? Number(text) : text);
-    const latitude = raw(ui.latitude.value);
-    const longitude = raw(ui.longitude.value);
+    const latitude = parseDegrees(ui.latitude.value, 90);
+    const longitude = parseDegrees(ui.longitude.value, 180);
+    if (typeof latitude === 'string') showFieldError('location.latitude', `Latitude: ${latitude}`);
+    if (typeof longitude === 'string') showFieldError('location.longitude', `Longitude: ${longitude}`);
+    if (typeof latitude === 'string' || typeof longitude === 'string') return;
     const message = ui.message.value;
-    socket.sendRaw(JSON.stringify({ location: { latitude, longitude }, message }));
-    groups.sent(
-      typeof latitude === 'number' && typeof longitude === 'number' ? { latitude, longitude } : undefined,
-      message,
-    );
+    try {
+      void current.send({ location: { latitude, longitude }, message });
+    } catch (error) {
+      const details = error instanceof GatewayError ? [...error.details] : [];
+      showFormError(error instanceof Error ? error.message : String(error), details);
+      return;
+    }
+    counts.sent += 1;
+    renderStats();
+    groups.sent({ latitude, longitude }, message);
+    renderOutbox();
     ui.message.value = '';
     ui.message.focus();
   });
 
-  showState('idle');
+  showState({ name: 'idle' });
+  renderStats();
   render();
 }

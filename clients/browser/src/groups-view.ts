@@ -37,7 +37,18 @@ export function renderGroups(
       const who = doc.createElement('span');
       who.className = 'who';
       who.textContent = note.mine ? 'you' : 'other';
-      entry.append(text, who);
+      const time = doc.createElement('time');
+      time.className = 'when';
+      time.dateTime = new Date(note.at).toISOString();
+      time.textContent = new Date(note.at).toLocaleTimeString([], {
+        hour: '2-digit',
+        minute: '2-digit',
+        second: '2-digit',
+      });
+      const meta = doc.createElement('span');
+      meta.className = 'meta';
+      meta.append(who, time);
+      entry.append(text, meta);
       notes.append(entry);
     }
     item.append(header, notes);

@@ -11,6 +11,8 @@ export interface ShownNote {
   readonly mine: boolean;
   /** Arrived in the latest reply (for a highlight). */
   readonly fresh: boolean;
+  /** When this page first showed it (ms since the epoch): notes carry no time of their own. */
+  readonly at: number;
 }
 
 export interface NoteGroup {
@@ -42,7 +44,10 @@ export interface NoteGroups {
   sent(location: { latitude: number; longitude: number } | undefined, message: string): void;
   /** The gateway rejected the last send: no reply will come for it. */
   rejectedLast(): void;
-  received(note: NoteFrame): void;
+  /** A note the page sent will get no reply (its fate is final and not "confirmed"). */
+  forget(location: { latitude: number; longitude: number }, message: string): void;
+  /** Returns the notes shown for the first time (usually one), for an announcement. */
+  received(note: NoteFrame, now?: number): ShownNote[];
   /** Most recently active first. */
   list(): NoteGroup[];
   clearPending(): void;
@@ -72,14 +77,16 @@ export function createNoteGroups(): NoteGroups {
     return state;
   };
 
-  const show = (state: GroupState, messages: readonly string[]) => {
+  const show = (state: GroupState, messages: readonly string[], now: number): ShownNote[] => {
     // Old and new lists share a prefix; whatever goes past the old length is fresh.
-    const before = state.shown.length;
+    const before = state.shown;
     state.shown = messages.map((message, index) => ({
       message,
       mine: (state.mine.get(message) ?? 0) > 0,
-      fresh: index >= before,
+      fresh: index >= before.length,
+      at: before[index]?.at ?? now,
     }));
+    return state.shown.slice(before.length);
   };
 
   return {
@@ -99,13 +106,23 @@ export function createNoteGroups(): NoteGroups {
       const message = state?.pending.pop();
       if (state && message !== undefined) state.mine.set(message, (state.mine.get(message) ?? 1) - 1);
     },
-    received(note) {
+    forget(location, message) {
+      const key = locationKey(location.latitude, location.longitude);
+      const state = groups.get(key);
+      const index = state?.pending.indexOf(message) ?? -1;
+      if (!state || index < 0) return;
+      state.pending.splice(index, 1);
+      state.mine.set(message, (state.mine.get(message) ?? 1) - 1);
+      const at = sendOrder.indexOf(key);
+      if (at >= 0) sendOrder.splice(at, 1);
+      if (state.pending.length === 0) state.incoming = undefined;
+    },
+    received(note, now = Date.now()) {
       const state = group(note.location.latitude, note.location.longitude);
       state.touched = ++clock;
       if (state.pending.length === 0) {
         // Not a reply to us (a core that broadcasts would do this): just add it.
-        show(state, [...state.shown.map((n) => n.message), note.message]);
-        return;
+        return show(state, [...state.shown.map((n) => n.message), note.message], now);
       }
       const incoming = state.incoming ?? [];
       incoming.push(note.message);
@@ -114,8 +131,9 @@ export function createNoteGroups(): NoteGroups {
         state.pending.shift();
         sendOrder.splice(sendOrder.indexOf(locationKey(state.latitude, state.longitude)), 1);
         state.incoming = undefined;
-        show(state, incoming);
-      } else if (incoming.length > state.shown.length) show(state, incoming);
+        return show(state, incoming, now);
+      }
+      return incoming.length > state.shown.length ? show(state, incoming, now) : [];
     },
     list() {
       return [...groups.entries()]
