@@ -12,14 +12,6 @@ export { GatewayError, StatusCode } from '../../protocol/status.js';
 export type { Clock } from './clock.js';
 export { statusForClose, statusForHttpStatus } from './close-status.js';
 export { type FateName, noteKey } from './fates.js';
-export { OutboxFullError } from './outbox.js';
-export {
-  backoffDelay,
-  isRetryable,
-  parseRetryAfter,
-  type ReconnectOptions,
-  type StreamEnding,
-} from './reconnect.js';
 export {
   type Call,
   type CallOptions as GatewayCallOptions,
@@ -29,6 +21,14 @@ export {
   type Proto3Json,
   type RouteGuideMethods,
 } from './gateway-client.js';
+export { OutboxFullError } from './outbox.js';
+export {
+  backoffDelay,
+  isRetryable,
+  parseRetryAfter,
+  type ReconnectOptions,
+  type StreamEnding,
+} from './reconnect.js';
 export {
   type CloseOutcome,
   type ConnectionState,
