@@ -8,6 +8,7 @@ import {
   array,
   boolean,
   config,
+  discriminatedUnion,
   enum as enumSchema,
   literal,
   NEVER,
@@ -19,12 +20,14 @@ import {
   strictObject,
   string,
   union,
+  unknown,
 } from 'zod/v4';
 
 export const z = {
   array,
   boolean,
   config,
+  discriminatedUnion,
   enum: enumSchema,
   literal,
   NEVER,
@@ -36,4 +39,5 @@ export const z = {
   strictObject,
   string,
   union,
+  unknown,
 };
