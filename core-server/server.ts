@@ -22,7 +22,6 @@ export interface CoreServerOptions {
   readonly interceptors?: grpc.ServerInterceptor[];
 }
 
-
 export class ListenError extends Error {
   override readonly name = 'ListenError';
   constructor(
