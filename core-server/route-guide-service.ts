@@ -160,7 +160,7 @@ export function createRouteGuideHandlers({
 
       // A bidi stream never ends by itself: on drain, stop reading, answer every note already
       // received (each one stored was answered; none read after this is stored), then end with
-      // UNAVAILABLE, which clients retry on another replica at once. `emit('error')` is grpc-js's
+      // UNAVAILABLE ("go elsewhere": retryable, unlike CANCELLED). `emit('error')` is grpc-js's
       // way to end a stream with a status after the writes already queued.
       const drain = () => {
         if (drainStarted) return;
