@@ -38,7 +38,12 @@ export interface RouteGuideServiceOptions {
   readonly notes: NoteStore;
   /** Called once per note accepted by RouteChat (metrics, tests). */
   readonly onNoteStored?: (note: RouteNote__Output) => void;
+  /** Aborted when the server drains: each RouteChat answers what it has received, then ends. */
+  readonly draining?: AbortSignal;
 }
+
+/** The details of the UNAVAILABLE that ends a RouteChat when the server drains. */
+export const SHUTTING_DOWN_DETAILS = 'server shutting down';
 
 /** Resolves when the stream can take more writes, or when the call is gone (never hangs). */
 async function writable(call: ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>) {
@@ -66,6 +71,7 @@ export function createRouteGuideHandlers({
   features,
   notes,
   onNoteStored,
+  draining,
 }: RouteGuideServiceOptions): RouteGuideHandlers {
   return {
     GetFeature(call, callback) {
@@ -138,6 +144,8 @@ export function createRouteGuideHandlers({
       let backlog = 0;
       let chain: Promise<void> = Promise.resolve();
       let failed = false;
+      let halfClosed = false;
+      let drainStarted = false;
 
       const relay = async (note: RouteNote__Output): Promise<void> => {
         if (failed || call.cancelled) return;
@@ -150,7 +158,27 @@ export function createRouteGuideHandlers({
         }
       };
 
+      // A bidi stream never ends by itself: on drain, stop reading, answer every note already
+      // received (each one stored was answered; none read after this is stored), then end with
+      // UNAVAILABLE ("go elsewhere": retryable, unlike CANCELLED). `emit('error')` is grpc-js's
+      // way to end a stream with a status after the writes already queued.
+      const drain = () => {
+        if (drainStarted) return;
+        drainStarted = true;
+        call.pause();
+        void chain.then(() => {
+          // A client that has half-closed gets its normal OK once its notes are answered.
+          if (failed || halfClosed || call.cancelled) return;
+          failed = true;
+          call.emit('error', new StatusError(status.UNAVAILABLE, SHUTTING_DOWN_DETAILS));
+        });
+      };
+      if (draining?.aborted) drain();
+      else draining?.addEventListener('abort', drain, { once: true });
+      call.once('close', () => draining?.removeEventListener('abort', drain));
+
       call.on('data', (note: RouteNote__Output) => {
+        if (drainStarted) return;
         backlog += 1;
         if (backlog >= MAX_BACKLOG) call.pause();
         chain = chain
@@ -164,13 +192,14 @@ export function createRouteGuideHandlers({
           })
           .finally(() => {
             backlog -= 1;
-            if (backlog < MAX_BACKLOG && call.isPaused()) call.resume();
+            if (backlog < MAX_BACKLOG && call.isPaused() && !drainStarted) call.resume();
           });
       });
       call.on('error', () => {
         failed = true;
       });
       call.on('end', () => {
+        halfClosed = true;
         void chain.then(() => {
           if (!failed && !call.cancelled) call.end();
         });

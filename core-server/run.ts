@@ -44,10 +44,18 @@ export async function runCore(config: CoreConfig, logger: Logger): Promise<Runni
     interceptors: [metrics.serverInterceptor, ...(tokens.length > 0 ? [createTokenInterceptor(tokens)] : [])],
   });
   const address = await server.listen(config.listen);
-  const metricsServer =
-    config['metrics-listen'] === 'off'
-      ? undefined
-      : await startMetricsServer(metrics.registry, config['metrics-listen']);
+  let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
+  try {
+    metricsServer =
+      config['metrics-listen'] === 'off'
+        ? undefined
+        : await startMetricsServer(metrics.registry, config['metrics-listen']);
+  } catch (error) {
+    // All or nothing: a core without its metrics port must not keep the gRPC port open (the process
+    // would half-start, and `npm start` would wait on it forever). Nothing is in flight yet.
+    server.grpcServer.forceShutdown();
+    throw error;
+  }
   logger.info(
     {
       address: formatHostPort(address),

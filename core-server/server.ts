@@ -37,8 +37,14 @@ export interface CoreServer {
   /** Binds and starts serving; resolves to the address actually bound (port 0 → a free port). */
   listen(address: HostPort): Promise<HostPort>;
   /**
-   * Stops accepting calls, lets in-flight calls finish for up to `graceMs`, then cancels the rest.
-   * Resolves `true` when everything finished within the deadline.
+   * The health status of "" and the RouteGuide service, the one place that sets it (a dependency
+   * going down or coming back calls it too). Once draining, the server stays NOT_SERVING.
+   */
+  setServing(status: 'SERVING' | 'NOT_SERVING'): void;
+  /**
+   * Drains: NOT_SERVING, GOAWAY (no new calls), each open RouteChat answers the notes it has
+   * received and ends with UNAVAILABLE; other calls get up to `graceMs` to finish, then the rest
+   * are cancelled. Resolves `true` when everything finished within the deadline.
    */
   shutdown(graceMs: number): Promise<boolean>;
 }
@@ -53,6 +59,9 @@ export function createCoreServer(options: CoreServerOptions): CoreServer {
     'grpc.http2.min_ping_interval_without_data_ms': 10_000,
     interceptors: options.interceptors ?? [],
   });
+  // Aborted when the drain starts: long-lived calls (RouteChat) end themselves instead of waiting
+  // out the grace period and being cancelled, which clients read as "you cancelled" (not retried).
+  const draining = new AbortController();
   const service = routeguide.RouteGuide.service;
   grpcServer.addService(
     service,
@@ -60,15 +69,21 @@ export function createCoreServer(options: CoreServerOptions): CoreServer {
       features: createFeatureIndex(options.features),
       notes: options.notes,
       ...(options.onNoteStored ? { onNoteStored: options.onNoteStored } : {}),
+      draining: draining.signal,
     }),
   );
   const statusMap: Record<string, ServingStatus> = { '': 'SERVING', [SERVICE_NAME]: 'SERVING' };
   const health = new HealthImplementation(statusMap);
   health.addToServer(grpcServer);
+  const setServing = (status: 'SERVING' | 'NOT_SERVING') => {
+    const effective = draining.signal.aborted ? 'NOT_SERVING' : status;
+    for (const name of Object.keys(statusMap)) health.setStatus(name, effective);
+  };
   new ReflectionService(packageDefinition).addToServer(grpcServer);
 
   return {
     grpcServer,
+    setServing,
     listen: (address) =>
       new Promise((resolve, reject) => {
         const target = formatHostPort(address);
@@ -96,8 +111,8 @@ export function createCoreServer(options: CoreServerOptions): CoreServer {
       }),
     shutdown: (graceMs) =>
       new Promise((resolve) => {
-        health.setStatus('', 'NOT_SERVING');
-        health.setStatus(SERVICE_NAME, 'NOT_SERVING');
+        // Balancers see NOT_SERVING, GOAWAY turns new calls away, then open streams end.
+        setServing('NOT_SERVING');
         const forceTimer = setTimeout(() => {
           options.logger.warn({ graceMs }, 'grace period over: cancelling the calls still open');
           grpcServer.forceShutdown();
@@ -107,6 +122,8 @@ export function createCoreServer(options: CoreServerOptions): CoreServer {
           clearTimeout(forceTimer);
           resolve(true);
         });
+        draining.abort();
+        options.logger.info({ graceMs }, 'draining: open RouteChat streams end with UNAVAILABLE');
       }),
   };
 }

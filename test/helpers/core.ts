@@ -123,7 +123,9 @@ export function spawnTs(entry: string, args: readonly string[], env: NodeJS.Proc
 }
 
 /** The core server as a real process on an ephemeral port; resolves once it is listening. */
-export async function spawnCore(args: readonly string[] = []): Promise<SpawnedProcess & { address: string }> {
+export async function spawnCore(
+  args: readonly string[] = [],
+): Promise<SpawnedProcess & { address: string; metricsUrl: string }> {
   const proc = spawnTs('core-server/main.ts', [
     '--listen',
     '127.0.0.1:0',
@@ -132,5 +134,5 @@ export async function spawnCore(args: readonly string[] = []): Promise<SpawnedPr
     ...args,
   ]);
   const line = await proc.waitForLog('core server listening');
-  return Object.assign(proc, { address: String(line.address) });
+  return Object.assign(proc, { address: String(line.address), metricsUrl: String(line.metrics) });
 }
