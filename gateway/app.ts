@@ -17,6 +17,7 @@ import type { GatewayMetrics } from './metrics.js';
 import { type ConnectionObserver, routechatPlugin } from './routechat-plugin.js';
 import { createSessionRegistry, type SessionRegistry } from './sessions.js';
 import { requestIdFrom, selectSubprotocol } from './upgrade.js';
+import { upgradeGuard } from './upgrade-guard.js';
 import { createUpstream, type Upstream } from './upstream.js';
 
 export const DEFAULT_STATIC_DIR = fileURLToPath(new URL('../clients/browser/dist/', import.meta.url));
@@ -112,6 +113,8 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}
       });
     },
   });
+  // Every upgrade, whatever route it would reach: a known WebSocket path and a valid handshake, or a JSON refusal.
+  app.addHook('onRequest', upgradeGuard(observer ? { observer } : {}));
   const heartbeatMs = config['heartbeat-interval'];
   if (heartbeatMs > 0) {
     const timer = setInterval(() => sessions.heartbeat(), heartbeatMs);

@@ -11,6 +11,7 @@ import {
   type OptionSpecs,
   positiveInt,
 } from '../common/cli-options.js';
+import { allowListEntryProblem } from './origin.js';
 
 export const gatewayOptionSpecs = {
   listen: {
@@ -26,7 +27,7 @@ export const gatewayOptionSpecs = {
   'allowed-origins': {
     env: 'GATEWAY_ALLOWED_ORIGINS',
     description:
-      'Origins allowed to open a WebSocket (exact scheme://host:port, comma-separated; "*" allows any)',
+      'Origins allowed to open a WebSocket (scheme://host[:port], comma-separated; "*" allows any)',
     defaultText: 'same origin + localhost',
   },
   'forward-headers': {
@@ -156,7 +157,12 @@ export const gatewayOptionSpecs = {
 export const gatewayConfigSchema = z.object({
   listen: hostPort.default({ host: '127.0.0.1', port: 8080 }),
   core: hostPort.default({ host: '127.0.0.1', port: 50051 }),
-  'allowed-origins': csv.default([]),
+  'allowed-origins': csv
+    .superRefine((entries, ctx) => {
+      const problem = entries.map(allowListEntryProblem).find((p) => p !== undefined);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .default([]),
   'forward-headers': csv
     .transform((names) => names.map((name) => name.toLowerCase()))
     .default(['authorization', 'x-request-id', 'traceparent']),

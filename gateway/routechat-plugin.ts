@@ -10,7 +10,9 @@ import type { Authenticator } from './auth.js';
 import type { GatewayConfig } from './config.js';
 import { createRelay, type Relay, type RelayOutcome, type RelaySocket } from './relay.js';
 import type { Session, SessionRegistry } from './sessions.js';
-import { bearerTokenFrom, isOriginAllowed, offeredSubprotocols, upstreamMetadata } from './upgrade.js';
+import { isOriginAllowed } from './origin.js';
+import { bearerTokenFrom, offeredSubprotocols, upstreamMetadata } from './upgrade.js';
+import { refuse } from './upgrade-guard.js';
 import type { Upstream } from './upstream.js';
 
 export interface RoutechatPluginOptions {
@@ -31,26 +33,6 @@ export interface ConnectionObserver {
   forwarded?(): void;
   finished?(outcome: RelayOutcome, durationMs: number): void;
   refused?(statusCode: number, reason: string): void;
-}
-
-/** Longest Sec-WebSocket-Protocol header accepted; a pathological one is refused before ws parses it. */
-const MAX_SUBPROTOCOL_HEADER = 4096;
-
-function refuse(
-  reply: FastifyReply,
-  statusCode: number,
-  error: string,
-  message: string,
-  headers: Record<string, string> = {},
-) {
-  // The upgrade's socket is outside the HTTP server's keep-alive handling: close it once the answer
-  // is out, or a refused client could hold it open (and hold up a graceful shutdown).
-  const socket = reply.raw.socket;
-  reply.raw.once('finish', () => socket?.end());
-  return reply
-    .code(statusCode)
-    .headers({ connection: 'close', ...headers })
-    .send({ error, message });
 }
 
 /**
@@ -124,11 +106,12 @@ export const routechatPlugin: FastifyPluginAsync<RoutechatPluginOptions> = async
     ) => {
       observer?.refused?.(statusCode, error);
       request.log.info({ statusCode, error, origin: request.headers.origin }, 'upgrade refused');
-      return refuse(reply, statusCode, error, message, headers);
+      return refuse(reply, { statusCode, error, message, ...(headers ? { headers } : {}) });
     };
     if (sessions.closing)
       return refused(503, 'shutting_down', 'the gateway is shutting down', { 'retry-after': '1' });
-    if (request.headers.upgrade?.toLowerCase() !== 'websocket') {
+    // Upgrades were checked app-wide (upgrade-guard.ts); this is a plain GET.
+    if (!request.ws) {
       return refused(426, 'upgrade_required', `${ROUTECHAT_PATH} is a WebSocket endpoint`, {
         upgrade: 'websocket',
       });
@@ -142,10 +125,6 @@ export const routechatPlugin: FastifyPluginAsync<RoutechatPluginOptions> = async
       )
     ) {
       return refused(403, 'origin_not_allowed', 'this origin may not open a RouteChat WebSocket');
-    }
-    const protocolHeader = request.headers['sec-websocket-protocol'];
-    if (typeof protocolHeader === 'string' && protocolHeader.length > MAX_SUBPROTOCOL_HEADER) {
-      return refused(400, 'bad_subprotocol', 'Sec-WebSocket-Protocol header is too long');
     }
     if (sessions.size >= config['max-connections']) {
       return refused(503, 'too_many_connections', 'the gateway is at its connection limit', {
