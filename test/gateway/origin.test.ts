@@ -127,7 +127,11 @@ describe('isOriginAllowed', () => {
     ]) {
       assert.equal(allowed(origin), false, origin);
     }
-    for (const origin of ['http://gw.example:8081', 'https://gw.example:8080', 'http://evil@gw.example:8080']) {
+    for (const origin of [
+      'http://gw.example:8081',
+      'https://gw.example:8080',
+      'http://evil@gw.example:8080',
+    ]) {
       assert.equal(allowed(origin, [], 'gw.example:8080'), false, origin);
     }
   });

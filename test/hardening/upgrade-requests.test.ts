@@ -105,7 +105,9 @@ describe('upgrade requests that must not become a WebSocket', () => {
   test('refused upgrades to unknown paths are not logged per request at info level', async () => {
     const before = logLines.length;
     for (let i = 0; i < 5; i += 1) assert.equal((await rawUpgrade(address, { target: '/nope' })).status, 404);
-    const infoOrAbove = logLines.slice(before).filter((line) => (JSON.parse(line) as { level: number }).level >= 30);
+    const infoOrAbove = logLines
+      .slice(before)
+      .filter((line) => (JSON.parse(line) as { level: number }).level >= 30);
     assert.deepEqual(infoOrAbove, []);
   });
 
@@ -155,15 +157,45 @@ describe('upgrade requests that must not become a WebSocket', () => {
         400,
         'bad_handshake',
       ],
-      ['no Sec-WebSocket-Version', { headers: { 'Sec-WebSocket-Version': null } }, 426, 'unsupported_websocket_version'],
-      ['Sec-WebSocket-Version 8', { headers: { 'Sec-WebSocket-Version': '8' } }, 426, 'unsupported_websocket_version'],
-      ['Sec-WebSocket-Version 12', { headers: { 'Sec-WebSocket-Version': '12' } }, 426, 'unsupported_websocket_version'],
+      [
+        'no Sec-WebSocket-Version',
+        { headers: { 'Sec-WebSocket-Version': null } },
+        426,
+        'unsupported_websocket_version',
+      ],
+      [
+        'Sec-WebSocket-Version 8',
+        { headers: { 'Sec-WebSocket-Version': '8' } },
+        426,
+        'unsupported_websocket_version',
+      ],
+      [
+        'Sec-WebSocket-Version 12',
+        { headers: { 'Sec-WebSocket-Version': '12' } },
+        426,
+        'unsupported_websocket_version',
+      ],
       ['Upgrade: h2c', { headers: { Upgrade: 'h2c' } }, 426, 'upgrade_required'],
       ['Upgrade: websocket, h2c', { headers: { Upgrade: 'websocket, h2c' } }, 426, 'upgrade_required'],
       ['Upgrade without Connection: upgrade', { headers: { Connection: 'close' } }, 426, 'upgrade_required'],
-      ['a subprotocol that is not a token', { headers: { 'Sec-WebSocket-Protocol': 'routechat.v1, a b' } }, 400, 'bad_subprotocol'],
-      ['a subprotocol offered twice', { headers: { 'Sec-WebSocket-Protocol': 'routechat.v1, routechat.v1' } }, 400, 'bad_subprotocol'],
-      ['an empty Sec-WebSocket-Protocol', { headers: { 'Sec-WebSocket-Protocol': '' } }, 400, 'bad_subprotocol'],
+      [
+        'a subprotocol that is not a token',
+        { headers: { 'Sec-WebSocket-Protocol': 'routechat.v1, a b' } },
+        400,
+        'bad_subprotocol',
+      ],
+      [
+        'a subprotocol offered twice',
+        { headers: { 'Sec-WebSocket-Protocol': 'routechat.v1, routechat.v1' } },
+        400,
+        'bad_subprotocol',
+      ],
+      [
+        'an empty Sec-WebSocket-Protocol',
+        { headers: { 'Sec-WebSocket-Protocol': '' } },
+        400,
+        'bad_subprotocol',
+      ],
     ];
     const calls = core.calls.length;
     for (const [what, spec, status, error] of cases) {
@@ -173,7 +205,11 @@ describe('upgrade requests that must not become a WebSocket', () => {
       assert.equal(await refusedCount(status, error), counted + 1, `${what} is counted`);
     }
     const version = await rawUpgrade(address, { headers: { 'Sec-WebSocket-Version': '8' } });
-    assert.equal(version.headers['sec-websocket-version'], '13', 'RFC 6455 §4.4: the version spoken is named');
+    assert.equal(
+      version.headers['sec-websocket-version'],
+      '13',
+      'RFC 6455 §4.4: the version spoken is named',
+    );
     assert.equal(core.calls.length, calls, 'no call was opened');
   });
 
