@@ -26,7 +26,7 @@ export interface GatewayDeps {
   readonly logger?: Logger;
   readonly upstream?: Upstream;
   readonly observer?: ConnectionObserver;
-  /** Prometheus metrics; when given, they feed the observer and `GET /metrics` is served. */
+  /** Prometheus metrics; when given, they feed the observer (served apart: see run.ts, `--metrics-listen`). */
   readonly metrics?: GatewayMetrics;
 }
 
@@ -152,7 +152,6 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}
     ...(observer ? { observer } : {}),
     ...(deps.metrics ? { onRelayLatency: deps.metrics.observeRelayLatency } : {}),
   });
-  if (deps.metrics) await app.register(deps.metrics.plugin);
   const staticDir = config['static-dir'] ?? DEFAULT_STATIC_DIR;
   if (existsSync(staticDir)) await app.register(fastifyStatic, { root: staticDir });
   else app.log.warn({ staticDir }, 'browser client not built (npm run build:browser): / is not served');

@@ -6,6 +6,7 @@ import {
   duration,
   grpcMessageSize,
   hostPort,
+  hostPortOrOff,
   logLevel,
   nonNegativeInt,
   type OptionSpecs,
@@ -137,6 +138,12 @@ export const gatewayOptionSpecs = {
       'Behind a reverse proxy: "true", or the proxy addresses/CIDRs (comma-separated) whose X-Forwarded-For/-Proto/-Host are believed',
     defaultText: 'false',
   },
+  'metrics-listen': {
+    env: 'GATEWAY_METRICS_LISTEN',
+    description:
+      'Address of the Prometheus /metrics endpoint, apart from the public one ("off" disables; in a cluster the primary serves every worker\'s)',
+    defaultText: 'off',
+  },
   'shutdown-grace': {
     env: 'GATEWAY_SHUTDOWN_GRACE',
     description: 'Time open streams get to finish on SIGTERM/SIGINT',
@@ -203,6 +210,7 @@ export const gatewayConfigSchema = z.object({
       items.length === 1 && /^(true|false)$/.test(items[0] ?? '') ? items[0] === 'true' : items,
     )
     .default(false),
+  'metrics-listen': hostPortOrOff.default('off'),
   'shutdown-grace': duration.default(10_000),
   'static-dir': z.string().min(1).optional(),
   'log-level': logLevel.default('info'),

@@ -1,6 +1,7 @@
 /**
  * `npm start`: the core server and the gateway together, with defaults (override with the same
  * environment variables as `npm run core` / `npm run gateway`: CORE_*, GATEWAY_*, LOG_LEVEL).
+ * The gateway's metrics are on at a loopback port here (off by default elsewhere).
  */
 import { pino } from 'pino';
 import { ConfigError, formatHostPort, parseOptions, readRawOptions } from '../common/cli-options.js';
@@ -10,6 +11,9 @@ import { coreConfigSchema, coreOptionSpecs } from '../core-server/config.js';
 import { isKnownCoreStartupError, runCore } from '../core-server/run.js';
 import { gatewayConfigSchema, gatewayOptionSpecs } from '../gateway/config.js';
 import { REDACTED_LOG_PATHS, runGateway } from '../gateway/run.js';
+
+/** Next to the core's 127.0.0.1:9464; GATEWAY_METRICS_LISTEN overrides it ("off" too). */
+const START_GATEWAY_METRICS = '127.0.0.1:9465';
 
 async function main(): Promise<number> {
   const coreConfig = parseOptions(
@@ -23,7 +27,11 @@ async function main(): Promise<number> {
   const gatewayRaw = readRawOptions(gatewayOptionSpecs, [], process.env).raw;
   const gatewayConfig = parseOptions(
     gatewayConfigSchema,
-    { ...gatewayRaw, core: gatewayRaw.core ?? formatHostPort(core.address) },
+    {
+      ...gatewayRaw,
+      core: gatewayRaw.core ?? formatHostPort(core.address),
+      'metrics-listen': gatewayRaw['metrics-listen'] ?? START_GATEWAY_METRICS,
+    },
     gatewayOptionSpecs,
   );
   let gateway: Awaited<ReturnType<typeof runGateway>>;
@@ -34,7 +42,9 @@ async function main(): Promise<number> {
     throw error;
   }
   process.stderr.write(
-    `\nRouteGuide is up.\n  page:      ${gateway.url}\n  websocket: ${gateway.websocket}\n  gRPC core: ${formatHostPort(core.address)}\nCtrl-C stops both.\n\n`,
+    `\nRouteGuide is up.\n  page:      ${gateway.url}\n  websocket: ${gateway.websocket}\n  gRPC core: ${formatHostPort(core.address)}\n` +
+      (gateway.metrics ? `  metrics:   ${gateway.metrics} (gateway)\n` : '') +
+      'Ctrl-C stops both.\n\n',
   );
   await stopOnSignal(logger, async () => {
     await gateway.stop();
