@@ -65,6 +65,14 @@ export function upgradeRefusal(
     return badHandshake('a WebSocket opening handshake needs HTTP/1.1');
   }
   const { headers } = request;
+  // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400 (Node checks it for plain requests only).
+  if (!single(headers.host)) return badHandshake('a Host header is required');
+  // A body would be read as WebSocket frames by us but as a body by an intermediary that ignores
+  // the upgrade: the two would disagree about where the next request starts.
+  const contentLength = single(headers['content-length']);
+  if (headers['transfer-encoding'] !== undefined || (contentLength !== undefined && contentLength !== '0')) {
+    return badHandshake('an opening handshake has no body');
+  }
   if (single(headers.upgrade)?.trim().toLowerCase() !== 'websocket') {
     return {
       statusCode: 426,

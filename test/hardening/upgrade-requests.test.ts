@@ -5,6 +5,7 @@
  * WebSocket, session or gRPC call behind.
  */
 import assert from 'node:assert/strict';
+import { connect as netConnect } from 'node:net';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
@@ -14,7 +15,12 @@ import { createGatewayMetrics, type GatewayMetrics } from '../../gateway/metrics
 import { type FakeCore, until } from '../helpers/gateway.js';
 import { sleep, startEchoCore } from '../helpers/hardening.js';
 import { sample } from '../helpers/prometheus.js';
-import { type RawUpgradeAnswer, rawUpgrade, type UpgradeRequestSpec } from '../helpers/raw-upgrade.js';
+import {
+  type RawUpgradeAnswer,
+  rawUpgrade,
+  type UpgradeRequestSpec,
+  upgradeRequestText,
+} from '../helpers/raw-upgrade.js';
 
 describe('upgrade requests that must not become a WebSocket', () => {
   let core: FakeCore;
@@ -44,6 +50,11 @@ describe('upgrade requests that must not become a WebSocket', () => {
     await gateway.app.close();
     await core.stop();
   });
+
+  const openConnections = () =>
+    new Promise<number>((resolve, reject) =>
+      gateway.app.server.getConnections((error, count) => (error ? reject(error) : resolve(count))),
+    );
 
   const refusedCount = async (statusCode: number, reason: string) =>
     sample(await metrics.registry.metrics(), 'routeguide_gateway_upgrades_refused_total', {
@@ -126,10 +137,6 @@ describe('upgrade requests that must not become a WebSocket', () => {
       answers.every((a) => a.closedAfterMs >= 0),
       'the gateway closes each socket itself',
     );
-    const openConnections = () =>
-      new Promise<number>((resolve, reject) =>
-        gateway.app.server.getConnections((error, count) => (error ? reject(error) : resolve(count))),
-      );
     const deadline = Date.now() + 5000;
     while ((await openConnections()) > 0 && Date.now() < deadline) await sleep(20);
     assert.equal(await openConnections(), 0, 'no connection left open on the gateway');
@@ -138,11 +145,39 @@ describe('upgrade requests that must not become a WebSocket', () => {
     assert.equal((await rawUpgrade(address, {}, 200)).status, 101);
   });
 
+  test('a refused client that never closes its side does not keep its socket on the gateway', async () => {
+    const sockets = Array.from({ length: 20 }, () => {
+      const socket = netConnect({
+        host: '127.0.0.1',
+        port: Number(address.split(':')[1]),
+        allowHalfOpen: true,
+      });
+      socket.on('error', () => {});
+      socket.on('data', () => {});
+      socket.write(upgradeRequestText(address, { target: '/nope' }));
+      return socket;
+    });
+    try {
+      const deadline = Date.now() + 5000;
+      while ((await openConnections()) > 0 && Date.now() < deadline) await sleep(20);
+      assert.equal(await openConnections(), 0, 'the gateway dropped every refused socket');
+      assert.ok(
+        sockets.every((socket) => socket.readableEnded),
+        'each one saw the gateway close',
+      );
+    } finally {
+      for (const socket of sockets) socket.destroy();
+    }
+  });
+
   test('handshakes that are not RFC 6455 opening handshakes are refused with JSON before any WebSocket exists', async () => {
     const cases: [string, UpgradeRequestSpec, number, string][] = [
       ['HTTP/1.0', { version: 'HTTP/1.0' }, 400, 'bad_handshake'],
       ['POST with Upgrade', { method: 'POST', headers: { 'Content-Length': '0' } }, 400, 'bad_handshake'],
       ['HEAD with Upgrade', { method: 'HEAD' }, 400, 'bad_handshake'],
+      ['no Host header', { headers: { Host: null } }, 400, 'bad_handshake'],
+      ['a body (Content-Length)', { headers: { 'Content-Length': '4' } }, 400, 'bad_handshake'],
+      ['a body (chunked)', { headers: { 'Transfer-Encoding': 'chunked' } }, 400, 'bad_handshake'],
       ['no Sec-WebSocket-Key', { headers: { 'Sec-WebSocket-Key': null } }, 400, 'bad_handshake'],
       ['a short Sec-WebSocket-Key', { headers: { 'Sec-WebSocket-Key': 'abc' } }, 400, 'bad_handshake'],
       [
@@ -218,6 +253,8 @@ describe('upgrade requests that must not become a WebSocket', () => {
       { target: '/v1/routechat?x=1' },
       { headers: { Connection: 'keep-alive, foo, bar, Upgrade, baz' } },
       { headers: { Upgrade: 'WebSocket', Connection: 'upgrade' } },
+      { target: '/v1/routechat?' },
+      { headers: { 'Content-Length': '0' } },
     ] satisfies UpgradeRequestSpec[]) {
       const answer = await rawUpgrade(address, spec, 100);
       assert.equal(answer.status, 101, JSON.stringify(spec));
