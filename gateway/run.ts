@@ -42,27 +42,28 @@ export async function runGateway(
   if (inconsistency) throw new ConfigError(inconsistency);
   const metrics = createGatewayMetrics();
   const { app } = await buildGateway(config, { logger, metrics });
-  try {
-    await app.listen({ host: config.listen.host, port: config.listen.port });
-  } catch (error) {
-    await app.close();
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new ConfigError(
-      code === 'EADDRINUSE'
-        ? `cannot listen on ${formatHostPort(config.listen)}: address already in use`
-        : `cannot listen on ${formatHostPort(config.listen)}: ${(error as Error).message}`,
-    );
-  }
+  // Metrics first: a gateway without the metrics it was asked for must not take traffic, even briefly.
   let metricsServer: MetricsServer | undefined;
   if (options.clusterWorker) shareWithClusterPrimary(metrics.registry);
   else if (config['metrics-listen'] !== 'off') {
     try {
       metricsServer = await startMetricsServer(metrics.registry, config['metrics-listen']);
     } catch (error) {
-      // All or nothing: a gateway without the metrics it was asked for must not serve traffic.
       await app.close();
       throw new ConfigError((error as Error).message);
     }
+  }
+  try {
+    await app.listen({ host: config.listen.host, port: config.listen.port });
+  } catch (error) {
+    await app.close();
+    await metricsServer?.close();
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new ConfigError(
+      code === 'EADDRINUSE'
+        ? `cannot listen on ${formatHostPort(config.listen)}: address already in use`
+        : `cannot listen on ${formatHostPort(config.listen)}: ${(error as Error).message}`,
+    );
   }
   const bound = app.server.address();
   const address =
