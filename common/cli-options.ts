@@ -155,3 +155,6 @@ export const grpcMessageSize = byteSize.pipe(
 
 /** pino levels. */
 export const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+/** An optional listener's address (`HOST:PORT`), or `off`. */
+export const hostPortOrOff = z.union([z.literal('off'), hostPort]);

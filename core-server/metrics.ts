@@ -1,14 +1,16 @@
 /**
- * Prometheus metrics for the core server, and a small HTTP server that exposes them on a port of
- * their own (the gRPC port speaks only HTTP/2 gRPC). Every metric lives in the metrics object's own
+ * Prometheus metrics for the core server, exposed on a port of their own by the shared metrics
+ * server (common/metrics-http.ts; the gRPC port speaks only HTTP/2 gRPC). Every metric lives in the metrics object's own
  * registry: no global state. Names and meanings are listed in docs/operations.md.
  */
-import { once } from 'node:events';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import { formatHostPort, type HostPort } from '../common/cli-options.js';
+import type { HostPort } from '../common/cli-options.js';
+import {
+  MetricsListenError,
+  type MetricsServer,
+  startMetricsServer as serveMetrics,
+} from '../common/metrics-http.js';
 import type { NoteStore } from './note-store.js';
 import type { RouteGuideServiceOptions } from './route-guide-service.js';
 import { ListenError } from './server.js';
@@ -120,62 +122,13 @@ export function createCoreMetrics(options: CoreMetricsOptions = {}): CoreMetrics
   };
 }
 
-export interface MetricsServer {
-  /** The address actually bound (port 0 → a free port). */
-  readonly address: HostPort;
-  close(): Promise<void>;
-}
+export type { MetricsServer } from '../common/metrics-http.js';
 
-/** Serves `GET /metrics` from `registry` over plain HTTP/1.1 on its own address. */
+/** Serves `GET /metrics` from `registry` on its own address (common/metrics-http.ts); a bind failure is a ListenError. */
 export async function startMetricsServer(registry: Registry, listen: HostPort): Promise<MetricsServer> {
-  const respond = async (request: IncomingMessage, response: ServerResponse) => {
-    const path = (request.url ?? '/').split('?', 1)[0];
-    if (path !== '/metrics') {
-      response.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found\n');
-      return;
-    }
-    if (request.method !== 'GET' && request.method !== 'HEAD') {
-      response
-        .writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' })
-        .end('method not allowed\n');
-      return;
-    }
-    try {
-      const body = await registry.metrics();
-      response.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' });
-      response.end(request.method === 'HEAD' ? undefined : body);
-    } catch (error) {
-      response
-        .writeHead(500, { 'content-type': 'text/plain; charset=utf-8' })
-        .end(`metrics collection failed: ${(error as Error).message}\n`);
-    }
-  };
-  const server = createServer((request, response) => void respond(request, response));
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
-
-  const target = formatHostPort(listen);
-  server.listen(listen.port, listen.host);
   try {
-    // Rejects with the server's 'error' (e.g. EADDRINUSE) if that comes first.
-    await once(server, 'listening');
+    return await serveMetrics(registry, listen);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new ListenError(
-      code === 'EADDRINUSE' ? 'ADDRESS_IN_USE' : 'LISTEN_FAILED',
-      code === 'EADDRINUSE'
-        ? `cannot serve metrics on ${target}: address already in use`
-        : `cannot serve metrics on ${target}: ${(error as Error).message}`,
-    );
+    throw error instanceof MetricsListenError ? new ListenError(error.code, error.message) : error;
   }
-  const bound = server.address() as AddressInfo;
-  return {
-    address: { host: listen.host, port: bound.port },
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((error) => (error ? reject(error) : resolve()));
-        // Scrapers keep connections alive: don't let them hold the shutdown.
-        server.closeAllConnections();
-      }),
-  };
 }

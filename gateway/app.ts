@@ -19,6 +19,7 @@ import type { GatewayMetrics } from './metrics.js';
 import { type ConnectionObserver, routechatPlugin } from './routechat-plugin.js';
 import { createSessionRegistry, type SessionRegistry } from './sessions.js';
 import { requestIdFrom, selectSubprotocol } from './upgrade.js';
+import { upgradeGuard } from './upgrade-guard.js';
 import { coreTarget } from './upstream/index.js';
 import { createUpstream, type Upstream } from './upstream.js';
 import { v2Plugin } from './v2-plugin.js';
@@ -29,7 +30,7 @@ export interface GatewayDeps {
   readonly logger?: Logger;
   readonly upstream?: Upstream;
   readonly observer?: ConnectionObserver;
-  /** Prometheus metrics; when given, they feed the observer and `GET /metrics` is served. */
+  /** Prometheus metrics; when given, they feed the observer (served apart: see run.ts, `--metrics-listen`). */
   readonly metrics?: GatewayMetrics;
 }
 
@@ -123,6 +124,8 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}
       });
     },
   });
+  // Every upgrade, whatever route it would reach: a known WebSocket path and a valid handshake, or a JSON refusal.
+  app.addHook('onRequest', upgradeGuard(observer ? { observer } : {}));
   const heartbeatMs = config['heartbeat-interval'];
   if (heartbeatMs > 0) {
     const timer = setInterval(() => sessions.heartbeat(), heartbeatMs);
@@ -186,7 +189,6 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}
     sessions,
     ...(observer ? { observer } : {}),
   });
-  if (deps.metrics) await app.register(deps.metrics.plugin);
   const staticDir = config['static-dir'] ?? DEFAULT_STATIC_DIR;
   if (existsSync(staticDir)) await app.register(fastifyStatic, { root: staticDir });
   else app.log.warn({ staticDir }, 'browser client not built (npm run build:browser): / is not served');

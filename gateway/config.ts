@@ -6,11 +6,13 @@ import {
   duration,
   grpcMessageSize,
   hostPort,
+  hostPortOrOff,
   logLevel,
   nonNegativeInt,
   type OptionSpecs,
   positiveInt,
 } from '../common/cli-options.js';
+import { allowListEntryProblem } from './origin.js';
 import { coreTarget } from './upstream/core-target.js';
 
 export const gatewayOptionSpecs = {
@@ -28,7 +30,7 @@ export const gatewayOptionSpecs = {
   'allowed-origins': {
     env: 'GATEWAY_ALLOWED_ORIGINS',
     description:
-      'Origins allowed to open a WebSocket (exact scheme://host:port, comma-separated; "*" allows any)',
+      'Origins allowed to open a WebSocket (scheme://host[:port], comma-separated; "*" allows any)',
     defaultText: 'same origin + localhost',
   },
   'forward-headers': {
@@ -138,6 +140,12 @@ export const gatewayOptionSpecs = {
       'Behind a reverse proxy: "true", or the proxy addresses/CIDRs (comma-separated) whose X-Forwarded-For/-Proto/-Host are believed',
     defaultText: 'false',
   },
+  'metrics-listen': {
+    env: 'GATEWAY_METRICS_LISTEN',
+    description:
+      'Address of the Prometheus /metrics endpoint, apart from the public one ("off" disables; in a cluster the primary serves every worker\'s)',
+    defaultText: 'off',
+  },
   'shutdown-grace': {
     env: 'GATEWAY_SHUTDOWN_GRACE',
     description: 'Time open streams get to finish on SIGTERM/SIGINT',
@@ -182,7 +190,12 @@ export const gatewayConfigSchema = z.object({
   core: csv
     .pipe(z.array(hostPort).min(1, { error: 'expected HOST:PORT[,HOST:PORT…]' }))
     .default([{ host: '127.0.0.1', port: 50051 }]),
-  'allowed-origins': csv.default([]),
+  'allowed-origins': csv
+    .superRefine((entries, ctx) => {
+      const problem = entries.map(allowListEntryProblem).find((p) => p !== undefined);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .default([]),
   'forward-headers': csv
     .transform((names) => names.map((name) => name.toLowerCase()))
     .default(['authorization', 'x-request-id', 'traceparent']),
@@ -223,6 +236,7 @@ export const gatewayConfigSchema = z.object({
       items.length === 1 && /^(true|false)$/.test(items[0] ?? '') ? items[0] === 'true' : items,
     )
     .default(false),
+  'metrics-listen': hostPortOrOff.default('off'),
   'shutdown-grace': duration.default(10_000),
   'static-dir': z.string().min(1).optional(),
   'log-level': logLevel.default('info'),

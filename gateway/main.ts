@@ -1,4 +1,5 @@
-/** `npm run gateway`: the WebSocket ⇄ RouteChat gateway as a process. */
+/** `npm run gateway`: the WebSocket ⇄ RouteChat gateway as a process (also each worker of cluster.ts). */
+import cluster from 'node:cluster';
 import { pino } from 'pino';
 import { ConfigError, helpText, parseOptions, readRawOptions } from '../common/cli-options.js';
 import { routeGrpcLogsTo } from '../common/grpc-logging.js';
@@ -17,7 +18,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const config = parseOptions(gatewayConfigSchema, raw, gatewayOptionSpecs);
   const logger = pino({ name: 'gateway', level: config['log-level'], redact: REDACTED_LOG_PATHS });
   routeGrpcLogsTo(logger);
-  const gateway = await runGateway(config, logger);
+  const gateway = await runGateway(config, logger, { clusterWorker: cluster.isWorker });
   await stopOnSignal(logger, () => gateway.stop());
   return 0;
 }

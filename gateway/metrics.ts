@@ -1,10 +1,12 @@
 /**
- * Prometheus metrics for the gateway: a `ConnectionObserver` that counts what the relay reports, and
- * a plugin serving `GET /metrics`. Every metric lives in the registry passed in (no global state),
- * so each gateway and each test has its own. Names and meanings are listed in docs/operations.md.
+ * Prometheus metrics for the gateway: a `ConnectionObserver` that counts what the relay reports.
+ * Every metric lives in the registry passed in (no global state), so each gateway and each test has
+ * its own. They are served on an address of their own (`--metrics-listen`, common/metrics-http.ts),
+ * never on the public one; in a cluster the primary serves every worker's, aggregated.
+ * Names and meanings are listed in docs/operations.md.
  */
-import type { FastifyPluginAsync } from 'fastify';
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { AggregatorRegistry, Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { MetricsSource } from '../common/metrics-http.js';
 import { REJECT_REASONS, STATUS_NAMES } from '../protocol/index.js';
 import type { RelayOutcome } from './relay.js';
 import type { ConnectionObserver } from './routechat-plugin.js';
@@ -34,8 +36,6 @@ export interface GatewayMetrics {
   readonly registry: Registry;
   /** Pass to `buildGateway(config, { observer })`. */
   readonly observer: ConnectionObserver;
-  /** Serves `GET /metrics` from `registry`. */
-  readonly plugin: FastifyPluginAsync;
   /** Time one note spent in the gateway (WebSocket receipt → call.write, or call data → socket send). */
   observeRelayLatency(seconds: number): void;
   /** The upstream is built inside `buildGateway`: its stats function can be attached afterwards. */
@@ -163,20 +163,32 @@ export function createGatewayMetrics(
     },
   };
 
-  const plugin: FastifyPluginAsync = async (app) => {
-    app.get('/metrics', async (_request, reply) => {
-      const body = await registry.metrics();
-      return reply.type(registry.contentType).header('cache-control', 'no-store').send(body);
-    });
-  };
-
   return {
     registry,
     observer,
-    plugin,
     observeRelayLatency: (seconds) => relayLatency.observe(seconds),
     setUpstreamStats(stats) {
       upstreamStats = stats;
     },
   };
+}
+
+/**
+ * In a cluster worker: answer the primary's scrapes with `registry` (prom-client's cluster protocol
+ * over the IPC channel). The worker serves no metrics address of its own: workers share ports, so a
+ * scraper would reach a different worker each time.
+ */
+export function shareWithClusterPrimary(registry: Registry): void {
+  AggregatorRegistry.setRegistries([registry]);
+  // Constructing one attaches the worker's listener for the primary's requests.
+  new AggregatorRegistry();
+}
+
+/**
+ * In the cluster primary: one scrape collects every worker's registry and aggregates it (counters,
+ * gauges and histograms summed; event-loop figures averaged; version info taken once).
+ */
+export function clusterMetricsSource(): MetricsSource {
+  const aggregator = new AggregatorRegistry();
+  return { contentType: aggregator.contentType, metrics: () => aggregator.clusterMetrics() };
 }

@@ -3,14 +3,15 @@
  * one ws socket and one upstream call to a relay. The only gateway module that touches ws objects.
  */
 import type {} from '@fastify/websocket';
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import type { WebSocket } from 'ws';
 import { DEFAULT_FRAME_LIMITS, ROUTECHAT_PATH } from '../protocol/index.js';
 import type { Authenticator } from './auth.js';
 import type { GatewayConfig } from './config.js';
+import { createEndpointCheck } from './endpoint-check.js';
 import { createRelay, type Relay, type RelayOutcome, type RelaySocket } from './relay.js';
 import type { Session, SessionRegistry } from './sessions.js';
-import { bearerTokenFrom, isOriginAllowed, offeredSubprotocols, upstreamMetadata } from './upgrade.js';
+import { offeredSubprotocols, upstreamMetadata } from './upgrade.js';
 import type { Upstream } from './upstream.js';
 
 export interface RoutechatPluginOptions {
@@ -31,26 +32,6 @@ export interface ConnectionObserver {
   forwarded?(): void;
   finished?(outcome: RelayOutcome, durationMs: number): void;
   refused?(statusCode: number, reason: string): void;
-}
-
-/** Longest Sec-WebSocket-Protocol header accepted; a pathological one is refused before ws parses it. */
-const MAX_SUBPROTOCOL_HEADER = 4096;
-
-function refuse(
-  reply: FastifyReply,
-  statusCode: number,
-  error: string,
-  message: string,
-  headers: Record<string, string> = {},
-) {
-  // The upgrade's socket is outside the HTTP server's keep-alive handling: close it once the answer
-  // is out, or a refused client could hold it open (and hold up a graceful shutdown).
-  const socket = reply.raw.socket;
-  reply.raw.once('finish', () => socket?.end());
-  return reply
-    .code(statusCode)
-    .headers({ connection: 'close', ...headers })
-    .send({ error, message });
 }
 
 /**
@@ -115,58 +96,7 @@ export const routechatPlugin: FastifyPluginAsync<RoutechatPluginOptions> = async
     app.addHook('onClose', async () => clearInterval(sweeper));
   }
 
-  const checkUpgrade = async (request: FastifyRequest, reply: FastifyReply) => {
-    const refused = (
-      statusCode: number,
-      error: string,
-      message: string,
-      headers?: Record<string, string>,
-    ) => {
-      observer?.refused?.(statusCode, error);
-      request.log.info({ statusCode, error, origin: request.headers.origin }, 'upgrade refused');
-      return refuse(reply, statusCode, error, message, headers);
-    };
-    if (sessions.closing)
-      return refused(503, 'shutting_down', 'the gateway is shutting down', { 'retry-after': '1' });
-    if (request.headers.upgrade?.toLowerCase() !== 'websocket') {
-      return refused(426, 'upgrade_required', `${ROUTECHAT_PATH} is a WebSocket endpoint`, {
-        upgrade: 'websocket',
-      });
-    }
-    if (
-      !isOriginAllowed(
-        request.headers.origin,
-        request.host,
-        config['allowed-origins'],
-        request.protocol === 'https',
-      )
-    ) {
-      return refused(403, 'origin_not_allowed', 'this origin may not open a RouteChat WebSocket');
-    }
-    const protocolHeader = request.headers['sec-websocket-protocol'];
-    if (typeof protocolHeader === 'string' && protocolHeader.length > MAX_SUBPROTOCOL_HEADER) {
-      return refused(400, 'bad_subprotocol', 'Sec-WebSocket-Protocol header is too long');
-    }
-    if (sessions.size >= config['max-connections']) {
-      return refused(503, 'too_many_connections', 'the gateway is at its connection limit', {
-        'retry-after': '5',
-      });
-    }
-    if (sessions.countFor(request.ip) >= config['max-connections-per-ip']) {
-      return refused(503, 'too_many_connections_from_address', 'too many connections from this address', {
-        'retry-after': '5',
-      });
-    }
-    if (options.authenticate) {
-      const result = await options.authenticate(bearerTokenFrom(request.headers));
-      if (!result.ok) {
-        return refused(401, 'unauthenticated', `authentication failed: ${result.reason}`, {
-          'www-authenticate': 'Bearer',
-        });
-      }
-    }
-    return undefined;
-  };
+  const checkUpgrade = createEndpointCheck(options, ROUTECHAT_PATH);
 
   app.get(ROUTECHAT_PATH, { websocket: true, preValidation: checkUpgrade }, (socket: WebSocket, request) => {
     const log = request.log;

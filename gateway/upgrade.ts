@@ -1,6 +1,6 @@
 /**
- * Pure rules for an upgrade request: which origins may connect, which subprotocol is selected,
- * which headers become gRPC metadata. No I/O here; the plugin applies the answers.
+ * Pure rules for an upgrade request: which subprotocol is selected, which headers become gRPC
+ * metadata (the origin policy is in origin.ts). No I/O here; the plugin applies the answers.
  */
 import { randomUUID } from 'node:crypto';
 import { BEARER_SUBPROTOCOL_PREFIX, SUBPROTOCOL } from '../protocol/index.js';
@@ -12,39 +12,6 @@ const header = (headers: Headers, name: string): string | undefined => {
   const value = headers[name];
   return Array.isArray(value) ? value.join(', ') : value;
 };
-
-const LOCAL_HOSTNAMES = new Set(['localhost', '127.0.0.1', '[::1]']);
-
-/** `scheme://host[:port]` normalised by WHATWG URL rules, or undefined if it is not an origin. */
-export function normaliseOrigin(value: string): string | undefined {
-  try {
-    const url = new URL(value);
-    return url.origin === 'null' ? undefined : url.origin;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Origin policy. No Origin header: not a browser, allowed (Origin defends against cross-site
- * hijacking only; it is no authentication). With an allow-list: exact scheme+host+port match.
- * Without one: the page's own origin (Host header) and localhost on any port.
- */
-export function isOriginAllowed(
-  origin: string | undefined,
-  host: string | undefined,
-  allowList: readonly string[],
-  secure: boolean,
-): boolean {
-  if (origin === undefined) return true;
-  if (allowList.includes('*')) return true;
-  const normalised = normaliseOrigin(origin);
-  if (!normalised) return false;
-  if (allowList.length > 0) return allowList.some((allowed) => normaliseOrigin(allowed) === normalised);
-  const url = new URL(normalised);
-  if (LOCAL_HOSTNAMES.has(url.hostname)) return true;
-  return host !== undefined && normaliseOrigin(`${secure ? 'https' : 'http'}://${host}`) === normalised;
-}
 
 /** The subprotocols a client offered, in order. */
 export function offeredSubprotocols(headers: Headers): string[] {

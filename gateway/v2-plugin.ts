@@ -4,18 +4,19 @@
  * registry for the caps, heartbeat and drain); then a thin adapter from ws to the v2 connection.
  */
 import type {} from '@fastify/websocket';
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import type { WebSocket } from 'ws';
 import { DEFAULT_MAX_SOCKET_REJECTIONS, DEFAULT_MAX_STREAM_REJECTIONS } from '../protocol/v2/constants.js';
 import { DEFAULT_V2_FRAME_LIMITS, INITIAL_STREAM_CREDIT, V2_PATH } from '../protocol/v2/index.js';
 import type { Authenticator } from './auth.js';
 import type { GatewayConfig } from './config.js';
+import { createEndpointCheck } from './endpoint-check.js';
 import type { MethodCatalog } from './methods/method-registry.js';
 import type { ConnectionObserver } from './routechat-plugin.js';
 import { type Connection, type ConnectionLimits, createConnection } from './session/connection.js';
 import type { CallOpener } from './session/ports.js';
 import type { Session, SessionRegistry } from './sessions.js';
-import { bearerTokenFrom, isOriginAllowed, upstreamMetadata } from './upgrade.js';
+import { upstreamMetadata } from './upgrade.js';
 
 export interface V2PluginOptions {
   readonly config: GatewayConfig;
@@ -25,8 +26,6 @@ export interface V2PluginOptions {
   readonly sessions: SessionRegistry;
   readonly observer?: ConnectionObserver;
 }
-
-const MAX_SUBPROTOCOL_HEADER = 4096;
 
 export function v2Limits(config: GatewayConfig): ConnectionLimits {
   return {
@@ -45,67 +44,13 @@ export function v2Limits(config: GatewayConfig): ConnectionLimits {
   };
 }
 
-/** v1's upgrade checks (routechat-plugin.ts), as a preValidation hook for /v2. */
-function createUpgradeCheck(options: V2PluginOptions) {
-  const { config, sessions, observer } = options;
-  return async (request: FastifyRequest, reply: FastifyReply) => {
-    const refused = (
-      statusCode: number,
-      error: string,
-      message: string,
-      headers: Record<string, string> = {},
-    ) => {
-      observer?.refused?.(statusCode, error);
-      request.log.info({ statusCode, error, origin: request.headers.origin }, 'upgrade refused');
-      const socket = reply.raw.socket;
-      reply.raw.once('finish', () => socket?.end());
-      return reply
-        .code(statusCode)
-        .headers({ connection: 'close', ...headers })
-        .send({ error, message });
-    };
-    if (sessions.closing)
-      return refused(503, 'shutting_down', 'the gateway is shutting down', { 'retry-after': '1' });
-    if (request.headers.upgrade?.toLowerCase() !== 'websocket')
-      return refused(426, 'upgrade_required', `${V2_PATH} is a WebSocket endpoint`, { upgrade: 'websocket' });
-    if (
-      !isOriginAllowed(
-        request.headers.origin,
-        request.host,
-        config['allowed-origins'],
-        request.protocol === 'https',
-      )
-    )
-      return refused(403, 'origin_not_allowed', 'this origin may not open a gateway WebSocket');
-    const protocolHeader = request.headers['sec-websocket-protocol'];
-    if (typeof protocolHeader === 'string' && protocolHeader.length > MAX_SUBPROTOCOL_HEADER)
-      return refused(400, 'bad_subprotocol', 'Sec-WebSocket-Protocol header is too long');
-    if (sessions.size >= config['max-connections'])
-      return refused(503, 'too_many_connections', 'the gateway is at its connection limit', {
-        'retry-after': '5',
-      });
-    if (sessions.countFor(request.ip) >= config['max-connections-per-ip'])
-      return refused(503, 'too_many_connections_from_address', 'too many connections from this address', {
-        'retry-after': '5',
-      });
-    if (options.authenticate) {
-      const result = await options.authenticate(bearerTokenFrom(request.headers));
-      if (!result.ok)
-        return refused(401, 'unauthenticated', `authentication failed: ${result.reason}`, {
-          'www-authenticate': 'Bearer',
-        });
-    }
-    return undefined;
-  };
-}
-
 export const v2Plugin: FastifyPluginAsync<V2PluginOptions> = async (app, options) => {
   const { config, sessions, observer } = options;
   const limits = v2Limits(config);
 
   app.get(
     V2_PATH,
-    { websocket: true, preValidation: createUpgradeCheck(options) },
+    { websocket: true, preValidation: createEndpointCheck(options, V2_PATH) },
     (socket: WebSocket, request) => {
       const log = request.log.child({ protocol: 'v2' });
       const openedAt = performance.now();

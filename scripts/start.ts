@@ -3,6 +3,7 @@
  * environment variables as `npm run core` / `npm run gateway`: CORE_*, GATEWAY_*, LOG_LEVEL).
  * Logs are readable lines in a terminal (pino-pretty) and JSON otherwise; `--log-format
  * pretty|json` (or LOG_FORMAT) decides instead.
+ * The gateway's metrics are on at a loopback port here (off by default elsewhere).
  */
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
@@ -32,6 +33,8 @@ function logFormat(): 'pretty' | 'json' {
   }
   return format;
 }
+/** Next to the core's 127.0.0.1:9464; GATEWAY_METRICS_LISTEN overrides it ("off" too). */
+const START_GATEWAY_METRICS = '127.0.0.1:9465';
 
 async function main(): Promise<number> {
   const coreConfig = parseOptions(
@@ -50,7 +53,11 @@ async function main(): Promise<number> {
   const gatewayRaw = readRawOptions(gatewayOptionSpecs, [], process.env).raw;
   const gatewayConfig = parseOptions(
     gatewayConfigSchema,
-    { ...gatewayRaw, core: gatewayRaw.core ?? formatHostPort(core.address) },
+    {
+      ...gatewayRaw,
+      core: gatewayRaw.core ?? formatHostPort(core.address),
+      'metrics-listen': gatewayRaw['metrics-listen'] ?? START_GATEWAY_METRICS,
+    },
     gatewayOptionSpecs,
   );
   let gateway: Awaited<ReturnType<typeof runGateway>>;
@@ -61,7 +68,9 @@ async function main(): Promise<number> {
     throw error;
   }
   process.stderr.write(
-    `\nRouteGuide is up.\n  page:      ${gateway.url}\n  websocket: ${gateway.websocket}\n  gRPC core: ${formatHostPort(core.address)}\nCtrl-C stops both.\n\n`,
+    `\nRouteGuide is up.\n  page:      ${gateway.url}\n  websocket: ${gateway.websocket}\n  gRPC core: ${formatHostPort(core.address)}\n` +
+      (gateway.metrics ? `  metrics:   ${gateway.metrics} (gateway)\n` : '') +
+      'Ctrl-C stops both.\n\n',
   );
   await stopOnSignal(logger, async () => {
     await gateway.stop();

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
+import { spawnTs } from '../helpers/core.js';
 import {
   connect,
   type FakeCore,
@@ -12,6 +13,7 @@ import {
   startFakeCore,
   startGateway,
 } from '../helpers/gateway.js';
+import { rawUpgrade, type UpgradeRequestSpec } from '../helpers/raw-upgrade.js';
 
 describe('upgrade checks and metadata', () => {
   let core: FakeCore;
@@ -71,6 +73,74 @@ describe('upgrade checks and metadata', () => {
     } finally {
       await gw.app.close();
     }
+  });
+
+  test('an Origin with userinfo is refused with 403 even when its host is localhost or the gateway itself', async () => {
+    const address = `127.0.0.1:${gateway.port}`;
+    const calls = core.calls.length;
+    for (const origin of [
+      'http://evil.com@localhost',
+      'http://user:pw@localhost:8080',
+      `http://evil.com@${address}`,
+      'http://evil.com@[::1]:8080',
+    ]) {
+      const answer = await rawUpgrade(address, { headers: { Origin: origin } });
+      assert.equal(answer.status, 403, `${origin}: ${answer.statusLine}`);
+      assert.equal((JSON.parse(answer.body) as { error: string }).error, 'origin_not_allowed');
+    }
+    assert.equal(core.calls.length, calls, 'no call was opened');
+  });
+
+  test('an Origin that is not a serialized origin is refused with 403: path, slash, query, encoding, whitespace, two headers, null', async () => {
+    const address = `127.0.0.1:${gateway.port}`;
+    const local = `http://${address}`;
+    const cases: [string, UpgradeRequestSpec][] = [
+      ['trailing slash', { headers: { Origin: `${local}/` } }],
+      ['path', { headers: { Origin: `${local}/v1/routechat` } }],
+      ['query', { headers: { Origin: `${local}?x` } }],
+      ['fragment', { headers: { Origin: `${local}#x` } }],
+      ['percent-encoded host', { headers: { Origin: 'http://%6cocalhost:8080' } }],
+      ['inner whitespace', { headers: { Origin: 'http://local host:8080' } }],
+      ['leading zeros in the port', { headers: { Origin: 'http://localhost:08080' } }],
+      ['null', { headers: { Origin: 'null' } }],
+      ['two Origin headers', { headers: { Origin: local }, extraLines: ['Origin: https://evil.example'] }],
+      ['two identical Origin headers', { headers: { Origin: local }, extraLines: [`Origin: ${local}`] }],
+    ];
+    for (const [what, spec] of cases) {
+      const answer = await rawUpgrade(address, spec);
+      assert.equal(answer.status, 403, `${what}: ${answer.statusLine}`);
+    }
+  });
+
+  test('allowed origins match after the serialization’s own normalisation: case, default port, IPv6 loopback', async () => {
+    const address = `127.0.0.1:${gateway.port}`;
+    for (const origin of [
+      `HTTP://127.0.0.1:${gateway.port}`,
+      'http://LOCALHOST:5173',
+      'http://[::1]:8080',
+      'https://localhost:443',
+    ]) {
+      const answer = await rawUpgrade(address, { headers: { Origin: origin } }, 100);
+      assert.equal(answer.status, 101, `${origin}: ${answer.statusLine}`);
+    }
+  });
+
+  test('an --allowed-origins entry that is not an origin stops the gateway: exit 2 and one line', async () => {
+    const gw = spawnTs('gateway/main.ts', [
+      '--listen',
+      '127.0.0.1:0',
+      '--core',
+      core.address,
+      '--allowed-origins',
+      'https://example.com,https://example.com/app',
+    ]);
+    const timeout = setTimeout(() => void gw.stop('SIGKILL'), 20_000);
+    const { code } = await gw.exited;
+    clearTimeout(timeout);
+    assert.equal(code, 2, gw.lines.join('\n'));
+    assert.deepEqual(gw.lines, [
+      'routeguide-gateway: invalid --allowed-origins (GATEWAY_ALLOWED_ORIGINS): "https://example.com/app" is not an origin (scheme://host[:port])',
+    ]);
   });
 
   test('a bearer.<token> subprotocol reaches the core as authorization metadata and is never echoed', async () => {

@@ -1,23 +1,29 @@
-/** `GET /metrics` on a real gateway in front of a real core, driven by real WebSocket clients. */
+/**
+ * The gateway's metrics on their own address (`--metrics-listen`), never the public one: a real
+ * gateway in front of a real core, driven by real WebSocket clients; and the gateway as a process.
+ */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { type MetricsServer, startMetricsServer } from '../../common/metrics-http.js';
 import { buildGateway, type Gateway } from '../../gateway/app.js';
 import { defaultGatewayConfig } from '../../gateway/config.js';
 import { createGatewayMetrics, type GatewayMetrics } from '../../gateway/metrics.js';
 import { ROUTECHAT_PATH } from '../../protocol/index.js';
-import { type RunningCore, startCore } from '../helpers/core.js';
-import { connect, isError, isStatus, note, refusedStatus } from '../helpers/gateway.js';
+import { type RunningCore, spawnTs, startCore } from '../helpers/core.js';
+import { connect, freePort, isError, isStatus, note, refusedStatus } from '../helpers/gateway.js';
+import { spawnGateway } from '../helpers/hardening.js';
 import { sample } from '../helpers/prometheus.js';
 
 describe('gateway metrics', () => {
   let core: RunningCore;
   let gateway: Gateway;
   let metrics: GatewayMetrics;
+  let metricsServer: MetricsServer;
   let httpUrl: string;
   let wsUrl: string;
 
   const scrape = async () => {
-    const response = await fetch(`${httpUrl}/metrics`);
+    const response = await fetch(metricsServer.url);
     assert.equal(response.status, 200);
     return { contentType: response.headers.get('content-type'), text: await response.text() };
   };
@@ -26,12 +32,10 @@ describe('gateway metrics', () => {
     core = await startCore();
     metrics = createGatewayMetrics();
     gateway = await buildGateway(defaultGatewayConfig({ core: core.address, 'log-level': 'silent' }), {
-      observer: metrics.observer,
+      metrics,
     });
-    const { upstream } = gateway;
-    metrics.setUpstreamStats(() => upstream.stats());
-    await gateway.app.register(metrics.plugin);
     await gateway.app.listen({ host: '127.0.0.1', port: 0 });
+    metricsServer = await startMetricsServer(metrics.registry, { host: '127.0.0.1', port: 0 });
     const address = gateway.app.server.address();
     const port = typeof address === 'object' && address ? address.port : 0;
     httpUrl = `http://127.0.0.1:${port}`;
@@ -39,7 +43,16 @@ describe('gateway metrics', () => {
   });
   after(async () => {
     await gateway.app.close();
+    await metricsServer.close();
     await core.stop();
+  });
+
+  test('the public address serves no /metrics, even with metrics', async () => {
+    for (const path of ['/metrics', '/metrics/', '/METRICS']) {
+      const response = await fetch(`${httpUrl}${path}`);
+      assert.equal(response.status, 404, path);
+      assert.ok(!(await response.text()).includes('routeguide_gateway_'), path);
+    }
   });
 
   test('before any traffic: Prometheus text, known label values at 0, process metrics', async () => {
@@ -106,19 +119,137 @@ describe('gateway metrics', () => {
   });
 
   test('observeRelayLatency feeds the gateway-added latency histogram', async () => {
+    const read = (text: string) => ({
+      fast: sample(text, 'routeguide_gateway_relay_latency_seconds_bucket', { le: '0.0001' }) ?? 0,
+      mid: sample(text, 'routeguide_gateway_relay_latency_seconds_bucket', { le: '0.00025' }) ?? 0,
+      slow: sample(text, 'routeguide_gateway_relay_latency_seconds_bucket', { le: '0.005' }) ?? 0,
+      count: sample(text, 'routeguide_gateway_relay_latency_seconds_count') ?? 0,
+    });
+    // The notes relayed by the tests above were observed by the gateway itself.
+    const before = read((await scrape()).text);
+    assert.ok(before.count > 0, 'the relay reports its latency');
     metrics.observeRelayLatency(0.0002);
     metrics.observeRelayLatency(0.003);
-    const { text } = await scrape();
-    const bucket = (le: string) => sample(text, 'routeguide_gateway_relay_latency_seconds_bucket', { le });
-    assert.equal(bucket('0.0001'), 0);
-    assert.equal(bucket('0.00025'), 1);
-    assert.equal(bucket('0.005'), 2);
-    assert.equal(sample(text, 'routeguide_gateway_relay_latency_seconds_count'), 2);
+    const now = read((await scrape()).text);
+    assert.equal(now.fast - before.fast, 0);
+    assert.equal(now.mid - before.mid, 1);
+    assert.equal(now.slow - before.slow, 2);
+    assert.equal(now.count - before.count, 2);
   });
 
   test('each metrics object has its own registry', () => {
     const other = createGatewayMetrics(undefined, { defaultMetrics: false });
     assert.notEqual(other.registry, metrics.registry);
     assert.equal(other.registry.getSingleMetric('nodejs_eventloop_lag_seconds'), undefined);
+  });
+});
+
+/** The 'gateway listening' log line of a spawned gateway (spawnGateway has waited for it). */
+const listeningLine = (lines: readonly string[]): Record<string, unknown> =>
+  JSON.parse(lines.find((line) => line.includes('"gateway listening"')) ?? '{}') as Record<string, unknown>;
+
+describe('gateway metrics listener (--metrics-listen, GATEWAY_METRICS_LISTEN)', () => {
+  let core: RunningCore;
+  before(async () => {
+    core = await startCore();
+  });
+  after(async () => {
+    await core.stop();
+  });
+
+  test('--metrics-listen serves /metrics on its own address and the public address has none', async () => {
+    const gateway = await spawnGateway(core.address, ['--metrics-listen', '127.0.0.1:0']);
+    try {
+      const listening = listeningLine(gateway.lines);
+      const metricsUrl = String(listening.metrics);
+      assert.match(metricsUrl, /^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+      assert.ok(!metricsUrl.includes(gateway.address), 'not the public address');
+      const client = connect(gateway.wsUrl);
+      await client.opened;
+      const scraped = await fetch(metricsUrl);
+      assert.equal(scraped.status, 200);
+      assert.equal(sample(await scraped.text(), 'routeguide_gateway_open_connections'), 1);
+      assert.equal((await fetch(`http://${gateway.address}/metrics`)).status, 404);
+      assert.equal(
+        (await fetch(metricsUrl.replace('/metrics', '/healthz'))).status,
+        404,
+        'only /metrics there',
+      );
+      client.ws.close();
+      await client.closed;
+    } finally {
+      await gateway.stop();
+    }
+  });
+
+  test('metrics are off by default: no listener, and nothing on the public address', async () => {
+    const gateway = await spawnGateway(core.address);
+    try {
+      const listening = listeningLine(gateway.lines);
+      assert.equal(listening.metrics, 'off');
+      assert.equal((await fetch(`http://${gateway.address}/metrics`)).status, 404);
+    } finally {
+      await gateway.stop();
+    }
+  });
+
+  test('a metrics address in use stops the gateway: exit 2 and one line', async () => {
+    const taken = await startMetricsServer(
+      createGatewayMetrics(undefined, { defaultMetrics: false }).registry,
+      {
+        host: '127.0.0.1',
+        port: 0,
+      },
+    );
+    try {
+      const target = `127.0.0.1:${taken.address.port}`;
+      const gateway = spawnTs('gateway/main.ts', [
+        '--listen',
+        '127.0.0.1:0',
+        '--core',
+        core.address,
+        '--log-level',
+        'silent',
+        '--metrics-listen',
+        target,
+      ]);
+      const timeout = setTimeout(() => void gateway.stop('SIGKILL'), 20_000);
+      const { code } = await gateway.exited;
+      clearTimeout(timeout);
+      assert.equal(code, 2, gateway.lines.join('\n'));
+      assert.deepEqual(gateway.lines, [
+        `routeguide-gateway: cannot serve metrics on ${target}: address already in use`,
+      ]);
+    } finally {
+      await taken.close();
+    }
+  });
+
+  test('npm start serves the gateway metrics on a loopback address and prints it', async () => {
+    const ports = await Promise.all([freePort(), freePort()]);
+    const start = spawnTs('scripts/start.ts', [], {
+      CORE_LISTEN: '127.0.0.1:0',
+      CORE_METRICS_LISTEN: 'off',
+      GATEWAY_LISTEN: `127.0.0.1:${ports[0]}`,
+      GATEWAY_METRICS_LISTEN: `127.0.0.1:${ports[1]}`,
+      LOG_LEVEL: 'warn',
+    });
+    try {
+      const deadline = Date.now() + 20_000;
+      const printed = () => start.lines.find((line) => line.trim().startsWith('metrics:'));
+      while (!printed() && Date.now() < deadline && start.child.exitCode === null) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.equal(
+        printed()?.trim(),
+        `metrics:   http://127.0.0.1:${ports[1]}/metrics (gateway)`,
+        start.lines.join('\n'),
+      );
+      const scraped = await fetch(`http://127.0.0.1:${ports[1]}/metrics`);
+      assert.equal(scraped.status, 200);
+      assert.match(await scraped.text(), /routeguide_gateway_connections_total 0/);
+    } finally {
+      await start.stop();
+    }
   });
 });

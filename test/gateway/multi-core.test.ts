@@ -214,7 +214,7 @@ describe('a draining core process (SIGTERM)', () => {
     await Promise.all([coreA?.stop('SIGKILL'), coreB?.stop('SIGKILL')]);
   });
 
-  test('keeps its open streams, gets no new ones, and exits once they end', async () => {
+  test('ends its own streams with UNAVAILABLE (4014) at once, gets no new ones, and exits; the other core’s streams go on', async () => {
     await open().opened;
     await eventually(
       async () =>
@@ -228,22 +228,23 @@ describe('a draining core process (SIGTERM)', () => {
     const onA = await routeChats(coreA);
     const onB = await routeChats(coreB);
     assert.ok(onA >= 1, 'a stream on the core to drain');
+    const before = [...clients];
+    const ended = new Set<TestClient>();
+    for (const client of before) void client.closed.then(() => ended.add(client));
 
-    coreA.child.kill('SIGTERM');
-    await coreA.waitForLog('shutting down');
-    await sleep(300);
-    const fresh = [open(), open(), open(), open()];
-    await Promise.all(fresh.map((client) => client.opened));
-    await eventually(async () => (await routeChats(coreB)) === onB + fresh.length, 'new streams on B');
-    assert.equal(await routeChats(coreA), onA);
-    await Promise.all(clients.map((client, i) => chatRoundTrip(client, 400 + i)));
-
-    // The gateway's health watch on the draining core was cancelled with the GOAWAY: once the
-    // RouteChat streams end, nothing keeps the core waiting for its 60 s grace.
     const started = Date.now();
-    for (const client of clients) client.send({ type: 'end' });
+    coreA.child.kill('SIGTERM');
+    // The drain ends each RouteChat deliberately (not after the 60 s grace): clients move at once.
+    await eventually(async () => ended.size === onA, `the ${onA} streams on the draining core ended`);
+    for (const client of ended) assert.deepEqual(await client.closed, { code: 4014, reason: 'UNAVAILABLE' });
     const exit = await coreA.exited;
     assert.equal(exit.code, 0);
     assert.ok(Date.now() - started < 15_000, `core exited after ${Date.now() - started} ms`);
+
+    const fresh = [open(), open(), open(), open()];
+    await Promise.all(fresh.map((client) => client.opened));
+    await eventually(async () => (await routeChats(coreB)) === onB + fresh.length, 'new streams on B');
+    const alive = clients.filter((client) => !ended.has(client));
+    await Promise.all(alive.map((client, i) => chatRoundTrip(client, 400 + i)));
   });
 });
