@@ -11,7 +11,7 @@ import {
   positiveInt,
 } from '../common/cli-options.js';
 import { DEFAULT_FEATURE_DB } from './features.js';
-import { DEFAULT_NOTE_LIMITS } from './note-store.js';
+import { DEFAULT_NOTE_LIMITS } from './notes/index.js';
 
 export const coreOptionSpecs = {
   listen: {

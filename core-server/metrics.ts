@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { formatHostPort, type HostPort } from '../common/cli-options.js';
-import type { NoteStore } from './note-store.js';
+import type { NoteStore } from './notes/index.js';
 import type { RouteGuideServiceOptions } from './route-guide-service.js';
 import { ListenError } from './server.js';
 

@@ -17,7 +17,7 @@ import {
   pointProblem,
   rectangleCorners,
 } from './geo.js';
-import type { NoteStore } from './note-store.js';
+import type { NoteStore } from './notes/index.js';
 
 /** A gRPC status to end a call with; grpc-js reads `code`, `details` and `metadata`. */
 export class StatusError extends Error {

@@ -6,7 +6,7 @@ import { createTokenInterceptor } from './auth.js';
 import type { CoreConfig } from './config.js';
 import { FeatureDbError, loadFeatures } from './features.js';
 import { createCoreMetrics, startMetricsServer } from './metrics.js';
-import { createMemoryNoteStore } from './note-store.js';
+import { createMemoryNoteStore } from './notes/index.js';
 import { createCoreServer, ListenError } from './server.js';
 
 /** Startup failures that are the user's to fix: reported in one line, exit 2. */

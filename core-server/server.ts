@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { formatHostPort, type HostPort } from '../common/cli-options.js';
 import { packageDefinition, routeguide, SERVICE_NAME } from '../proto/index.js';
 import { createFeatureIndex, type FeatureRecord } from './features.js';
-import type { NoteStore } from './note-store.js';
+import type { NoteStore } from './notes/index.js';
 import { createRouteGuideHandlers, type RouteGuideServiceOptions } from './route-guide-service.js';
 
 export interface CoreServerOptions {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createMemoryNoteStore, DEFAULT_NOTE_LIMITS } from '../../core-server/note-store.js';
+import { createMemoryNoteStore, DEFAULT_NOTE_LIMITS } from '../../core-server/notes/index.js';
 
 const at = (longitude: number, message: string) => ({ location: { latitude: 0, longitude }, message });
 
