@@ -82,5 +82,11 @@ export function createMemoryNoteStore(limits: NoteStoreLimits = DEFAULT_NOTE_LIM
       return (byLocation.get(key) ?? []).map((stored) => stored.note);
     },
     stats: () => ({ notes: totalNotes, locations: byLocation.size, bytes: totalBytes }),
+    // The process is the store: it is available exactly as long as the core runs.
+    watchAvailability(listener) {
+      listener(true);
+      return () => {};
+    },
+    close: async () => {},
   };
 }

@@ -16,10 +16,50 @@ export interface NoteStoreStats {
   readonly bytes: number;
 }
 
+/**
+ * What happened to a note whose append failed. `not-stored`: certainly not stored (the engine was
+ * not reachable, or refused the command before running it), so resending it cannot duplicate it.
+ * `unknown`: the command may have run (it timed out, or the connection dropped after it was sent),
+ * so the note may already be in the history: a resend could store it twice.
+ */
+export type NoteOutcome = 'not-stored' | 'unknown';
+
+export class NoteStoreError extends Error {
+  override readonly name = 'NoteStoreError';
+  readonly code = 'NOTE_STORE_UNAVAILABLE';
+  constructor(
+    readonly outcome: NoteOutcome,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 export interface NoteStore {
+  /**
+   * Adds the note and returns the location's notes, oldest first, ending with this one. Rejects
+   * with a `NoteStoreError` only: never half-stores a note, never reports stored a note it did
+   * not store.
+   */
   append(note: StoredNote): Promise<readonly StoredNote[]>;
-  /** Notes and bytes currently held (for metrics and tests). */
+  /**
+   * Notes and bytes currently held (for metrics and tests). A shared engine may answer with its
+   * last reading (a second old at most while reachable): the totals are the whole deployment's.
+   */
   stats(): NoteStoreStats;
+  /**
+   * Calls `listener` at once with whether appends can succeed now, then on every change (a shared
+   * engine unreachable or stalled → false). The core maps it to its gRPC health status. Returns
+   * the function that stops the calls.
+   */
+  watchAvailability(listener: (available: boolean) => void): () => void;
+  /** Releases connections and timers (a shared engine's appends after it reject, `not-stored`). */
+  close(): Promise<void>;
+  // Design note for live notes (a later issue; not built): a `subscribe(location, onNote)` would
+  // sit beside `append`. On Redis it should read a Stream per location (XADD in the append script,
+  // XREAD BLOCK on a dedicated connection, resuming from the last id after a reconnect) rather than
+  // PUBLISH: pub/sub is at-most-once and drops whatever a subscriber misses while disconnected.
+  // Subscribers need their own connection (blocking reads), never the append connection.
 }
 
 export interface NoteStoreLimits {
