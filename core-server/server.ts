@@ -8,6 +8,7 @@ import { packageDefinition, routeguide, SERVICE_NAME } from '../proto/index.js';
 import { createFeatureIndex, type FeatureRecord } from './features.js';
 import type { NoteStore } from './notes/index.js';
 import { createRouteGuideHandlers, type RouteGuideServiceOptions } from './route-guide-service.js';
+import { createServingStatus } from './serving-status.js';
 
 export interface CoreServerOptions {
   readonly features: readonly FeatureRecord[];
@@ -65,6 +66,8 @@ export function createCoreServer(options: CoreServerOptions): CoreServer {
   const statusMap: Record<string, ServingStatus> = { '': 'SERVING', [SERVICE_NAME]: 'SERVING' };
   const health = new HealthImplementation(statusMap);
   health.addToServer(grpcServer);
+  const serving = createServingStatus(health, ['', SERVICE_NAME]);
+  const unwatchNotes = options.notes.watchAvailability((available) => serving.hold('note-store', !available));
   new ReflectionService(packageDefinition).addToServer(grpcServer);
 
   return {
@@ -96,8 +99,8 @@ export function createCoreServer(options: CoreServerOptions): CoreServer {
       }),
     shutdown: (graceMs) =>
       new Promise((resolve) => {
-        health.setStatus('', 'NOT_SERVING');
-        health.setStatus(SERVICE_NAME, 'NOT_SERVING');
+        serving.hold('draining', true);
+        unwatchNotes();
         const forceTimer = setTimeout(() => {
           options.logger.warn({ graceMs }, 'grace period over: cancelling the calls still open');
           grpcServer.forceShutdown();

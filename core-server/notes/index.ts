@@ -8,6 +8,7 @@ import type { NoteStoreSpec } from './store-spec.js';
 export { createMemoryNoteStore } from './memory-store.js';
 export {
   DEFAULT_NOTE_LIMITS,
+  NOTE_OUTCOME_TRAILER,
   type NoteOutcome,
   type NoteStore,
   NoteStoreError,

@@ -24,6 +24,9 @@ export interface NoteStoreStats {
  */
 export type NoteOutcome = 'not-stored' | 'unknown';
 
+/** The RouteChat trailer carrying a failed note's `NoteOutcome` (no `grpc-` prefix: relayed as-is). */
+export const NOTE_OUTCOME_TRAILER = 'note-outcome';
+
 export class NoteStoreError extends Error {
   override readonly name = 'NoteStoreError';
   readonly code = 'NOTE_STORE_UNAVAILABLE';
