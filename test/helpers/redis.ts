@@ -140,6 +140,9 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
     'yes',
     '--appendfsync',
     options.appendfsync ?? 'everysec',
+    // A new replica's first sync would otherwise wait 5 s for more replicas to join it.
+    '--repl-diskless-sync-delay',
+    '0',
     ...(options.replicaOf ? ['--replicaof', '127.0.0.1', String(options.replicaOf)] : []),
     ...(options.extraArgs ?? []),
   ];
