@@ -9,6 +9,7 @@ import { type RouteNote, routeguide } from '../../proto/index.js';
 import { type SpawnedProcess, spawnCore, spawnTs } from '../helpers/core.js';
 import { type ChatResult, chatOnce, checkHealth, waitForHealth } from '../helpers/core-calls.js';
 import { freePort } from '../helpers/gateway.js';
+import { makeCertificate } from '../helpers/hardening.js';
 import { type RedisServer, removeDir, startRedis } from '../helpers/redis.js';
 
 const UNAVAILABLE = 14;
@@ -164,6 +165,51 @@ describe('a core on Redis when Redis fails', () => {
       result.outcome === 'not-stored' || result.outcome === 'unknown',
       `outcome ${String(result.outcome)}`,
     );
+  });
+
+  test('rediss:// with a password: notes go over TLS, and the password is not logged', async () => {
+    const tls = makeCertificate();
+    const port = await freePort();
+    await redis({
+      extraArgs: [
+        '--port',
+        '0',
+        '--tls-port',
+        String(port),
+        '--tls-cert-file',
+        tls.cert,
+        '--tls-key-file',
+        tls.key,
+        '--tls-ca-cert-file',
+        tls.cert,
+        '--tls-auth-clients',
+        'no',
+        '--requirepass',
+        'hunter2',
+      ],
+    });
+    const proc = spawnTs(
+      'core-server/main.ts',
+      [
+        '--listen',
+        '127.0.0.1:0',
+        '--metrics-listen',
+        'off',
+        '--note-store',
+        `rediss://:hunter2@127.0.0.1:${port}`,
+        '--redis-key-prefix',
+        'tls:',
+      ],
+      { NODE_EXTRA_CA_CERTS: tls.cert },
+    );
+    cores.push(proc);
+    const line = await proc.waitForLog('core server listening');
+    const address = String(line.address);
+    assert.equal(line.notes, `rediss://***@127.0.0.1:${port}/0`);
+    await waitForHealth(address, 'SERVING');
+    assert.deepEqual(messages(await chatOnce(address, note('secret'))), ['secret']);
+    assert.ok(!proc.lines.some((l) => l.includes('hunter2')), 'the password is in no log line');
+    tls.remove();
   });
 
   test('a bad --note-store is a one-line error that does not echo the password', async () => {
