@@ -8,7 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import { type RouteNote, routeguide } from '../../proto/index.js';
 import { type SpawnedProcess, spawnCore, spawnTs } from '../helpers/core.js';
 import { type ChatResult, chatOnce, checkHealth, waitForHealth } from '../helpers/core-calls.js';
-import { freePort } from '../helpers/gateway.js';
+import { connect, freePort, isStatus, startGateway } from '../helpers/gateway.js';
 import { makeCertificate } from '../helpers/hardening.js';
 import { type RedisServer, removeDir, startRedis } from '../helpers/redis.js';
 
@@ -165,6 +165,31 @@ describe('a core on Redis when Redis fails', () => {
       result.outcome === 'not-stored' || result.outcome === 'unknown',
       `outcome ${String(result.outcome)}`,
     );
+  });
+
+  test('through the gateway, the status frame carries the note-outcome trailer', async () => {
+    const server = await redis();
+    const core = await coreOn(server.url, 'gateway:');
+    await waitForHealth(core.address, 'SERVING');
+    const gateway = await startGateway(core.address);
+    try {
+      const client = connect(gateway.wsUrl);
+      await client.opened;
+      client.send(note('stored'));
+      await client.waitForFrames(1, 10_000);
+      await server.stop('SIGKILL');
+      client.send(note('refused'));
+      const frames = await client.waitForFrames(2, 10_000);
+      const status = frames.find(isStatus);
+      assert.equal(status?.name, 'UNAVAILABLE', JSON.stringify(frames));
+      assert.ok(
+        status?.metadata['note-outcome'] === 'not-stored' || status?.metadata['note-outcome'] === 'unknown',
+        JSON.stringify(status),
+      );
+      await client.closed;
+    } finally {
+      await gateway.app.close();
+    }
   });
 
   test('rediss:// with a password: notes go over TLS, and the password is not logged', async () => {
