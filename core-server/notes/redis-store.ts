@@ -134,12 +134,23 @@ export function createRedisNoteStore(options: RedisNoteStoreOptions): NoteStore 
   let closed = false;
   const listeners = new Set<(available: boolean) => void>();
 
+  // One warning per outage (also for one that starts with the core), not one per reconnect attempt.
+  let warned = false;
+  const warnDown = () => {
+    if (warned || closed) return;
+    warned = true;
+    logger?.warn({ store: where, error: lastError }, 'note store unavailable');
+  };
   const update = () => {
     const now = !closed && connected && probeOk;
     if (now === available) return;
     available = now;
-    if (now) logger?.info({ store: where }, 'note store available');
-    else if (!closed) logger?.warn({ store: where, error: lastError }, 'note store unavailable');
+    if (now) {
+      warned = false;
+      logger?.info({ store: where }, 'note store available');
+    } else {
+      warnDown();
+    }
     for (const listener of listeners) listener(now);
   };
   const setStats = ([notes, bytes, locations]: readonly unknown[]) => {
@@ -167,6 +178,7 @@ export function createRedisNoteStore(options: RedisNoteStoreOptions): NoteStore 
   // Without an 'error' listener, ioredis's connection errors would crash the process.
   client.on('error', (error: Error) => {
     lastError = error.message;
+    if (!available) warnDown();
   });
   client.on('ready', () => {
     connected = true;
