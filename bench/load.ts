@@ -21,6 +21,8 @@ export interface LoadOptions {
   readonly latBase: number;
   readonly gateway?: ProductProcess;
   readonly core: ProductProcess;
+  /** Another process whose CPU per note is wanted too (the note store's redis-server). */
+  readonly sidecar?: Pick<ProductProcess, 'sample'>;
   /** Called when recording starts (e.g. to start a slow consumer); `measuring()` turns false at its end. */
   readonly duringMeasure?: (measuring: () => boolean) => Promise<void>;
 }
@@ -38,6 +40,7 @@ export interface LoadResult {
   readonly gatewayCpuUsPerNote?: number;
   readonly gatewayRssMiB?: number;
   readonly gatewayCpuPercent?: number;
+  readonly sidecarCpuUsPerNote?: number;
 }
 
 const split = (total: number, parts: number, index: number) =>
@@ -70,12 +73,14 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const t0 = performance.now();
   const gw0 = options.gateway?.sample();
   const core0 = options.core.sample();
+  const side0 = options.sidecar?.sample();
   let measuring = true;
   const during = options.duringMeasure?.(() => measuring);
   await new Promise((r) => setTimeout(r, options.measureMs));
   measuring = false;
   const gw1 = options.gateway?.sample();
   const core1 = options.core.sample();
+  const side1 = options.sidecar?.sample();
   const elapsedMs = performance.now() - t0;
   for (const worker of workers) worker.send({ type: 'stop-record' });
   const recorded = await Promise.all(workers.map((w) => w.next('recorded')));
@@ -102,5 +107,6 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
           gatewayCpuPercent: round((100 * (gw1.cpuMs - gw0.cpuMs)) / elapsedMs, 1),
         }
       : {}),
+    ...(side0 && side1 ? { sidecarCpuUsPerNote: notes ? round(cpuUs(side0, side1) / notes, 2) : 0 } : {}),
   };
 }

@@ -11,6 +11,7 @@ import { type CurvePoint, latencyChartSvg } from './chart.js';
 import { measureChurn } from './churn.js';
 import { type BenchConfig, readConfig } from './config.js';
 import { BENCH_GATEWAY_ARGS } from './gateway-args.js';
+import { measureNoteStore } from './note-store.js';
 import { forkWorker, killAll, type LoadWorker, type ProductProcess, startProduct } from './processes.js';
 import { type BenchResults, evaluateTargets, type Machine, markdown } from './report.js';
 import { measureScale } from './scale.js';
@@ -92,6 +93,10 @@ async function run(config: BenchConfig): Promise<BenchResults> {
     const scale = await withProducts([], (core, gateway) => measureScale(config, workers, core, gateway));
     log(`  ${JSON.stringify(scale)}`);
 
+    log('note store (direct gRPC: memory vs Redis)');
+    const noteStore = await measureNoteStore(config, workers, log);
+    log(`  ${JSON.stringify({ ratio: noteStore.throughputRatio, addedP99Ms: noteStore.addedP99Ms })}`);
+
     const usPerNotePair = peak.gateway.gatewayCpuUsPerNote?.median ?? 0;
     const partial = {
       machine: machine(),
@@ -117,6 +122,7 @@ async function run(config: BenchConfig): Promise<BenchResults> {
       scale,
       slowConsumer,
       churn,
+      noteStore,
     };
     return {
       ...partial,

@@ -203,6 +203,12 @@ export function forkWorker(): LoadWorker {
 }
 
 /** Last resort (an exception, a signal): no process of ours outlives the run. */
+/** Lets killAll() reach a process started elsewhere (the note-store bench's redis-server). */
+export function track(child: ChildProcess): void {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+}
+
 export function killAll(): void {
   for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
   children.clear();

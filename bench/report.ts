@@ -1,6 +1,7 @@
 /** The results as JSON (everything) and Markdown (the tables a reader wants), and the targets' verdicts. */
 import type { ChurnResult } from './churn.js';
 import type { BenchConfig } from './config.js';
+import type { NoteStoreResult } from './note-store.js';
 import type { ScaleResult } from './scale.js';
 import type { SlowConsumerResult } from './slow-consumer.js';
 import { round } from './stats.js';
@@ -35,6 +36,8 @@ export interface BenchResults {
   readonly scale: ScaleResult;
   readonly slowConsumer: SlowConsumerResult;
   readonly churn: ChurnResult;
+  /** Absent from results written before the Redis note store existed. */
+  readonly noteStore?: NoteStoreResult;
   readonly targets: readonly Target[];
   readonly durationSeconds: number;
 }
@@ -84,6 +87,23 @@ export function evaluateTargets(r: Omit<BenchResults, 'targets' | 'durationSecon
 
 const s = (x: { median: number; min: number; max: number } | undefined, unit = '') =>
   x ? `${x.median}${unit} (${x.min}–${x.max})` : '–';
+
+function noteStoreSection(r: BenchResults): string[] {
+  const n = r.noteStore;
+  if (!n) return [];
+  return [
+    '## Note store: memory vs Redis (direct gRPC)',
+    '',
+    `The same load straight to a core on \`--note-store memory\` and to one on a local redis-server (AOF, \`appendfsync everysec\`), alternating; latency at ${n.rateNotesPerSec} notes/s (half of the Redis core's peak) on both.`,
+    '',
+    '| store | notes/s (peak) | core CPU µs/note | redis-server CPU µs/note | p50 ms at half | p99 ms at half | errors |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    `| memory | ${s(n.memory.notesPerSec)} | ${s(n.memory.coreCpuUsPerNote)} | – | ${s(n.memory.p50MsAtHalf)} | ${s(n.memory.p99MsAtHalf)} | ${n.memory.errors} |`,
+    `| redis | ${s(n.redis.notesPerSec)} | ${s(n.redis.coreCpuUsPerNote)} | ${s(n.redis.redisCpuUsPerNote)} | ${s(n.redis.p50MsAtHalf)} | ${s(n.redis.p99MsAtHalf)} | ${n.redis.errors} |`,
+    `| redis vs memory | ×${n.throughputRatio} | +${n.addedCoreCpuUsPerNote} | | +${n.addedP50Ms} | +${n.addedP99Ms} | |`,
+    '',
+  ];
+}
 
 export function markdown(r: BenchResults): string {
   const m = r.machine;
@@ -138,6 +158,8 @@ export function markdown(r: BenchResults): string {
     '| lanes | connections/s (open, note, reply, end, close) | completed | failed | lifetime p50 / p99 | gateway CPU per connection | gateway RSS before → after |',
     '| --- | --- | --- | --- | --- | --- | --- |',
     `| ${r.churn.lanes} | ${r.churn.connectionsPerSec} | ${r.churn.completed} | ${r.churn.failed} | ${r.churn.lifetimeP50Ms} / ${r.churn.lifetimeP99Ms} ms | ${r.churn.gatewayCpuUsPerConnection} µs | ${r.churn.gatewayRssBeforeMiB} → ${r.churn.gatewayRssAfterMiB} MiB |`,
+    '',
+    ...noteStoreSection(r),
     '',
   ];
   return lines.join('\n');

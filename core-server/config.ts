@@ -7,11 +7,19 @@ import {
   grpcMessageSize,
   hostPort,
   logLevel,
+  nonNegativeInt,
   type OptionSpecs,
   positiveInt,
 } from '../common/cli-options.js';
 import { DEFAULT_FEATURE_DB } from './features.js';
-import { DEFAULT_NOTE_LIMITS } from './note-store.js';
+import { DEFAULT_NOTE_LIMITS, parseNoteStoreSpec } from './notes/index.js';
+
+const noteStoreSpec = z.string().transform((value, ctx) => {
+  const result = parseNoteStoreSpec(value);
+  if (result.ok) return result.spec;
+  ctx.addIssue({ code: 'custom', message: result.problem });
+  return z.NEVER;
+});
 
 export const coreOptionSpecs = {
   listen: {
@@ -38,6 +46,28 @@ export const coreOptionSpecs = {
     env: 'CORE_MAX_TOTAL_NOTE_BYTES',
     description: 'Message bytes kept in all, oldest evicted',
     defaultText: '64MiB',
+  },
+  'note-store': {
+    env: 'CORE_NOTE_STORE',
+    description:
+      'Where notes live: memory, redis://[user:pass@]HOST:PORT[/DB], rediss://… (TLS) or redis-sentinel://HOST:PORT[,HOST:PORT]/MASTERNAME[/DB]; cores on one Redis share one world',
+    defaultText: 'memory',
+  },
+  'redis-key-prefix': {
+    env: 'CORE_REDIS_KEY_PREFIX',
+    description: 'Prefix of every Redis key, so several deployments can share one Redis',
+    defaultText: 'routeguide:',
+  },
+  'redis-command-timeout': {
+    env: 'CORE_REDIS_COMMAND_TIMEOUT',
+    description: 'Longest wait for one Redis command; then the stream ends UNAVAILABLE',
+    defaultText: '2s',
+  },
+  'redis-wait-replicas': {
+    env: 'CORE_REDIS_WAIT_REPLICAS',
+    description:
+      'Replicas that must acknowledge each note (Redis WAIT) before it is confirmed; 0 does not wait',
+    defaultText: '0',
   },
   'max-message-size': {
     env: 'CORE_MAX_MESSAGE_SIZE',
@@ -79,6 +109,10 @@ export const coreConfigSchema = z.object({
   'max-notes-per-location': positiveInt.default(DEFAULT_NOTE_LIMITS.maxNotesPerLocation),
   'max-total-notes': positiveInt.default(DEFAULT_NOTE_LIMITS.maxTotalNotes),
   'max-total-note-bytes': byteSize.default(DEFAULT_NOTE_LIMITS.maxTotalBytes),
+  'note-store': noteStoreSpec.default({ kind: 'memory' }),
+  'redis-key-prefix': z.string().max(256).default('routeguide:'),
+  'redis-command-timeout': duration.pipe(z.number().int().min(10)).default(2000),
+  'redis-wait-replicas': nonNegativeInt.default(0),
   'max-message-size': grpcMessageSize.default(1024 * 1024),
   'max-concurrent-streams': positiveInt.default(1000),
   'metrics-listen': z.union([z.literal('off'), hostPort]).default({ host: '127.0.0.1', port: 9464 }),

@@ -11,7 +11,7 @@ import {
   type MetricsServer,
   startMetricsServer as serveMetrics,
 } from '../common/metrics-http.js';
-import type { NoteStore } from './note-store.js';
+import type { NoteStore } from './notes/index.js';
 import type { RouteGuideServiceOptions } from './route-guide-service.js';
 import { ListenError } from './server.js';
 

@@ -17,7 +17,7 @@ import {
   pointProblem,
   rectangleCorners,
 } from './geo.js';
-import type { NoteStore } from './note-store.js';
+import { NOTE_OUTCOME_TRAILER, type NoteOutcome, type NoteStore, NoteStoreError } from './notes/index.js';
 
 /** A gRPC status to end a call with; grpc-js reads `code`, `details` and `metadata`. */
 export class StatusError extends Error {
@@ -60,6 +60,20 @@ async function writable(call: ServerWritableStream<unknown, unknown> | ServerDup
     call.off('cancelled', onGone);
     call.off('close', onGone);
   }
+}
+
+/**
+ * UNAVAILABLE for a note the store could not take, with a `note-outcome` trailer saying whether
+ * that note (the oldest one sent on this stream without a reply) may have been stored (`unknown`)
+ * or certainly was not (`not-stored`); notes sent after it were not stored either. A client
+ * resends a `not-stored` note safely; an `unknown` one only if a duplicate is acceptable.
+ */
+function noteStoreStatus(error: unknown): StatusError {
+  const outcome: NoteOutcome = error instanceof NoteStoreError ? error.outcome : 'unknown';
+  const reason = error instanceof Error ? error.message : String(error);
+  const statusError = new StatusError(status.UNAVAILABLE, `note ${outcome}: ${reason}`);
+  statusError.metadata.set(NOTE_OUTCOME_TRAILER, outcome);
+  return statusError;
 }
 
 const toWireNote = (location: LatLng, message: string): RouteNote => ({
@@ -186,9 +200,9 @@ export function createRouteGuideHandlers({
           .catch((error: unknown) => {
             if (failed) return;
             failed = true;
-            call.destroy(
-              new StatusError(status.UNAVAILABLE, `note store failed: ${(error as Error).message}`),
-            );
+            // Not destroy(): grpc-js sends a duplex call's status from its 'error' handler by ending
+            // the stream, which a destroyed stream no longer does (the client would wait forever).
+            call.emit('error', noteStoreStatus(error));
           })
           .finally(() => {
             backlog -= 1;

@@ -6,7 +6,7 @@ import { createTokenInterceptor } from './auth.js';
 import type { CoreConfig } from './config.js';
 import { FeatureDbError, loadFeatures } from './features.js';
 import { createCoreMetrics, startMetricsServer } from './metrics.js';
-import { createMemoryNoteStore } from './note-store.js';
+import { createNoteStore, describeNoteStoreSpec } from './notes/index.js';
 import { createCoreServer, ListenError } from './server.js';
 
 /** Startup failures that are the user's to fix: reported in one line, exit 2. */
@@ -24,10 +24,17 @@ export async function runCore(config: CoreConfig, logger: Logger): Promise<Runni
     throw new ConfigError('--tls-cert and --tls-key go together');
   }
   const features = loadFeatures(config.db);
-  const notes = createMemoryNoteStore({
-    maxNotesPerLocation: config['max-notes-per-location'],
-    maxTotalNotes: config['max-total-notes'],
-    maxTotalBytes: config['max-total-note-bytes'],
+  // A Redis store never blocks the start: while Redis is away the core is up and NOT_SERVING.
+  const notes = createNoteStore(config['note-store'], {
+    limits: {
+      maxNotesPerLocation: config['max-notes-per-location'],
+      maxTotalNotes: config['max-total-notes'],
+      maxTotalBytes: config['max-total-note-bytes'],
+    },
+    keyPrefix: config['redis-key-prefix'],
+    commandTimeoutMs: config['redis-command-timeout'],
+    waitReplicas: config['redis-wait-replicas'],
+    logger: logger.child({ component: 'note-store' }),
   });
   const metrics = createCoreMetrics({ noteStoreStats: () => notes.stats() });
   const tokens = config['auth-tokens'] ?? [];
@@ -43,9 +50,10 @@ export async function runCore(config: CoreConfig, logger: Logger): Promise<Runni
     onNoteStored: metrics.onNoteStored,
     interceptors: [metrics.serverInterceptor, ...(tokens.length > 0 ? [createTokenInterceptor(tokens)] : [])],
   });
-  const address = await server.listen(config.listen);
+  let address: HostPort;
   let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
   try {
+    address = await server.listen(config.listen);
     metricsServer =
       config['metrics-listen'] === 'off'
         ? undefined
@@ -54,6 +62,8 @@ export async function runCore(config: CoreConfig, logger: Logger): Promise<Runni
     // All or nothing: a core without its metrics port must not keep the gRPC port open (the process
     // would half-start, and `npm start` would wait on it forever). Nothing is in flight yet.
     server.grpcServer.forceShutdown();
+    // The Redis client reconnects forever: left open, it would keep the failed process alive.
+    await notes.close();
     throw error;
   }
   logger.info(
@@ -62,6 +72,7 @@ export async function runCore(config: CoreConfig, logger: Logger): Promise<Runni
       metrics: metricsServer ? `http://${formatHostPort(metricsServer.address)}/metrics` : 'off',
       features: features.length,
       db: config.db,
+      notes: describeNoteStoreSpec(config['note-store']),
       tls: Boolean(config['tls-cert']),
       authentication: tokens.length > 0 ? 'bearer tokens' : 'none',
     },
@@ -72,6 +83,7 @@ export async function runCore(config: CoreConfig, logger: Logger): Promise<Runni
     async stop() {
       const clean = await server.shutdown(config['shutdown-grace']);
       await metricsServer?.close();
+      await notes.close();
       logger.info({ clean }, 'core server stopped');
     },
   };

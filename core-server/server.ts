@@ -1,13 +1,14 @@
 /** Assembles the gRPC server: RouteGuide, health, reflection; listening and graceful shutdown. */
 import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
-import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
+import { HealthImplementation, type ServingStatus as HealthStatus } from 'grpc-health-check';
 import type { Logger } from 'pino';
 import { formatHostPort, type HostPort } from '../common/cli-options.js';
 import { packageDefinition, routeguide, SERVICE_NAME } from '../proto/index.js';
 import { createFeatureIndex, type FeatureRecord } from './features.js';
-import type { NoteStore } from './note-store.js';
+import type { NoteStore } from './notes/index.js';
 import { createRouteGuideHandlers, type RouteGuideServiceOptions } from './route-guide-service.js';
+import { createServingStatus, type ServingStatus } from './serving-status.js';
 
 export interface CoreServerOptions {
   readonly features: readonly FeatureRecord[];
@@ -37,10 +38,10 @@ export interface CoreServer {
   /** Binds and starts serving; resolves to the address actually bound (port 0 → a free port). */
   listen(address: HostPort): Promise<HostPort>;
   /**
-   * The health status of "" and the RouteGuide service, the one place that sets it (a dependency
-   * going down or coming back calls it too). Once draining, the server stays NOT_SERVING.
+   * The health status of "" and the RouteGuide service, the one place that sets it: each cause
+   * (the note store unreachable, draining) holds it down under its own name.
    */
-  setServing(status: 'SERVING' | 'NOT_SERVING'): void;
+  readonly serving: ServingStatus;
   /**
    * Drains: NOT_SERVING, GOAWAY (no new calls), each open RouteChat answers the notes it has
    * received and ends with UNAVAILABLE; other calls get up to `graceMs` to finish, then the rest
@@ -72,18 +73,16 @@ export function createCoreServer(options: CoreServerOptions): CoreServer {
       draining: draining.signal,
     }),
   );
-  const statusMap: Record<string, ServingStatus> = { '': 'SERVING', [SERVICE_NAME]: 'SERVING' };
+  const statusMap: Record<string, HealthStatus> = { '': 'SERVING', [SERVICE_NAME]: 'SERVING' };
   const health = new HealthImplementation(statusMap);
   health.addToServer(grpcServer);
-  const setServing = (status: 'SERVING' | 'NOT_SERVING') => {
-    const effective = draining.signal.aborted ? 'NOT_SERVING' : status;
-    for (const name of Object.keys(statusMap)) health.setStatus(name, effective);
-  };
+  const serving = createServingStatus(health, ['', SERVICE_NAME]);
+  const unwatchNotes = options.notes.watchAvailability((available) => serving.hold('note-store', !available));
   new ReflectionService(packageDefinition).addToServer(grpcServer);
 
   return {
     grpcServer,
-    setServing,
+    serving,
     listen: (address) =>
       new Promise((resolve, reject) => {
         const target = formatHostPort(address);
@@ -112,7 +111,8 @@ export function createCoreServer(options: CoreServerOptions): CoreServer {
     shutdown: (graceMs) =>
       new Promise((resolve) => {
         // Balancers see NOT_SERVING, GOAWAY turns new calls away, then open streams end.
-        setServing('NOT_SERVING');
+        serving.hold('draining', true);
+        unwatchNotes();
         const forceTimer = setTimeout(() => {
           options.logger.warn({ graceMs }, 'grace period over: cancelling the calls still open');
           grpcServer.forceShutdown();

@@ -59,7 +59,13 @@ test('npm run bench -- --quick writes results with every section', { timeout: 18
     'slowConsumer.othersP99WithSlowMs',
     'churn.completed',
     'churn.connectionsPerSec',
+    'noteStore.memory.notesPerSec.median',
+    'noteStore.redis.notesPerSec.median',
+    'noteStore.redis.coreCpuUsPerNote.median',
+    'noteStore.redis.redisCpuUsPerNote.median',
+    'noteStore.redis.p99MsAtHalf.median',
   ]);
+  assert.equal(at(results, 'noteStore.redis.errors'), 0, 'every note stored in Redis');
   assert.equal(at(results, 'scale.failed'), 0, 'every idle connection opened');
   assert.equal(at(results, 'peak.gateway.outOfOrder'), 0, 'replies come back in order');
   assert.equal(
@@ -74,6 +80,7 @@ test('npm run bench -- --quick writes results with every section', { timeout: 18
   const markdown = readFileSync(join(out, 'latest.md'), 'utf8');
   assert.match(markdown, /Machine: .+ cores/);
   assert.match(markdown, /\| gateway \/ direct \|/);
+  assert.match(markdown, /\| redis vs memory \|/);
   const svg = readFileSync(join(out, 'latency.svg'), 'utf8');
   assert.match(svg, /^<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
   assert.match(svg, /direct gRPC/);

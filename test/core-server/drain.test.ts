@@ -57,6 +57,8 @@ function gatedStore() {
       return [note];
     },
     stats: () => ({ notes: appends.length, locations: appends.length, bytes: 0 }),
+    watchAvailability: () => () => {},
+    close: async () => {},
   };
   return { notes, appends, open: () => open() };
 }

@@ -11,7 +11,7 @@ import {
   type MetricsServer,
   startMetricsServer,
 } from '../../core-server/metrics.js';
-import { createMemoryNoteStore } from '../../core-server/note-store.js';
+import { createMemoryNoteStore } from '../../core-server/notes/index.js';
 import { createRouteGuideHandlers } from '../../core-server/route-guide-service.js';
 import { ListenError } from '../../core-server/server.js';
 import {

@@ -10,7 +10,7 @@ import {
   createMemoryNoteStore,
   DEFAULT_NOTE_LIMITS,
   type NoteStoreLimits,
-} from '../../core-server/note-store.js';
+} from '../../core-server/notes/index.js';
 import { type CoreServerOptions, createCoreServer } from '../../core-server/server.js';
 import { type RouteGuideClient, routeguide } from '../../proto/index.js';
 

@@ -1,0 +1,81 @@
+/**
+ * Where RouteChat notes live. The interface is asynchronous so that a shared engine (Redis, for
+ * several core replicas) can implement it; `append` must be atomic: the list it returns is the
+ * location's notes, oldest first, right after this note was added, never torn by a concurrent append.
+ */
+import type { LatLng } from '../geo.js';
+
+export interface StoredNote {
+  readonly location: LatLng;
+  readonly message: string;
+}
+
+export interface NoteStoreStats {
+  readonly notes: number;
+  readonly locations: number;
+  readonly bytes: number;
+}
+
+/**
+ * What happened to a note whose append failed. `not-stored`: certainly not stored (the engine was
+ * not reachable, or refused the command before running it), so resending it cannot duplicate it.
+ * `unknown`: the command may have run (it timed out, or the connection dropped after it was sent),
+ * so the note may already be in the history: a resend could store it twice.
+ */
+export type NoteOutcome = 'not-stored' | 'unknown';
+
+/** The RouteChat trailer carrying a failed note's `NoteOutcome` (no `grpc-` prefix: relayed as-is). */
+export const NOTE_OUTCOME_TRAILER = 'note-outcome';
+
+export class NoteStoreError extends Error {
+  override readonly name = 'NoteStoreError';
+  readonly code = 'NOTE_STORE_UNAVAILABLE';
+  constructor(
+    readonly outcome: NoteOutcome,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface NoteStore {
+  /**
+   * Adds the note and returns the location's notes, oldest first, ending with this one. Rejects
+   * with a `NoteStoreError` only: never half-stores a note, never reports stored a note it did
+   * not store.
+   */
+  append(note: StoredNote): Promise<readonly StoredNote[]>;
+  /**
+   * Notes and bytes currently held (for metrics and tests). A shared engine may answer with its
+   * last reading (a second old at most while reachable): the totals are the whole deployment's.
+   */
+  stats(): NoteStoreStats;
+  /**
+   * Calls `listener` at once with whether appends can succeed now, then on every change (a shared
+   * engine unreachable or stalled → false). The core maps it to its gRPC health status. Returns
+   * the function that stops the calls.
+   */
+  watchAvailability(listener: (available: boolean) => void): () => void;
+  /** Releases connections and timers (a shared engine's appends after it reject, `not-stored`). */
+  close(): Promise<void>;
+  // Design note for live notes (a later issue; not built): a `subscribe(location, onNote)` would
+  // sit beside `append`. On Redis it should read a Stream per location (XADD in the append script,
+  // XREAD BLOCK on a dedicated connection, resuming from the last id after a reconnect) rather than
+  // PUBLISH: pub/sub is at-most-once and drops whatever a subscriber misses while disconnected.
+  // Subscribers need their own connection (blocking reads), never the append connection.
+}
+
+export interface NoteStoreLimits {
+  /** Most notes kept at one location; the oldest there is evicted first. */
+  readonly maxNotesPerLocation: number;
+  /** Most notes kept in all; the oldest anywhere is evicted first. */
+  readonly maxTotalNotes: number;
+  /** Most message bytes (UTF-8) kept in all; the oldest anywhere is evicted first. */
+  readonly maxTotalBytes: number;
+}
+
+export const DEFAULT_NOTE_LIMITS: NoteStoreLimits = {
+  maxNotesPerLocation: 100,
+  maxTotalNotes: 100_000,
+  maxTotalBytes: 64 * 1024 * 1024,
+};

@@ -1,0 +1,73 @@
+/**
+ * The Redis note store's one write: append a note, apply the limits, read the location's list, in
+ * one Lua script (one round trip, atomic: no other command runs between its steps, on any core).
+ *
+ * Keys (under the deployment's prefix P):
+ *   P loc:LAT,LNG  list of "SEQ:MESSAGE", oldest first (one per location)
+ *   P order        sorted set of "SEQ|LAT,LNG" scored by SEQ: the oldest note anywhere is its minimum
+ *   P stats        hash: notes, bytes, locations (the totals the limits compare against)
+ *   P seq          counter giving every note its place in the deployment-wide order
+ * A note evicted by its location's cap leaves the order set at once (ZREM), so the set holds
+ * exactly the live notes and needs no compaction, unlike the memory store's FIFO.
+ *
+ * `#!lua` (Redis 7 function flags, none set) makes Redis refuse the whole script before it runs
+ * when it could not write (out of memory, a read-only replica after a failover) instead of failing
+ * at its first write. Every key's type is checked before the first write, and the eviction loop
+ * reads other locations with pcall, so the script cannot fail half-way: a note is stored with its
+ * order entry and totals, or not at all.
+ *
+ * KEYS: loc, order, stats, seq. ARGV: message, LAT,LNG, max per location, max total notes, max
+ * total bytes, the location key prefix (P loc:). Returns {{notes, bytes, locations}, list}.
+ */
+export const APPEND_NOTE_LUA = `#!lua
+local loc, order, stats, seqKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local message, id = ARGV[1], ARGV[2]
+local maxPer, maxTotal, maxBytes = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local locPrefix = ARGV[6]
+
+local expected = { [loc] = 'list', [order] = 'zset', [stats] = 'hash', [seqKey] = 'string' }
+for key, kind in pairs(expected) do
+  local actual = redis.call('TYPE', key).ok
+  if actual ~= 'none' and actual ~= kind then
+    return redis.error_reply('WRONGTYPE note store key ' .. key .. ' holds a ' .. actual)
+  end
+end
+local totals = redis.call('HMGET', stats, 'notes', 'bytes', 'locations')
+local notes = tonumber(totals[1]) or 0
+local bytes = tonumber(totals[2]) or 0
+local locations = tonumber(totals[3]) or 0
+
+local seq = string.format('%d', redis.call('INCR', seqKey))
+if redis.call('RPUSH', loc, seq .. ':' .. message) == 1 then locations = locations + 1 end
+redis.call('ZADD', order, seq, seq .. '|' .. id)
+notes = notes + 1
+bytes = bytes + #message
+
+-- The location's own cap: its oldest notes go first (never the new one: maxPer >= 1).
+while redis.call('LLEN', loc) > maxPer do
+  local old = redis.call('LPOP', loc)
+  local colon = string.find(old, ':', 1, true)
+  redis.call('ZREM', order, string.sub(old, 1, colon - 1) .. '|' .. id)
+  notes = notes - 1
+  bytes = bytes - (#old - colon)
+end
+
+-- The totals: the oldest note anywhere goes first; the byte cap never evicts the last note.
+while notes > maxTotal or (bytes > maxBytes and notes > 1) do
+  local popped = redis.call('ZPOPMIN', order)
+  if #popped == 0 then break end
+  local member = popped[1]
+  local bar = string.find(member, '|', 1, true)
+  local oldSeq, key = string.sub(member, 1, bar - 1), locPrefix .. string.sub(member, bar + 1)
+  local head = redis.pcall('LINDEX', key, 0)
+  if type(head) == 'string' and string.sub(head, 1, #oldSeq + 1) == oldSeq .. ':' then
+    redis.call('LPOP', key)
+    notes = notes - 1
+    bytes = bytes - (#head - #oldSeq - 1)
+    if redis.call('LLEN', key) == 0 then locations = locations - 1 end
+  end
+end
+
+redis.call('HSET', stats, 'notes', notes, 'bytes', bytes, 'locations', locations)
+return { { notes, bytes, locations }, redis.call('LRANGE', loc, 0, -1) }
+`;
