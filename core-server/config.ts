@@ -11,6 +11,7 @@ import {
   positiveInt,
 } from '../common/cli-options.js';
 import { DEFAULT_FEATURE_DB } from './features.js';
+import { DEFAULT_FEED_LIMITS } from './feed/note-feed.js';
 import { DEFAULT_NOTE_LIMITS } from './note-store.js';
 
 export const coreOptionSpecs = {
@@ -38,6 +39,16 @@ export const coreOptionSpecs = {
     env: 'CORE_MAX_TOTAL_NOTE_BYTES',
     description: 'Message bytes kept in all, oldest evicted',
     defaultText: '64MiB',
+  },
+  'feed-watcher-buffer': {
+    env: 'CORE_FEED_WATCHER_BUFFER',
+    description: 'Live-notes bytes queued to one NoteFeed watcher before it ends RESOURCE_EXHAUSTED',
+    defaultText: '1MiB',
+  },
+  'feed-max-watchers': {
+    env: 'CORE_FEED_MAX_WATCHERS',
+    description: 'NoteFeed watchers open at once; more are refused RESOURCE_EXHAUSTED',
+    defaultText: String(DEFAULT_FEED_LIMITS.maxWatchers),
   },
   'max-message-size': {
     env: 'CORE_MAX_MESSAGE_SIZE',
@@ -79,6 +90,16 @@ export const coreConfigSchema = z.object({
   'max-notes-per-location': positiveInt.default(DEFAULT_NOTE_LIMITS.maxNotesPerLocation),
   'max-total-notes': positiveInt.default(DEFAULT_NOTE_LIMITS.maxTotalNotes),
   'max-total-note-bytes': byteSize.default(DEFAULT_NOTE_LIMITS.maxTotalBytes),
+  'feed-watcher-buffer': byteSize
+    .pipe(
+      z
+        .number()
+        .int()
+        .min(4096)
+        .max(16 * 1024 * 1024),
+    )
+    .default(DEFAULT_FEED_LIMITS.maxQueuedBytesPerWatcher),
+  'feed-max-watchers': positiveInt.default(DEFAULT_FEED_LIMITS.maxWatchers),
   'max-message-size': grpcMessageSize.default(1024 * 1024),
   'max-concurrent-streams': positiveInt.default(1000),
   'metrics-listen': z.union([z.literal('off'), hostPort]).default({ host: '127.0.0.1', port: 9464 }),

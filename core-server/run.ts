@@ -5,6 +5,7 @@ import { ConfigError, formatHostPort, type HostPort } from '../common/cli-option
 import { createTokenInterceptor } from './auth.js';
 import type { CoreConfig } from './config.js';
 import { FeatureDbError, loadFeatures } from './features.js';
+import { createInProcessFeed, registerFeedMetrics } from './feed/index.js';
 import { createCoreMetrics, startMetricsServer } from './metrics.js';
 import { createMemoryNoteStore } from './note-store.js';
 import { createCoreServer, ListenError } from './server.js';
@@ -30,10 +31,17 @@ export async function runCore(config: CoreConfig, logger: Logger): Promise<Runni
     maxTotalBytes: config['max-total-note-bytes'],
   });
   const metrics = createCoreMetrics({ noteStoreStats: () => notes.stats() });
+  // Live notes: the store RouteChat appends to publishes each stored note to this process's feed.
+  const live = createInProcessFeed(notes, {
+    maxQueuedBytesPerWatcher: config['feed-watcher-buffer'],
+    maxWatchers: config['feed-max-watchers'],
+  });
+  registerFeedMetrics(metrics.registry, () => live.feed.stats());
   const tokens = config['auth-tokens'] ?? [];
   const server = createCoreServer({
     features,
-    notes,
+    notes: live.notes,
+    feed: live.feed,
     maxMessageBytes: config['max-message-size'],
     maxConcurrentStreams: config['max-concurrent-streams'],
     logger,

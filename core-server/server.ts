@@ -1,17 +1,23 @@
-/** Assembles the gRPC server: RouteGuide, health, reflection; listening and graceful shutdown. */
+/** Assembles the gRPC server: RouteGuide, NoteFeed, health, reflection; listening and graceful shutdown. */
 import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
 import type { Logger } from 'pino';
 import { formatHostPort, type HostPort } from '../common/cli-options.js';
-import { packageDefinition, routeguide, SERVICE_NAME } from '../proto/index.js';
+import { NOTE_FEED_SERVICE_NAME, packageDefinition, routeguide, SERVICE_NAME } from '../proto/index.js';
 import { createFeatureIndex, type FeatureRecord } from './features.js';
+import { createInProcessFeed, createNoteFeedHandlers, type NoteFeed } from './feed/index.js';
 import type { NoteStore } from './note-store.js';
 import { createRouteGuideHandlers, type RouteGuideServiceOptions } from './route-guide-service.js';
 
 export interface CoreServerOptions {
   readonly features: readonly FeatureRecord[];
   readonly notes: NoteStore;
+  /**
+   * The live-notes feed, when `notes` already publishes to its bus (see core-server/feed/index.ts).
+   * Absent: an in-process feed that `notes` is wrapped to publish to.
+   */
+  readonly feed?: NoteFeed;
   readonly maxMessageBytes: number;
   readonly maxConcurrentStreams: number;
   readonly logger: Logger;
@@ -34,6 +40,7 @@ export class ListenError extends Error {
 
 export interface CoreServer {
   readonly grpcServer: grpc.Server;
+  readonly feed: NoteFeed;
   /** Binds and starts serving; resolves to the address actually bound (port 0 → a free port). */
   listen(address: HostPort): Promise<HostPort>;
   /**
@@ -53,22 +60,31 @@ export function createCoreServer(options: CoreServerOptions): CoreServer {
     'grpc.http2.min_ping_interval_without_data_ms': 10_000,
     interceptors: options.interceptors ?? [],
   });
+  const { notes, feed } = options.feed
+    ? { notes: options.notes, feed: options.feed }
+    : createInProcessFeed(options.notes);
   const service = routeguide.RouteGuide.service;
   grpcServer.addService(
     service,
     createRouteGuideHandlers({
       features: createFeatureIndex(options.features),
-      notes: options.notes,
+      notes,
       ...(options.onNoteStored ? { onNoteStored: options.onNoteStored } : {}),
     }),
   );
-  const statusMap: Record<string, ServingStatus> = { '': 'SERVING', [SERVICE_NAME]: 'SERVING' };
+  grpcServer.addService(routeguide.NoteFeed.service, createNoteFeedHandlers(feed));
+  const statusMap: Record<string, ServingStatus> = {
+    '': 'SERVING',
+    [SERVICE_NAME]: 'SERVING',
+    [NOTE_FEED_SERVICE_NAME]: 'SERVING',
+  };
   const health = new HealthImplementation(statusMap);
   health.addToServer(grpcServer);
   new ReflectionService(packageDefinition).addToServer(grpcServer);
 
   return {
     grpcServer,
+    feed,
     listen: (address) =>
       new Promise((resolve, reject) => {
         const target = formatHostPort(address);
@@ -98,6 +114,10 @@ export function createCoreServer(options: CoreServerOptions): CoreServer {
       new Promise((resolve) => {
         health.setStatus('', 'NOT_SERVING');
         health.setStatus(SERVICE_NAME, 'NOT_SERVING');
+        health.setStatus(NOTE_FEED_SERVICE_NAME, 'NOT_SERVING');
+        // Watch streams never end by themselves: end them now (UNAVAILABLE) so the drain can finish.
+        feed.drain();
+        feed.close();
         const forceTimer = setTimeout(() => {
           options.logger.warn({ graceMs }, 'grace period over: cancelling the calls still open');
           grpcServer.forceShutdown();
