@@ -43,8 +43,8 @@ export const ROUTE_CHAT_METHOD = `/${SERVICE_NAME}/RouteChat`;
 export const NOTE_FEED_SERVICE_NAME = 'routeguide.NoteFeed';
 export const WATCH_METHOD = `/${NOTE_FEED_SERVICE_NAME}/Watch`;
 
-// Loaded by names relative to proto/, as protoc -I proto would: reflection then describes the files
-// as `route_guide.proto` and `note_feed.proto`, and the import between them resolves.
+// Loaded by names relative to proto/, as `protoc -I proto` would, so that note_feed.proto's
+// `import "route_guide.proto"` resolves. Reflection serves both services from this definition.
 export const packageDefinition = protoLoader.loadSync(['route_guide.proto', 'note_feed.proto'], {
   ...LOADER_OPTIONS,
   includeDirs: [PROTO_DIR],
