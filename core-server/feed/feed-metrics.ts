@@ -46,4 +46,9 @@ export function registerFeedMetrics(registry: Registry, stats: () => FeedStats):
     'Watchers ended with RESOURCE_EXHAUSTED for falling behind by more than their budget',
     (s) => s.slowWatchersEnded,
   );
+  counter(
+    'interrupted_watchers_total',
+    'Watchers ended with UNAVAILABLE because the live-notes bus subscription dropped (notes may have been missed)',
+    (s) => s.interruptedWatchersEnded,
+  );
 }

@@ -5,7 +5,7 @@ import { createNoteFeed, type FeedLimits, type NoteFeed } from './note-feed.js';
 import { createPublishingNoteStore } from './publishing-store.js';
 
 export { registerFeedMetrics } from './feed-metrics.js';
-export { createMemoryNoteBus, type NoteBus, type NoteListener } from './note-bus.js';
+export { createMemoryNoteBus, type NoteBus, type NoteBusSubscriber } from './note-bus.js';
 export {
   createNoteFeed,
   DEFAULT_FEED_LIMITS,
@@ -16,6 +16,7 @@ export {
 } from './note-feed.js';
 export { createNoteFeedHandlers, WATCH_END_STATUS } from './note-feed-service.js';
 export { createPublishingNoteStore } from './publishing-store.js';
+export { createRedisNoteBus, type RedisNoteBusOptions } from './redis-note-bus.js';
 
 export interface WiredFeed {
   /** The store RouteChat appends to: it publishes every stored note on `bus`. */
@@ -25,15 +26,17 @@ export interface WiredFeed {
 }
 
 /**
- * The feed of one process on the memory bus: `store`'s appends are published in-process. A store
- * that publishes by itself on a shared bus (Redis) is wired with `createNoteFeed({ bus })` and
- * passed as it is, so that it stays the single publisher.
+ * Wires a feed to `bus` and makes `store`'s append publish to it: the memory bus for one process,
+ * a Redis bus (createRedisNoteBus) for replicas sharing a Redis note store.
  */
-export function createInProcessFeed(store: NoteStore, limits?: FeedLimits): WiredFeed {
-  const bus = createMemoryNoteBus();
+export function createWiredFeed(store: NoteStore, bus: NoteBus, limits?: FeedLimits): WiredFeed {
   return {
     notes: createPublishingNoteStore(store, bus),
     feed: createNoteFeed({ bus, ...(limits ? { limits } : {}) }),
     bus,
   };
 }
+
+/** The feed of one process: `store`'s appends are published in-process. */
+export const createInProcessFeed = (store: NoteStore, limits?: FeedLimits): WiredFeed =>
+  createWiredFeed(store, createMemoryNoteBus(), limits);

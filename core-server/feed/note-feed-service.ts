@@ -8,11 +8,16 @@ import { pointProblem, rectangleCorners } from '../geo.js';
 import { StatusError } from '../route-guide-service.js';
 import type { NoteFeed, WatchEndReason, WatcherSink, WatchRefusal } from './note-feed.js';
 
-/** The status each ending gets; UNAVAILABLE on shutdown so that clients reconnect (to another core). */
+/**
+ * The status each ending gets. UNAVAILABLE whenever coming back later helps (shutdown: to another
+ * core; a lost bus subscription: once it is back), so that clients reconnect.
+ */
 export const WATCH_END_STATUS: Record<WatchEndReason | WatchRefusal, { code: status; details: string }> = {
   too_slow: { code: status.RESOURCE_EXHAUSTED, details: 'watcher too slow' },
   too_many_watchers: { code: status.RESOURCE_EXHAUSTED, details: 'too many watchers' },
   shutting_down: { code: status.UNAVAILABLE, details: 'server shutting down' },
+  interrupted: { code: status.UNAVAILABLE, details: 'live notes interrupted' },
+  unavailable: { code: status.UNAVAILABLE, details: 'live notes unavailable' },
 };
 
 type WatchCall = ServerWritableStream<Rectangle__Output, RouteNote>;

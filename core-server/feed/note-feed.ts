@@ -33,9 +33,13 @@ export const DEFAULT_FEED_LIMITS: FeedLimits = {
   maxWatchers: 2_000,
 };
 
-/** Why the feed ended a watcher (a watcher that leaves by itself calls `cancel`). */
-export type WatchEndReason = 'too_slow' | 'shutting_down';
-export type WatchRefusal = 'too_many_watchers' | 'shutting_down';
+/**
+ * Why the feed ended a watcher (a watcher that leaves by itself calls `cancel`). `interrupted`: the
+ * bus subscription dropped, so notes may be missed; the watcher is ended rather than left with a gap.
+ */
+export type WatchEndReason = 'too_slow' | 'shutting_down' | 'interrupted';
+/** `unavailable`: the bus is not subscribed (Redis unreachable), so a watcher would miss notes. */
+export type WatchRefusal = 'too_many_watchers' | 'shutting_down' | 'unavailable';
 
 export interface WatcherSink {
   /** Queues one note to the watcher; `flushed` runs once it has left the process (it may never run if the call dies). */
@@ -63,6 +67,8 @@ export interface FeedStats {
   readonly notesDelivered: number;
   /** Watchers ended because they fell behind by more than the budget. */
   readonly slowWatchersEnded: number;
+  /** Watchers ended because the bus subscription dropped. */
+  readonly interruptedWatchersEnded: number;
 }
 
 export interface NoteFeed {
@@ -106,6 +112,7 @@ export function createNoteFeed({
   let notesPublished = 0;
   let notesDelivered = 0;
   let slowWatchersEnded = 0;
+  let interruptedWatchersEnded = 0;
 
   /** Takes the watcher out: its queued bytes no longer count, and late `flushed` calls do nothing. */
   const unregister = (watcher: Watcher): boolean => {
@@ -121,6 +128,7 @@ export function createNoteFeed({
   const end = (watcher: Watcher, reason: WatchEndReason): void => {
     if (!unregister(watcher)) return;
     if (reason === 'too_slow') slowWatchersEnded += 1;
+    if (reason === 'interrupted') interruptedWatchersEnded += 1;
     watcher.sink.end(reason);
   };
 
@@ -143,11 +151,15 @@ export function createNoteFeed({
     });
   };
 
-  const unsubscribe = bus.subscribe(deliver);
+  const endAll = (reason: WatchEndReason) => {
+    for (const watcher of [...watchers]) end(watcher, reason);
+  };
+  const unsubscribe = bus.subscribe({ note: deliver, interrupted: () => endAll('interrupted') });
 
   return {
     watch(corners, sink) {
       if (draining) return { ok: false, reason: 'shutting_down' };
+      if (!bus.isLive()) return { ok: false, reason: 'unavailable' };
       if (watchers.size >= limits.maxWatchers) return { ok: false, reason: 'too_many_watchers' };
       const watcher: Watcher = { sink, queuedBytes: 0, live: true };
       watchers.add(watcher);
@@ -156,7 +168,7 @@ export function createNoteFeed({
     },
     drain() {
       draining = true;
-      for (const watcher of [...watchers]) end(watcher, 'shutting_down');
+      endAll('shutting_down');
     },
     close() {
       unsubscribe();
@@ -167,6 +179,7 @@ export function createNoteFeed({
       notesPublished,
       notesDelivered,
       slowWatchersEnded,
+      interruptedWatchersEnded,
     }),
   };
 }

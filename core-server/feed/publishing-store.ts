@@ -1,16 +1,19 @@
 /**
  * A note store whose append also publishes the note on a bus: the single place that publishes, so
- * every note RouteChat stores reaches the feed once, and in the order the appends resolved (for the
- * memory store, the order it assigned: its append completes in the turn it was called).
- *
- * A shared store must publish in the same atomic step that orders the note (e.g. PUBLISH inside the
- * Redis append script); for such a store, pass the store as it is and let its own append publish.
+ * every note RouteChat stores reaches the feed once, and in the order the appends resolved. For the
+ * memory store that is the order it assigned (its append completes in the turn it was called); for
+ * a store on Redis it is that order for the notes of one core (one connection, replies in order),
+ * while notes appended through different cores within the same instant may be published in another
+ * order than the store's sequence. Exact store order across cores needs the PUBLISH inside the
+ * append script itself (the store would then publish, and be passed to the feed undecorated).
  */
 import type { NoteStore } from '../note-store.js';
 import type { NoteBus } from './note-bus.js';
 
 export function createPublishingNoteStore(store: NoteStore, bus: NoteBus): NoteStore {
+  // Everything but `append` is the store's own (stats, and whatever else a store offers).
   return {
+    ...store,
     async append(note) {
       const atLocation = await store.append(note);
       // Published only once stored: a note the store refused (it threw) is never announced.
@@ -20,6 +23,5 @@ export function createPublishingNoteStore(store: NoteStore, bus: NoteBus): NoteS
       });
       return atLocation;
     },
-    stats: () => store.stats(),
   };
 }

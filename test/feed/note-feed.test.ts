@@ -5,6 +5,8 @@ import {
   createMemoryNoteBus,
   createNoteFeed,
   createPublishingNoteStore,
+  type NoteBus,
+  type NoteBusSubscriber,
   type WatcherSink,
 } from '../../core-server/feed/index.js';
 import { noteWireBytes, type WatchEndReason } from '../../core-server/feed/note-feed.js';
@@ -155,6 +157,35 @@ describe('note feed', () => {
     assert.deepEqual(feed.watch(square(0, 1), recordingSink().sink), { ok: false, reason: 'shutting_down' });
     await store.append(at(1, 1, 'after drain'));
     for (const { notes } of sinks) assert.deepEqual(notes, []);
+  });
+
+  test('a dropped bus subscription ends every watcher (interrupted); while it is down, watches are refused', () => {
+    let live = true;
+    let subscriber: NoteBusSubscriber | undefined;
+    const bus: NoteBus = {
+      publish: (note) => subscriber?.note(note),
+      subscribe(s) {
+        subscriber = s;
+        return () => {
+          subscriber = undefined;
+        };
+      },
+      isLive: () => live,
+      close: async () => {},
+    };
+    const feed = createNoteFeed({ bus });
+    const sinks = [recordingSink(), recordingSink()];
+    for (const { sink } of sinks) watch(feed, square(0, 10), sink);
+    live = false;
+    subscriber?.interrupted();
+    for (const { ends } of sinks) assert.deepEqual(ends, ['interrupted']);
+    assert.equal(feed.stats().interruptedWatchersEnded, 2);
+    assert.deepEqual(feed.watch(square(0, 1), recordingSink().sink), { ok: false, reason: 'unavailable' });
+    live = true;
+    const back = recordingSink();
+    watch(feed, square(0, 10), back.sink);
+    bus.publish(at(1, 1, 'after'));
+    assert.deepEqual(back.notes, ['after']);
   });
 
   test('close unsubscribes the feed from the bus', async () => {

@@ -97,7 +97,7 @@ const rect = (lat1: number, lng1: number, lat2: number, lng2: number): Rectangle
   hi: { latitude: lat2, longitude: lng2 },
 });
 
-describe('NoteFeed.Watch on a core process', () => {
+describe('NoteFeed.Watch on a core process', { timeout: 120_000 }, () => {
   let core: Core;
   let feed: NoteFeedClient;
   let guide: RouteGuideClient;
@@ -251,7 +251,7 @@ describe('NoteFeed.Watch on a core process', () => {
   });
 });
 
-describe('NoteFeed.Watch limits and lifecycle', () => {
+describe('NoteFeed.Watch limits and lifecycle', { timeout: 180_000 }, () => {
   test('Watch needs the same bearer token as RouteChat when the core requires one', async () => {
     const core = await spawnFeedCore(['--auth-tokens', 'feed-secret']);
     const feed = new routeguide.NoteFeed(core.address, grpc.credentials.createInsecure());
