@@ -70,7 +70,7 @@ export const coreOptionSpecs = {
   'auth-tokens': {
     env: 'CORE_AUTH_TOKENS',
     description:
-      'Require one of these bearer tokens (comma-separated) on RouteGuide calls: UNAUTHENTICATED otherwise',
+      'Require one of these bearer tokens (comma-separated) on RouteGuide and NoteFeed calls: UNAUTHENTICATED otherwise',
   },
   'shutdown-grace': {
     env: 'CORE_SHUTDOWN_GRACE',

@@ -1,16 +1,21 @@
 /** The live-notes fan-out, through its ports: a memory bus, a publishing store and recording sinks. */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
+import { Registry } from 'prom-client';
 import {
   createMemoryNoteBus,
   createNoteFeed,
   createPublishingNoteStore,
   type NoteBus,
   type NoteBusSubscriber,
+  registerFeedMetrics,
   type WatcherSink,
 } from '../../core-server/feed/index.js';
 import { noteWireBytes, type WatchEndReason } from '../../core-server/feed/note-feed.js';
 import { createMemoryNoteStore, type NoteStore, type StoredNote } from '../../core-server/note-store.js';
+import { REPO_ROOT } from '../helpers/core.js';
+import { sample } from '../helpers/prometheus.js';
 
 const at = (latitude: number, longitude: number, message: string): StoredNote => ({
   location: { latitude, longitude },
@@ -196,5 +201,23 @@ describe('note feed', () => {
     await store.append(at(1, 1, 'after close'));
     assert.deepEqual(sink.notes, []);
     assert.equal(feed.stats().notesPublished, 0);
+  });
+
+  test('the feed metrics read its stats at each scrape, and each one is documented in docs/operations.md', async () => {
+    const { store, feed } = setup({ maxQueuedBytesPerWatcher: 1000, maxWatchers: 10 });
+    const registry = new Registry();
+    registerFeedMetrics(registry, () => feed.stats());
+    const slow = recordingSink(false);
+    watch(feed, square(0, 10), slow.sink);
+    for (let i = 0; i < 20; i += 1) await store.append(at(1, 1, 'x'.repeat(100)));
+    const text = await registry.metrics();
+    assert.equal(sample(text, 'routeguide_core_feed_watchers'), 0);
+    assert.equal(sample(text, 'routeguide_core_feed_slow_watchers_total'), 1);
+    assert.equal(sample(text, 'routeguide_core_feed_notes_published_total'), 20);
+    assert.equal(sample(text, 'routeguide_core_feed_notes_delivered_total'), slow.notes.length);
+    const doc = readFileSync(`${REPO_ROOT}docs/operations.md`, 'utf8');
+    for (const metric of await registry.getMetricsAsJSON()) {
+      assert.ok(doc.includes(`| \`${metric.name}\` |`), metric.name);
+    }
   });
 });
