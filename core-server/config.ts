@@ -12,6 +12,7 @@ import {
   positiveInt,
 } from '../common/cli-options.js';
 import { DEFAULT_FEATURE_DB } from './features.js';
+import { DEFAULT_FEED_LIMITS } from './feed/note-feed.js';
 import { DEFAULT_NOTE_LIMITS, parseNoteStoreSpec } from './notes/index.js';
 
 const noteStoreSpec = z.string().transform((value, ctx) => {
@@ -69,6 +70,16 @@ export const coreOptionSpecs = {
       'Replicas that must acknowledge each note (Redis WAIT) before it is confirmed; 0 does not wait',
     defaultText: '0',
   },
+  'feed-watcher-buffer': {
+    env: 'CORE_FEED_WATCHER_BUFFER',
+    description: 'Live-notes bytes queued to one NoteFeed watcher before it ends RESOURCE_EXHAUSTED',
+    defaultText: '1MiB',
+  },
+  'feed-max-watchers': {
+    env: 'CORE_FEED_MAX_WATCHERS',
+    description: 'NoteFeed watchers open at once; more are refused RESOURCE_EXHAUSTED',
+    defaultText: String(DEFAULT_FEED_LIMITS.maxWatchers),
+  },
   'max-message-size': {
     env: 'CORE_MAX_MESSAGE_SIZE',
     description: 'Largest gRPC message received or sent',
@@ -89,7 +100,7 @@ export const coreOptionSpecs = {
   'auth-tokens': {
     env: 'CORE_AUTH_TOKENS',
     description:
-      'Require one of these bearer tokens (comma-separated) on RouteGuide calls: UNAUTHENTICATED otherwise',
+      'Require one of these bearer tokens (comma-separated) on RouteGuide and NoteFeed calls: UNAUTHENTICATED otherwise',
   },
   'shutdown-grace': {
     env: 'CORE_SHUTDOWN_GRACE',
@@ -113,6 +124,16 @@ export const coreConfigSchema = z.object({
   'redis-key-prefix': z.string().max(256).default('routeguide:'),
   'redis-command-timeout': duration.pipe(z.number().int().min(10)).default(2000),
   'redis-wait-replicas': nonNegativeInt.default(0),
+  'feed-watcher-buffer': byteSize
+    .pipe(
+      z
+        .number()
+        .int()
+        .min(4096)
+        .max(16 * 1024 * 1024),
+    )
+    .default(DEFAULT_FEED_LIMITS.maxQueuedBytesPerWatcher),
+  'feed-max-watchers': positiveInt.default(DEFAULT_FEED_LIMITS.maxWatchers),
   'max-message-size': grpcMessageSize.default(1024 * 1024),
   'max-concurrent-streams': positiveInt.default(1000),
   'metrics-listen': z.union([z.literal('off'), hostPort]).default({ host: '127.0.0.1', port: 9464 }),

@@ -5,8 +5,14 @@ import { ConfigError, formatHostPort, type HostPort } from '../common/cli-option
 import { createTokenInterceptor } from './auth.js';
 import type { CoreConfig } from './config.js';
 import { FeatureDbError, loadFeatures } from './features.js';
+import {
+  createMemoryNoteBus,
+  createRedisNoteBus,
+  createWiredFeed,
+  registerFeedMetrics,
+} from './feed/index.js';
 import { createCoreMetrics, startMetricsServer } from './metrics.js';
-import { createNoteStore, describeNoteStoreSpec } from './notes/index.js';
+import { createNoteStore, describeNoteStoreSpec, redisConnectionOptions } from './notes/index.js';
 import { createCoreServer, ListenError } from './server.js';
 
 /** Startup failures that are the user's to fix: reported in one line, exit 2. */
@@ -37,10 +43,27 @@ export async function runCore(config: CoreConfig, logger: Logger): Promise<Runni
     logger: logger.child({ component: 'note-store' }),
   });
   const metrics = createCoreMetrics({ noteStoreStats: () => notes.stats() });
+  // Live notes: the store RouteChat appends to publishes each stored note. On the memory store the
+  // bus is this process; on Redis it is Redis pub/sub, so watchers on every core see every note.
+  const spec = config['note-store'];
+  const bus =
+    spec.kind === 'memory'
+      ? createMemoryNoteBus()
+      : createRedisNoteBus({
+          connection: redisConnectionOptions({ spec, commandTimeoutMs: config['redis-command-timeout'] }),
+          channel: `${config['redis-key-prefix']}notes`,
+          logger: logger.child({ component: 'note-bus' }),
+        });
+  const live = createWiredFeed(notes, bus, {
+    maxQueuedBytesPerWatcher: config['feed-watcher-buffer'],
+    maxWatchers: config['feed-max-watchers'],
+  });
+  registerFeedMetrics(metrics.registry, () => live.feed.stats());
   const tokens = config['auth-tokens'] ?? [];
   const server = createCoreServer({
     features,
-    notes,
+    notes: live.notes,
+    feed: live.feed,
     maxMessageBytes: config['max-message-size'],
     maxConcurrentStreams: config['max-concurrent-streams'],
     logger,
@@ -63,7 +86,7 @@ export async function runCore(config: CoreConfig, logger: Logger): Promise<Runni
     // would half-start, and `npm start` would wait on it forever). Nothing is in flight yet.
     server.grpcServer.forceShutdown();
     // The Redis client reconnects forever: left open, it would keep the failed process alive.
-    await notes.close();
+    await Promise.all([notes.close(), bus.close()]);
     throw error;
   }
   logger.info(
@@ -83,7 +106,7 @@ export async function runCore(config: CoreConfig, logger: Logger): Promise<Runni
     async stop() {
       const clean = await server.shutdown(config['shutdown-grace']);
       await metricsServer?.close();
-      await notes.close();
+      await Promise.all([notes.close(), bus.close()]);
       logger.info({ clean }, 'core server stopped');
     },
   };

@@ -1,11 +1,12 @@
-/** Assembles the gRPC server: RouteGuide, health, reflection; listening and graceful shutdown. */
+/** Assembles the gRPC server: RouteGuide, NoteFeed, health, reflection; listening and graceful shutdown. */
 import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, type ServingStatus as HealthStatus } from 'grpc-health-check';
 import type { Logger } from 'pino';
 import { formatHostPort, type HostPort } from '../common/cli-options.js';
-import { packageDefinition, routeguide, SERVICE_NAME } from '../proto/index.js';
+import { NOTE_FEED_SERVICE_NAME, packageDefinition, routeguide, SERVICE_NAME } from '../proto/index.js';
 import { createFeatureIndex, type FeatureRecord } from './features.js';
+import { createInProcessFeed, createNoteFeedHandlers, type NoteFeed } from './feed/index.js';
 import type { NoteStore } from './notes/index.js';
 import { createRouteGuideHandlers, type RouteGuideServiceOptions } from './route-guide-service.js';
 import { createServingStatus, type ServingStatus } from './serving-status.js';
@@ -13,6 +14,11 @@ import { createServingStatus, type ServingStatus } from './serving-status.js';
 export interface CoreServerOptions {
   readonly features: readonly FeatureRecord[];
   readonly notes: NoteStore;
+  /**
+   * The live-notes feed, when `notes` already publishes to its bus (see core-server/feed/index.ts).
+   * Absent: an in-process feed that `notes` is wrapped to publish to.
+   */
+  readonly feed?: NoteFeed;
   readonly maxMessageBytes: number;
   readonly maxConcurrentStreams: number;
   readonly logger: Logger;
@@ -35,6 +41,7 @@ export class ListenError extends Error {
 
 export interface CoreServer {
   readonly grpcServer: grpc.Server;
+  readonly feed: NoteFeed;
   /** Binds and starts serving; resolves to the address actually bound (port 0 → a free port). */
   listen(address: HostPort): Promise<HostPort>;
   /**
@@ -63,26 +70,35 @@ export function createCoreServer(options: CoreServerOptions): CoreServer {
   // Aborted when the drain starts: long-lived calls (RouteChat) end themselves instead of waiting
   // out the grace period and being cancelled, which clients read as "you cancelled" (not retried).
   const draining = new AbortController();
+  const { notes, feed } = options.feed
+    ? { notes: options.notes, feed: options.feed }
+    : createInProcessFeed(options.notes);
   const service = routeguide.RouteGuide.service;
   grpcServer.addService(
     service,
     createRouteGuideHandlers({
       features: createFeatureIndex(options.features),
-      notes: options.notes,
+      notes,
       ...(options.onNoteStored ? { onNoteStored: options.onNoteStored } : {}),
       draining: draining.signal,
     }),
   );
-  const statusMap: Record<string, HealthStatus> = { '': 'SERVING', [SERVICE_NAME]: 'SERVING' };
+  grpcServer.addService(routeguide.NoteFeed.service, createNoteFeedHandlers(feed));
+  const statusMap: Record<string, HealthStatus> = {
+    '': 'SERVING',
+    [SERVICE_NAME]: 'SERVING',
+    [NOTE_FEED_SERVICE_NAME]: 'SERVING',
+  };
   const health = new HealthImplementation(statusMap);
   health.addToServer(grpcServer);
-  const serving = createServingStatus(health, ['', SERVICE_NAME]);
+  const serving = createServingStatus(health, ['', SERVICE_NAME, NOTE_FEED_SERVICE_NAME]);
   const unwatchNotes = options.notes.watchAvailability((available) => serving.hold('note-store', !available));
   new ReflectionService(packageDefinition).addToServer(grpcServer);
 
   return {
     grpcServer,
     serving,
+    feed,
     listen: (address) =>
       new Promise((resolve, reject) => {
         const target = formatHostPort(address);
@@ -113,6 +129,9 @@ export function createCoreServer(options: CoreServerOptions): CoreServer {
         // Balancers see NOT_SERVING, GOAWAY turns new calls away, then open streams end.
         serving.hold('draining', true);
         unwatchNotes();
+        // Watch streams never end by themselves: end them now (UNAVAILABLE) so the drain can finish.
+        feed.drain();
+        feed.close();
         const forceTimer = setTimeout(() => {
           options.logger.warn({ graceMs }, 'grace period over: cancelling the calls still open');
           grpcServer.forceShutdown();

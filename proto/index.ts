@@ -1,13 +1,19 @@
 /**
- * The one place that loads `route_guide.proto`. The core server, the gateway and the native
- * client all take the service definition and the message types from here.
+ * The one place that loads `route_guide.proto` (and `note_feed.proto`, which imports it). The core
+ * server, the gateway and the native client all take the service definitions and the message types
+ * from here.
  */
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import type { ProtoGrpcType } from './generated/route_guide.js';
+import type { ProtoGrpcType } from './generated/note_feed.js';
 
 export type { Feature, Feature__Output } from './generated/routeguide/Feature.js';
+export type {
+  NoteFeedClient,
+  NoteFeedDefinition,
+  NoteFeedHandlers,
+} from './generated/routeguide/NoteFeed.js';
 export type { Point, Point__Output } from './generated/routeguide/Point.js';
 export type { Rectangle, Rectangle__Output } from './generated/routeguide/Rectangle.js';
 export type {
@@ -19,6 +25,9 @@ export type { RouteNote, RouteNote__Output } from './generated/routeguide/RouteN
 export type { RouteSummary, RouteSummary__Output } from './generated/routeguide/RouteSummary.js';
 
 export const PROTO_PATH = fileURLToPath(new URL('./route_guide.proto', import.meta.url));
+/** The live-notes service; it imports `route_guide.proto` by that name, so load it with `includeDirs`. */
+export const NOTE_FEED_PROTO_PATH = fileURLToPath(new URL('./note_feed.proto', import.meta.url));
+const PROTO_DIR = fileURLToPath(new URL('.', import.meta.url));
 
 /** The options the official Node example uses; `defaults` makes every decoded field present. */
 export const LOADER_OPTIONS: protoLoader.Options = {
@@ -31,10 +40,20 @@ export const LOADER_OPTIONS: protoLoader.Options = {
 
 export const SERVICE_NAME = 'routeguide.RouteGuide';
 export const ROUTE_CHAT_METHOD = `/${SERVICE_NAME}/RouteChat`;
+export const NOTE_FEED_SERVICE_NAME = 'routeguide.NoteFeed';
+export const WATCH_METHOD = `/${NOTE_FEED_SERVICE_NAME}/Watch`;
 
-export const packageDefinition = protoLoader.loadSync(PROTO_PATH, LOADER_OPTIONS);
+// Loaded by names relative to proto/, as `protoc -I proto` would, so that note_feed.proto's
+// `import "route_guide.proto"` resolves. Reflection serves both services from this definition.
+export const packageDefinition = protoLoader.loadSync(['route_guide.proto', 'note_feed.proto'], {
+  ...LOADER_OPTIONS,
+  includeDirs: [PROTO_DIR],
+});
 
 const loaded = grpc.loadPackageDefinition(packageDefinition) as unknown as ProtoGrpcType;
 
-/** The `routeguide` package: `RouteGuide` is the client constructor, `RouteGuide.service` its definition. */
+/**
+ * The `routeguide` package: `RouteGuide` is the client constructor, `RouteGuide.service` its
+ * definition; `NoteFeed` likewise.
+ */
 export const routeguide = loaded.routeguide;

@@ -16,7 +16,7 @@ export {
   type NoteStoreStats,
   type StoredNote,
 } from './note-store.js';
-export { createRedisNoteStore, type RedisNoteStoreOptions } from './redis-store.js';
+export { createRedisNoteStore, type RedisNoteStoreOptions, redisConnectionOptions } from './redis-store.js';
 export { describeNoteStoreSpec, type NoteStoreSpec, parseNoteStoreSpec } from './store-spec.js';
 
 export interface NoteStoreOptions {

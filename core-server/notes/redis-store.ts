@@ -74,7 +74,14 @@ function scriptOutcome(error: unknown): NoteOutcome {
 // ioredis types `replyMapping` loosely for exactOptionalPropertyTypes; we keep its default.
 type ClientOptions = Omit<RedisOptions, 'replyMapping'>;
 
-function clientOptions(options: RedisNoteStoreOptions): ClientOptions {
+/** How to reach the store's Redis (host or sentinels, credentials, TLS, db, fail-fast settings). */
+export function redisConnectionOptions(
+  options: Pick<RedisNoteStoreOptions, 'spec' | 'commandTimeoutMs'>,
+): ClientOptions {
+  return clientOptions(options);
+}
+
+function clientOptions(options: Pick<RedisNoteStoreOptions, 'spec' | 'commandTimeoutMs'>): ClientOptions {
   const { spec, commandTimeoutMs } = options;
   const common: ClientOptions = {
     ...(spec.username ? { username: spec.username } : {}),

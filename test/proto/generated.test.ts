@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { describe, test } from 'node:test';
-import { ROUTE_CHAT_METHOD, routeguide } from '../../proto/index.js';
+import { ROUTE_CHAT_METHOD, routeguide, WATCH_METHOD } from '../../proto/index.js';
 import { REPO_ROOT } from '../helpers/core.js';
 
 const filesUnder = (dir: string): string[] =>
@@ -13,7 +13,7 @@ const filesUnder = (dir: string): string[] =>
   );
 
 describe('proto module', () => {
-  test('the generated proto types are current with route_guide.proto (run npm run gen:proto)', () => {
+  test('the generated proto types are current with route_guide.proto and note_feed.proto (run npm run gen:proto)', () => {
     const out = mkdtempSync(join(tmpdir(), 'proto-gen-'));
     const script = JSON.parse(readFileSync(`${REPO_ROOT}package.json`, 'utf8')).scripts[
       'gen:proto'
@@ -27,6 +27,14 @@ describe('proto module', () => {
     const expected = filesUnder(out)
       .map((f) => relative(out, f))
       .sort();
+    for (const file of [
+      'route_guide.ts',
+      'routeguide/RouteGuide.ts',
+      'note_feed.ts',
+      'routeguide/NoteFeed.ts',
+    ]) {
+      assert.ok(expected.includes(file), `gen:proto generates ${file}`);
+    }
     assert.deepEqual(
       filesUnder(checkedIn)
         .map((f) => relative(checkedIn, f))
@@ -38,7 +46,7 @@ describe('proto module', () => {
     }
   });
 
-  test('the service keeps the canonical method paths and the RouteNote field spelled "message"', () => {
+  test('RouteGuide keeps the canonical method paths and the RouteNote field spelled "message"; NoteFeed has Watch', () => {
     const service = routeguide.RouteGuide.service;
     assert.deepEqual(
       Object.values(service)
@@ -51,6 +59,11 @@ describe('proto module', () => {
         ROUTE_CHAT_METHOD,
       ].sort(),
     );
+    assert.deepEqual(
+      Object.values(routeguide.NoteFeed.service).map((m) => [m.path, m.requestStream, m.responseStream]),
+      [[WATCH_METHOD, false, true]],
+    );
+    assert.equal(WATCH_METHOD, '/routeguide.NoteFeed/Watch');
     const note = routeguide.RouteNote.type as unknown as { field: { name: string; number: number }[] };
     assert.deepEqual(
       note.field.map((f) => [f.name, f.number]),

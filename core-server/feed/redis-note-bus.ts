@@ -1,0 +1,141 @@
+/**
+ * The note bus of several core replicas: Redis pub/sub on one channel. Every core publishes the
+ * notes its store appended, and every core's feed subscribes, so a note stored through any core
+ * reaches the watchers of all of them, each note once, all watchers in the same order (Redis sends
+ * a channel's messages to every subscriber in the order it ran the PUBLISHes).
+ *
+ * Delivery is at most once, by design of pub/sub: Redis keeps nothing for a subscriber that is not
+ * connected. So the gap is made visible instead of silent: when the subscriber connection drops,
+ * the feed ends its watchers (UNAVAILABLE) and refuses new ones until the subscription is back; a
+ * note published meanwhile reaches no one on this core, and a watcher that comes back gets new notes
+ * only. A publish that fails (Redis unreachable) is dropped, not queued: the note is stored, only
+ * its live copy is lost. Redis Streams would give replay, at the price of a cursor per core and
+ * a trim policy; the feed's contract (new notes only) does not need it.
+ *
+ * Two connections: a subscribed connection can run no other command, and a publish must never wait
+ * behind a slow subscriber read.
+ */
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from 'pino';
+import type { StoredNote } from '../notes/index.js';
+import type { NoteBus, NoteBusSubscriber } from './note-bus.js';
+
+export interface RedisNoteBusOptions {
+  /** Where Redis is (host/port or sentinels), credentials, TLS, db: as for the note store. */
+  readonly connection: Omit<RedisOptions, 'replyMapping'>;
+  /** The channel; put the deployment's key prefix in it (`routeguide:notes`). */
+  readonly channel: string;
+  readonly logger?: Logger;
+}
+
+/** `[latitude, longitude, message]`: small, and checked on receipt like any input. */
+const encode = (note: StoredNote): string =>
+  JSON.stringify([note.location.latitude, note.location.longitude, note.message]);
+
+function decode(payload: string): StoredNote | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(payload);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(value) || value.length !== 3) return undefined;
+  const [latitude, longitude, message] = value as unknown[];
+  if (!Number.isInteger(latitude) || !Number.isInteger(longitude) || typeof message !== 'string')
+    return undefined;
+  return { location: { latitude: latitude as number, longitude: longitude as number }, message };
+}
+
+export function createRedisNoteBus({ connection, channel, logger }: RedisNoteBusOptions): NoteBus {
+  const retryStrategy = (attempt: number) => Math.min(100 * attempt, 1000);
+  const publisher = new Redis({
+    ...connection,
+    connectionName: 'routeguide-core-feed-pub',
+    // A note that cannot be published now is dropped, not queued for a Redis that may be gone.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    retryStrategy,
+  });
+  const subscriber = new Redis({
+    ...connection,
+    connectionName: 'routeguide-core-feed-sub',
+    // Resubscribed by hand on every 'ready', so that "live" means the SUBSCRIBE was confirmed.
+    autoResubscribe: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy,
+  });
+  const subscribers = new Set<NoteBusSubscriber>();
+  let live = false;
+  let closed = false;
+  let publishFailing = false;
+
+  const setLive = (now: boolean) => {
+    if (now === live) return;
+    live = now;
+    if (now) logger?.info({ channel }, 'live-notes subscription ready');
+    else if (!closed)
+      logger?.warn({ channel }, 'live-notes subscription lost: watchers end, notes meanwhile are missed');
+    for (const subscriber of subscribers) {
+      if (!now) subscriber.interrupted();
+    }
+  };
+
+  // Without 'error' listeners ioredis's connection errors would crash the process.
+  publisher.on('error', () => {});
+  subscriber.on('error', () => {});
+  subscriber.on('ready', () => {
+    subscriber.subscribe(channel).then(
+      () => setLive(true),
+      (error: unknown) => logger?.warn({ channel, err: error }, 'live-notes subscribe failed'),
+    );
+  });
+  for (const event of ['close', 'end', 'reconnecting']) subscriber.on(event, () => setLive(false));
+  subscriber.on('message', (from: string, payload: string) => {
+    if (from !== channel) return;
+    const note = decode(payload);
+    if (!note) {
+      logger?.warn({ channel, bytes: payload.length }, 'dropped a malformed live note');
+      return;
+    }
+    for (const subscriber of subscribers) subscriber.note(note);
+  });
+
+  return {
+    publish(note) {
+      if (closed) return;
+      publisher.publish(channel, encode(note)).then(
+        () => {
+          if (publishFailing) logger?.info({ channel }, 'live-notes publishing again');
+          publishFailing = false;
+        },
+        (error: unknown) => {
+          // Logged once per outage, not per note.
+          if (!publishFailing)
+            logger?.warn({ channel, err: error }, 'live notes not published: Redis unreachable');
+          publishFailing = true;
+        },
+      );
+    },
+    subscribe(subscriber) {
+      subscribers.add(subscriber);
+      return () => subscribers.delete(subscriber);
+    },
+    // Both ways: this core's notes go out, and every core's come in.
+    isLive: () => live && !closed && publisher.status === 'ready',
+    async close() {
+      if (closed) return;
+      closed = true;
+      setLive(false);
+      subscribers.clear();
+      await Promise.all(
+        [publisher, subscriber].map((client) =>
+          client.quit().then(
+            () => undefined,
+            () => client.disconnect(),
+          ),
+        ),
+      );
+    },
+  };
+}
