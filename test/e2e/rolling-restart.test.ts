@@ -22,6 +22,8 @@ const SEND_EVERY_MS = 150;
 /** Notes per location: each reply repeats the place's history, so keep histories short. */
 const NOTES_PER_PLACE = 20;
 const MAX_IN_FLIGHT = 32;
+/** Core SIGTERM, gateway SIGTERM, core SIGKILL. */
+const STREAM_BREAKS = 3;
 
 interface Client {
   readonly index: number;
@@ -166,9 +168,11 @@ describe('rolling restart with 20 library clients (real processes)', () => {
         );
         totals.refusedThenConfirmed += 1;
       }
+      // Each of the three restarts breaks a client's stream at most once, and each break can leave
+      // at most the in-flight window without an answer.
       assert.ok(
-        unknown.length <= MAX_IN_FLIGHT,
-        `client ${client.index}: ${unknown.length} unknown fates, more than its in-flight window`,
+        unknown.length <= MAX_IN_FLIGHT * STREAM_BREAKS,
+        `client ${client.index}: ${unknown.length} unknown fates, more than its in-flight window per break`,
       );
     }
     assert.equal(totals.other, 0, 'no note rejected, and none left unsent');

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { type UpgradeRequest, upgradeRefusal, WEBSOCKET_PATHS } from '../../gateway/upgrade-policy.js';
 import { ROUTECHAT_PATH } from '../../protocol/index.js';
+import { V2_PATH } from '../../protocol/v2/index.js';
 
 const valid: UpgradeRequest = {
   method: 'GET',
@@ -42,8 +43,9 @@ describe('upgradeRefusal', () => {
     ]) {
       assert.equal(reason({ ...valid, url, method: 'POST' }), 'not_found', String(url));
     }
-    assert.equal(reason({ ...valid, url: '/v2' }), 'not_found');
-    assert.equal(reason({ ...valid, url: '/v2' }, [...WEBSOCKET_PATHS, '/v2']), undefined);
+    assert.equal(reason({ ...valid, url: '/v3' }), 'not_found');
+    assert.equal(reason({ ...valid, url: '/v3' }, [...WEBSOCKET_PATHS, '/v3']), undefined);
+    assert.equal(reason({ ...valid, url: V2_PATH }), undefined);
   });
 
   test('each malformed handshake has its refusal', () => {
