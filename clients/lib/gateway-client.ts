@@ -561,6 +561,11 @@ export class GatewayClient<M extends MethodMap = RouteGuideMethods>
       }, next.delayMs);
       return;
     }
+    if (ending.opened && this.#outbox.size > 0) {
+      // Calls made while an open socket was closing never had a socket: they get an attempt.
+      this.#connect();
+      return;
+    }
     // Nothing to retry for (or no retrying allowed): what waits fails with this attempt's status.
     const waiting = this.#outbox.drain();
     for (const record of waiting) this.#settle(record, ending.status);

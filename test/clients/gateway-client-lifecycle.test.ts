@@ -256,6 +256,23 @@ describe('GatewayClient lifecycle (scripted socket, fake clock)', () => {
     assert.equal(ScriptedSocket.made.length, 1);
   });
 
+  test('a call made while an open socket is closing waits for it, then gets an attempt of its own', async () => {
+    const clock = createFakeClock();
+    const { client } = start(clock);
+    client.bidi(ROUTE_CHAT);
+    last().open();
+    last().readyState = 2;
+    const feature = client.unary(GET_FEATURE, here);
+    assert.equal(client.outboxSize, 1);
+    last().drop({ code: 1001, reason: 'going away' });
+    assert.equal(ScriptedSocket.made.length, 2);
+    last().open();
+    last().reply({ type: 'message', id: 'c2', message: { name: 'next socket' } });
+    last().reply(ok('c2'));
+    assert.deepEqual(await feature, { name: 'next socket' });
+    client.close();
+  });
+
   test('503 with Retry-After is retried no sooner than the header says', async () => {
     const clock = createFakeClock();
     const { client, states } = start(clock, { reconnect: { retries: 3, initialDelayMs: 100 } });
