@@ -19,6 +19,9 @@ export interface BenchConfig {
   readonly socketHighWaterMark: number;
   readonly churnMs: number;
   readonly churnConcurrency: number;
+  /** Protocol v2 at scale: sockets, each with this many open RouteChat streams. */
+  readonly v2ScaleSockets: number;
+  readonly v2StreamsPerSocket: number;
 }
 
 export function readConfig(argv: readonly string[]): BenchConfig {
@@ -32,6 +35,7 @@ export function readConfig(argv: readonly string[]): BenchConfig {
       connections: { type: 'string' },
       window: { type: 'string' },
       'scale-connections': { type: 'string' },
+      'v2-scale-sockets': { type: 'string' },
     },
     strict: true,
   });
@@ -58,5 +62,8 @@ export function readConfig(argv: readonly string[]): BenchConfig {
     socketHighWaterMark: 1024 * 1024,
     churnMs: quick ? 1500 : 5000,
     churnConcurrency: quick ? 8 : 16,
+    // 1,000 × 10 = 10,000 streams, as many as v1's scale connections: figures compare like for like.
+    v2ScaleSockets: num(values['v2-scale-sockets'], quick ? 50 : 1000),
+    v2StreamsPerSocket: 10,
   };
 }

@@ -3,7 +3,8 @@
  * child_process IPC channel. Histograms travel as hdr-histogram compressed base64 (values in µs).
  */
 
-export type Transport = 'grpc' | 'ws';
+/** grpc: direct to the core; ws: the gateway's v1 RouteChat socket; ws2: protocol v2 streams. */
+export type Transport = 'grpc' | 'ws' | 'ws2';
 
 export interface OpenJob {
   readonly type: 'open';
@@ -17,6 +18,8 @@ export interface OpenJob {
   /** How many connections may be opening at once. */
   readonly openConcurrency: number;
   readonly protoPath: string;
+  /** ws2 only: streams sharing one WebSocket (default 1). */
+  readonly streamsPerSocket?: number;
 }
 
 /** Closed loop (`window` notes in flight per connection) or open loop (`rate` notes/s for this worker). */

@@ -9,6 +9,7 @@ import { padMessage } from './connection.js';
 import { createGrpcOpener } from './grpc-connection.js';
 import type { ChurnJob, OpenJob, Recorded, SlowJob, WorkerJob, WorkerReply } from './ipc.js';
 import { createWsOpener } from './ws-connection.js';
+import { createWs2Opener } from './ws2-connection.js';
 
 interface Stream {
   readonly latitude: number;
@@ -106,7 +107,9 @@ async function open(job: OpenJob): Promise<void> {
   opener =
     job.transport === 'grpc'
       ? createGrpcOpener(job.target, job.protoPath, message)
-      : { open: createWsOpener(job.target, message), close: () => {} };
+      : job.transport === 'ws2'
+        ? createWs2Opener(job.target, message, job.streamsPerSocket ?? 1)
+        : { open: createWsOpener(job.target, message), close: () => {} };
 
   streams = [];
   const started = performance.now();

@@ -18,6 +18,7 @@ import { measureScale } from './scale.js';
 import { measureSlowConsumer } from './slow-consumer.js';
 import { round } from './stats.js';
 import { compare, ratio } from './throughput.js';
+import { compareV1V2, measureV2Scale } from './v2.js';
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -69,13 +70,18 @@ async function run(config: BenchConfig): Promise<BenchResults> {
   const slowWorker = forkWorker();
   try {
     log(`peak (closed loop, ${config.connections} connections × window ${config.window})`);
-    const { peak, halfPeak } = await withProducts([], async (core, gateway) => {
+    const { peak, halfPeak, v2RouteChat } = await withProducts([], async (core, gateway) => {
       const peak = await compare(config, workers, core, gateway, { window: config.window }, log);
       const rate = Math.round(peak.gateway.notesPerSec.median / 2);
       log(`half of peak (open loop, ${rate} notes/s on both paths)`);
       const halfPeak = await compare(config, workers, core, gateway, { rate }, log);
-      return { peak, halfPeak: { ...halfPeak, rateNotesPerSec: rate } };
+      log(
+        `RouteChat v1 vs v2 (closed loop, ${config.connections} sockets × 1 stream × window ${config.window})`,
+      );
+      const v2RouteChat = await compareV1V2(config, workers, core, gateway, log);
+      return { peak, halfPeak: { ...halfPeak, rateNotesPerSec: rate }, v2RouteChat };
     });
+    log(`  ${JSON.stringify({ gatewayCpuPerNoteRatio: v2RouteChat.gatewayCpuPerNoteRatio })}`);
 
     log('slow consumer');
     const slowConsumer = await withProducts(
@@ -96,6 +102,12 @@ async function run(config: BenchConfig): Promise<BenchResults> {
     log('note store (direct gRPC: memory vs Redis)');
     const noteStore = await measureNoteStore(config, workers, log);
     log(`  ${JSON.stringify({ ratio: noteStore.throughputRatio, addedP99Ms: noteStore.addedP99Ms })}`);
+
+    log(`v2 scale (${config.v2ScaleSockets} sockets × ${config.v2StreamsPerSocket} RouteChat streams)`);
+    const v2Scale = await withProducts([], (_core, gateway) =>
+      measureV2Scale(config, workers, gateway, scale.gatewayRssPerConnectionKiB),
+    );
+    log(`  ${JSON.stringify(v2Scale)}`);
 
     const usPerNotePair = peak.gateway.gatewayCpuUsPerNote?.median ?? 0;
     const partial = {
@@ -123,6 +135,7 @@ async function run(config: BenchConfig): Promise<BenchResults> {
       slowConsumer,
       churn,
       noteStore,
+      v2: { routeChat: v2RouteChat, scale: v2Scale },
     };
     return {
       ...partial,

@@ -6,6 +6,7 @@ import type { ScaleResult } from './scale.js';
 import type { SlowConsumerResult } from './slow-consumer.js';
 import { round } from './stats.js';
 import type { Comparison } from './throughput.js';
+import type { V2RouteChatComparison, V2ScaleResult } from './v2.js';
 
 export interface Machine {
   readonly cpu: string;
@@ -38,6 +39,8 @@ export interface BenchResults {
   readonly churn: ChurnResult;
   /** Absent from results written before the Redis note store existed. */
   readonly noteStore?: NoteStoreResult;
+  /** Protocol v2 against v1 on the same gateway build. */
+  readonly v2: { readonly routeChat: V2RouteChatComparison; readonly scale: V2ScaleResult };
   readonly targets: readonly Target[];
   readonly durationSeconds: number;
 }
@@ -161,6 +164,30 @@ export function markdown(r: BenchResults): string {
     '',
     ...noteStoreSection(r),
     '',
+    ...v2Markdown(r),
   ];
   return lines.join('\n');
+}
+
+function v2Markdown(r: BenchResults): string[] {
+  const c = r.v2.routeChat;
+  const v = r.v2.scale;
+  return [
+    `## Protocol v2 vs v1 (same gateway process, ${r.machine.cpu})`,
+    '',
+    `RouteChat at the same load shape: ${c.connections} sockets, one RouteChat stream each, ${c.window} notes in flight per stream, v1 and v2 alternating in each round. Gateway CPU per note is the gateway process's utime + stime over the measured window / notes relayed (one in, one out).`,
+    '',
+    '| | notes/s | p50 ms | p99 ms | gateway CPU µs/note | gateway CPU % |',
+    '| --- | --- | --- | --- | --- | --- |',
+    `| v1 (\`/v1/routechat\`) | ${s(c.v1.notesPerSec)} | ${s(c.v1.p50Ms)} | ${s(c.v1.p99Ms)} | ${s(c.v1.gatewayCpuUsPerNote)} | ${s(c.v1.gatewayCpuPercent)} |`,
+    `| v2 (\`/v2\`) | ${s(c.v2.notesPerSec)} | ${s(c.v2.p50Ms)} | ${s(c.v2.p99Ms)} | ${s(c.v2.gatewayCpuUsPerNote)} | ${s(c.v2.gatewayCpuPercent)} |`,
+    `| v2 / v1 | ${c.throughputRatio} | | | ${c.gatewayCpuPerNoteRatio} | |`,
+    '',
+    `Many streams per socket: ${v.sockets} sockets × ${v.streamsPerSocket} open RouteChat streams (each proved by one note and its reply), against a warmed gateway.`,
+    '',
+    '| streams opened | failed | time to open | gateway RSS before → after | per stream | per socket (with its streams) | v1 per connection (this run) | v2 per stream / v1 per connection |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    `| ${v.opened} / ${v.streams} | ${v.failed} | ${v.openSeconds} s | ${v.gatewayRssBeforeMiB} → ${v.gatewayRssAfterMiB} MiB | ${v.gatewayRssPerStreamKiB} KiB | ${v.gatewayRssPerSocketKiB} KiB | ${v.v1GatewayRssPerConnectionKiB} KiB | ${v.rssPerStreamVsV1Connection} |`,
+    '',
+  ];
 }

@@ -4,7 +4,6 @@
  * the gateway's peak for the latency the gateway adds.
  */
 import type { BenchConfig } from './config.js';
-import type { Transport } from './ipc.js';
 import { type LoadResult, runLoad } from './load.js';
 import type { LoadWorker, ProductProcess } from './processes.js';
 import { mergeHistograms, percentileCurve, round, type Spread, spread } from './stats.js';
@@ -38,7 +37,7 @@ export function takeLatitudes(count: number): number {
   return base;
 }
 
-function summarize(results: readonly LoadResult[]): PathSummary {
+export function summarize(results: readonly LoadResult[]): PathSummary {
   const pick = (f: (r: LoadResult) => number | undefined) => {
     const values = results.map(f).filter((v): v is number => v !== undefined);
     return values.length ? spread(values) : undefined;
@@ -71,10 +70,10 @@ export async function compare(
   load: { window: number } | { rate: number },
   log: (line: string) => void,
 ): Promise<Comparison> {
-  const byPath: Record<Transport, LoadResult[]> = { grpc: [], ws: [] };
+  const byPath: Record<'grpc' | 'ws', LoadResult[]> = { grpc: [], ws: [] };
   const rounds: Comparison['rounds'] = [];
   for (let round_ = 0; round_ < config.rounds; round_ += 1) {
-    const order: Transport[] = round_ % 2 === 0 ? ['grpc', 'ws'] : ['ws', 'grpc'];
+    const order: ('grpc' | 'ws')[] = round_ % 2 === 0 ? ['grpc', 'ws'] : ['ws', 'grpc'];
     for (const transport of order) {
       const result = await runLoad({
         workers,

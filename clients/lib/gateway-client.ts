@@ -1,14 +1,38 @@
 /**
  * The v2 client: many calls of any method over one WebSocket (`GET /v2`). Each call is a stream;
- * `unary`, `serverStream`, `clientStream` and `bidi` are views of one `Call`. Typed by a method map
- * (`RouteGuideMethods` for our service) in proto3 JSON names. The socket is opened on first use;
- * everything that depends on one socket lives in `attach()`, so a reconnecting wrapper can
- * replace the socket without touching the call logic.
+ * `unary`, `serverStream`, `clientStream` and `bidi` are views of one `Call` (call-record.ts). Typed
+ * by a method map (`RouteGuideMethods` for our service) in proto3 JSON names. The socket is opened
+ * on first use and replaced when it breaks, with RouteChatSocket's rules (reconnect.ts): calls not
+ * yet on a socket wait in a bounded outbox; calls on a socket that broke end with UNAVAILABLE (an
+ * idempotent unary may be re-sent). Credit frames are handled here, never by the application.
  */
 import type { Feature, Point, Rectangle, RouteNote, RouteSummary } from '../../proto/index.js';
-import { type CallStatus, GatewayError, StatusCode, statusName } from '../../protocol/status.js';
-import { INITIAL_STREAM_CREDIT, type ServerFrameV2, V2_SUBPROTOCOL } from '../../protocol/v2/index.js';
+import { type CallStatus, GatewayError, StatusCode } from '../../protocol/status.js';
+import {
+  type ErrorFrameV2,
+  type ServerFrameV2,
+  serverFrameV2Schema,
+  V2_SUBPROTOCOL,
+} from '../../protocol/v2/index.js';
+import { type Call, type CallOptions, CallRecord, FrameRejectedError } from './call-record.js';
+import { type Clock, systemClock } from './clock.js';
+import { createOutbox, type Outbox, OutboxFullError } from './outbox.js';
+import {
+  type Backoff,
+  type BackoffPolicy,
+  backoffPolicy,
+  createBackoff,
+  isRetryable,
+  type ReconnectOptions,
+} from './reconnect.js';
+import type { TokenSource } from './route-chat-socket.js';
+import { type Attempt, type AttemptEnding, localStatus, startAttempt } from './socket-attempt.js';
+import { bearerSubprotocol, checkBearerToken, fetchToken } from './token.js';
+import { createEmitter, type Listener, type TypedEvents } from './typed-events.js';
 import type { WebSocketConstructor, WebSocketLike } from './web-socket-like.js';
+
+export type { Call, CallEvents, CallOptions } from './call-record.js';
+export { FrameRejectedError } from './call-record.js';
 
 type Camel<S extends string> = S extends `${infer Head}_${infer Tail}`
   ? `${Head}${Capitalize<Camel<Tail>>}`
@@ -43,156 +67,204 @@ export interface RouteGuideMethods extends MethodMap {
   };
 }
 
-export interface CallOptions {
-  readonly metadata?: Readonly<Record<string, string>>;
-  readonly timeoutMs?: number;
-}
-
-/** One stream. `messages` yields the responses; `status` settles with the final status (never rejects). */
-export interface Call<Req, Res> {
-  readonly id: string;
-  send(message: Req): void;
-  end(): void;
-  cancel(): void;
-  readonly messages: AsyncIterable<Res>;
-  readonly status: Promise<CallStatus>;
-}
-
 export interface GatewayClientOptions {
-  readonly WebSocket: WebSocketConstructor;
-  /** Sent as the `bearer.<token>` subprotocol. */
-  readonly token?: string;
+  /** Defaults to `globalThis.WebSocket` (browsers, Node 22+); in Node 20 pass `ws`'s `WebSocket`. */
+  readonly WebSocket?: WebSocketConstructor;
+  /**
+   * Sent as the `bearer.<token>` subprotocol. A function is called before every connection attempt
+   * (a reconnect gets a fresh token); a 401 is never retried.
+   */
+  readonly token?: TokenSource;
+  /**
+   * Off by default: a socket that fails fails the calls waiting for it. With it, calls waiting for
+   * a socket survive failed attempts, which are retried with backoff and full jitter: UNAVAILABLE,
+   * 1001, 1006, a handshake timeout, a 429/502/503/504 upgrade answer (honouring Retry-After).
+   * Never a refused token, origin or path (401, 403, 404), `close()` or the signal.
+   */
+  readonly reconnect?: ReconnectOptions;
+  /** No handshake answer within this time fails the attempt (DEADLINE_EXCEEDED). Default 10000. */
+  readonly handshakeTimeoutMs?: number;
+  /** Aborting closes the client for good: every call ends with CANCELLED, nothing reconnects. */
+  readonly signal?: AbortSignal;
+  /** Calls waiting for a socket, at most; one more throws OutboxFullError. Default 1000. */
+  readonly outboxCapacity?: number;
+  /** For tests: the timers' clock and the jitter's random source. */
+  readonly clock?: Clock;
+  readonly random?: () => number;
 }
 
-interface StreamState {
-  credit: number;
-  readonly outbox: unknown[];
-  readonly queue: unknown[];
-  wake?: () => void;
-  done: boolean;
-  endQueued: boolean;
-  resolveStatus(status: CallStatus): void;
+export type GatewayClientState =
+  /** No socket, and none needed: the next call opens one. `lastStatus`: how the previous one ended. */
+  | { readonly name: 'idle'; readonly lastStatus?: CallStatus }
+  | { readonly name: 'connecting'; readonly attempt: number }
+  | { readonly name: 'open'; readonly protocol: string }
+  | {
+      readonly name: 'reconnecting';
+      /** Failures in a row so far (1 for the first retry). */
+      readonly attempt: number;
+      readonly delayMs: number;
+      readonly lastStatus: CallStatus;
+    }
+  /** For good: `close()` or the signal. */
+  | { readonly name: 'closed'; readonly status: CallStatus };
+
+export interface GatewayClientEvents {
+  state: GatewayClientState;
+  /** An error frame naming no stream (a frame the gateway could not attribute). */
+  error: ErrorFrameV2;
 }
 
-export class GatewayClient<M extends MethodMap = RouteGuideMethods> {
-  private socket: WebSocketLike | undefined;
-  private opened: Promise<void> | undefined;
-  private readonly streams = new Map<string, StreamState>();
-  private nextId = 0;
+const OPEN = 1;
+/** After its deadline, how long a call on the wire waits for the gateway's DEADLINE_EXCEEDED. */
+const DEADLINE_GRACE_MS = 2000;
 
-  constructor(
-    private readonly url: string,
-    private readonly options: GatewayClientOptions,
-  ) {}
+export class GatewayClient<M extends MethodMap = RouteGuideMethods>
+  implements TypedEvents<GatewayClientEvents>
+{
+  readonly #url: string;
+  readonly #WebSocket: WebSocketConstructor;
+  readonly #token: TokenSource | undefined;
+  readonly #policy: BackoffPolicy | undefined;
+  readonly #backoff: Backoff | undefined;
+  readonly #random: (() => number) | undefined;
+  readonly #handshakeTimeoutMs: number;
+  readonly #clock: Clock;
+  readonly #events = createEmitter<GatewayClientEvents>();
+  /** Calls waiting for a socket, in call order. */
+  readonly #outbox: Outbox<CallRecord>;
+  /** Calls opened on the current socket, by id. */
+  readonly #live = new Map<string, CallRecord>();
+  /** Idempotent unaries between attempts. */
+  readonly #retrying = new Set<CallRecord>();
+  #state: GatewayClientState = { name: 'idle' };
+  #attempt: Attempt | undefined;
+  #socket: WebSocketLike | undefined;
+  /** Bumped per attempt: a late token or event of an older attempt is ignored. */
+  #generation = 0;
+  #reconnectTimer: unknown;
+  #healthyTimer: unknown;
+  #nextId = 0;
 
-  /** Opens a stream of any kind. */
+  constructor(url: string, options: GatewayClientOptions = {}) {
+    const ctor =
+      options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor | undefined }).WebSocket;
+    if (!ctor) {
+      throw new GatewayError(
+        StatusCode.FAILED_PRECONDITION,
+        'no WebSocket implementation: pass options.WebSocket (e.g. the ws package) in this runtime',
+      );
+    }
+    if (typeof options.token === 'string') checkBearerToken(options.token);
+    this.#url = url;
+    this.#WebSocket = ctor;
+    this.#token = options.token;
+    this.#clock = options.clock ?? systemClock;
+    this.#random = options.random;
+    this.#policy = options.reconnect ? backoffPolicy(options.reconnect) : undefined;
+    this.#backoff = this.#policy ? createBackoff(this.#policy, options.random) : undefined;
+    this.#handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
+    this.#outbox = createOutbox<CallRecord>(
+      options.outboxCapacity ?? 1000,
+      (n) => new OutboxFullError(n, 'calls', 'wait for calls to settle before starting more'),
+    );
+    const signal = options.signal;
+    if (signal?.aborted) this.#shutDown('aborted by the signal');
+    else signal?.addEventListener('abort', () => this.#shutDown('aborted by the signal'), { once: true });
+  }
+
+  get state(): GatewayClientState {
+    return this.#state;
+  }
+
+  /** Calls waiting for a socket. */
+  get outboxSize(): number {
+    return this.#outbox.size;
+  }
+
+  on<K extends keyof GatewayClientEvents>(event: K, listener: Listener<GatewayClientEvents[K]>): () => void {
+    return this.#events.on(event, listener);
+  }
+
+  off<K extends keyof GatewayClientEvents>(event: K, listener: Listener<GatewayClientEvents[K]>): void {
+    this.#events.off(event, listener);
+  }
+
+  /**
+   * Opens a stream of any kind. It goes out at once on an open socket, else waits in the outbox.
+   * Throws OutboxFullError when the outbox is full, FAILED_PRECONDITION once the client is closed.
+   */
   call<K extends keyof M & string>(
     method: K,
     options: CallOptions = {},
   ): Call<M[K]['request'], M[K]['response']> {
-    this.nextId += 1;
-    const id = `c${this.nextId}`;
-    let resolveStatus!: (s: CallStatus) => void;
-    const status = new Promise<CallStatus>((resolve) => {
-      resolveStatus = resolve;
-    });
-    const state: StreamState = {
-      credit: INITIAL_STREAM_CREDIT,
-      outbox: [],
-      queue: [],
-      done: false,
-      endQueued: false,
-      resolveStatus,
-    };
-    this.streams.set(id, state);
-    void status.then(() => {
-      state.done = true;
-      state.wake?.();
-    });
-    this.write({ type: 'open', id, method, ...options });
-    const flush = () => {
-      while (state.credit > 0 && state.outbox.length > 0) {
-        state.credit -= 1;
-        this.write({ type: 'message', id, message: state.outbox.shift() });
-      }
-      if (state.outbox.length === 0 && state.endQueued) {
-        state.endQueued = false;
-        this.write({ type: 'end', id });
-      }
-    };
-    (state as StreamState & { flush?: () => void }).flush = flush;
-    const messages: AsyncIterable<M[K]['response']> = {
-      [Symbol.asyncIterator]: () => ({
-        next: async () => {
-          for (;;) {
-            if (state.queue.length > 0)
-              return { value: state.queue.shift() as M[K]['response'], done: false };
-            if (state.done) return { value: undefined, done: true };
-            await new Promise<void>((resolve) => {
-              state.wake = resolve;
-            });
-          }
-        },
-      }),
-    };
-    return {
-      id,
-      send: (message) => {
-        state.outbox.push(message);
-        flush();
-      },
-      end: () => {
-        state.endQueued = true;
-        flush();
-      },
-      cancel: () => this.write({ type: 'cancel', id }),
-      messages,
-      status,
-    };
+    return this.#start(method, options, false).view();
   }
 
-  /** One request, one response; rejects with a GatewayError on a non-OK status. */
+  /**
+   * One request, one response; rejects with a GatewayError on a non-OK status. A request the
+   * gateway rejects (an error frame) cancels the stream and rejects with that error's code and
+   * details (FrameRejectedError): it never waits for a deadline.
+   */
   async unary<K extends keyof M & string>(
     method: K,
     request: M[K]['request'],
-    options?: CallOptions,
+    options: CallOptions = {},
   ): Promise<M[K]['response']> {
-    const call = this.call(method, options);
+    const record = this.#start(method, options, options.retry === 'idempotent');
+    const call = record.view<M[K]['request'], M[K]['response']>();
+    const rejected = this.#failOnErrorFrame(call);
     call.send(request);
     const responses: M[K]['response'][] = [];
     for await (const message of call.messages) responses.push(message);
-    await this.check(call.status);
+    await this.#check(call.status, rejected);
     return responses[0] as M[K]['response'];
   }
 
-  /** One request, a stream of responses. */
+  /** One request, a stream of responses; a rejected request cancels it, as for `unary`. */
   async *serverStream<K extends keyof M & string>(
     method: K,
     request: M[K]['request'],
     options?: CallOptions,
   ): AsyncGenerator<M[K]['response']> {
     const call = this.call(method, options);
-    call.send(request);
-    for await (const message of call.messages) yield message;
-    await this.check(call.status);
+    const rejected = this.#failOnErrorFrame(call);
+    try {
+      call.send(request);
+      for await (const message of call.messages) yield message;
+      await this.#check(call.status, rejected);
+    } finally {
+      // The consumer stopped early (break, throw): the call is not wanted any more.
+      call.cancel();
+    }
   }
 
-  /** A stream of requests, one response. */
+  /**
+   * A stream of requests, one response. A rejected request cancels the call and rejects: the
+   * response would otherwise be computed without it.
+   */
   async clientStream<K extends keyof M & string>(
     method: K,
     requests: Iterable<M[K]['request']> | AsyncIterable<M[K]['request']>,
     options?: CallOptions,
   ): Promise<M[K]['response']> {
     const call = this.call(method, options);
-    for await (const request of requests) call.send(request);
+    const rejected = this.#failOnErrorFrame(call);
+    for await (const request of requests) {
+      if (rejected.frame) break;
+      call.send(request);
+    }
     call.end();
     const responses: M[K]['response'][] = [];
     for await (const message of call.messages) responses.push(message);
-    await this.check(call.status);
+    await this.#check(call.status, rejected);
     return responses[0] as M[K]['response'];
   }
 
-  /** Both directions at once: the `Call` itself. */
+  /**
+   * Both directions at once: the `Call` itself. Rejected frames arrive as its `error` events and
+   * the stream goes on; if the socket breaks, the status is UNAVAILABLE and the application opens
+   * a new call (the client reconnects for it).
+   */
   bidi<K extends keyof M & string>(
     method: K,
     options?: CallOptions,
@@ -200,66 +272,330 @@ export class GatewayClient<M extends MethodMap = RouteGuideMethods> {
     return this.call(method, options);
   }
 
+  /** Closes for good: every call not settled ends with CANCELLED; later calls throw. */
   close(): void {
-    this.socket?.close(1000);
+    this.#shutDown('closed by the client');
   }
 
-  private async check(status: Promise<CallStatus>): Promise<void> {
+  #failOnErrorFrame(call: Call<unknown, unknown>): { frame?: ErrorFrameV2 } {
+    const rejected: { frame?: ErrorFrameV2 } = {};
+    call.on('error', (frame) => {
+      if (rejected.frame) return;
+      rejected.frame = frame;
+      call.cancel();
+    });
+    return rejected;
+  }
+
+  async #check(status: Promise<CallStatus>, rejected: { frame?: ErrorFrameV2 }): Promise<void> {
     const final = await status;
+    if (rejected.frame) throw new FrameRejectedError(rejected.frame);
     if (final.code !== StatusCode.OK) throw new GatewayError(final.code, final.message);
   }
 
-  private write(frame: object): void {
-    const text = JSON.stringify(frame);
-    this.opened ??= this.attach();
-    if (this.socket && this.socket.readyState === 1) this.socket.send(text);
-    else void this.opened.then(() => this.socket?.send(text));
+  #setState(state: GatewayClientState): void {
+    this.#state = state;
+    this.#events.emit('state', state);
   }
 
-  /** Everything bound to one socket: a reconnecting wrapper replaces this. */
-  private attach(): Promise<void> {
-    const protocols = [V2_SUBPROTOCOL, ...(this.options.token ? [`bearer.${this.options.token}`] : [])];
-    const socket = new this.options.WebSocket(this.url, protocols);
-    this.socket = socket;
-    socket.addEventListener('message', (event) =>
-      this.onFrame(JSON.parse(String(event.data)) as ServerFrameV2),
-    );
-    socket.addEventListener('error', () => {});
-    socket.addEventListener('close', (event) => {
-      // A socket gone ends every stream still open: no status will come for them.
-      for (const [id, state] of this.streams) {
-        this.streams.delete(id);
-        state.resolveStatus({
-          code: StatusCode.UNAVAILABLE,
-          name: statusName(StatusCode.UNAVAILABLE),
-          message: `connection closed (${event.code})`,
-          metadata: {},
-        });
-      }
-      this.socket = undefined;
-      this.opened = undefined;
+  #start(method: string, options: CallOptions, resendable: boolean): CallRecord {
+    if (this.#state.name === 'closed') {
+      throw new GatewayError(StatusCode.FAILED_PRECONDITION, 'the client is closed');
+    }
+    this.#nextId += 1;
+    const record = new CallRecord(`c${this.#nextId}`, method, options, resendable, this.#clock.now(), {
+      write: (frame) => this.#write(frame),
+      cancel: (r) => this.#cancel(r),
     });
-    return new Promise((resolve) => socket.addEventListener('open', () => resolve()));
+    this.#outbox.push(record);
+    if (options.timeoutMs !== undefined) this.#armDeadline(record, options.timeoutMs);
+    if (this.#socket?.readyState === OPEN && this.#state.name === 'open') this.#pump();
+    else if (this.#state.name === 'idle') this.#connect();
+    return record;
   }
 
-  private onFrame(frame: ServerFrameV2): void {
-    if (!('id' in frame) || frame.id === undefined) return;
-    const state = this.streams.get(frame.id) as (StreamState & { flush?: () => void }) | undefined;
-    if (!state) return;
-    if (frame.type === 'message') {
-      state.queue.push(frame.message);
-      state.wake?.();
-    } else if (frame.type === 'credit') {
-      state.credit += frame.messages;
-      state.flush?.();
-    } else if (frame.type === 'status') {
-      this.streams.delete(frame.id);
-      state.resolveStatus({
-        code: frame.code as StatusCode,
-        name: frame.name,
-        message: frame.message,
-        metadata: frame.metadata,
+  /** Waiting for a socket does not stop the clock: past its deadline, a call ends here. */
+  #armDeadline(record: CallRecord, timeoutMs: number): void {
+    record.deadlineTimer = this.#clock.setTimeout(() => {
+      if (record.phase !== 'wire') {
+        this.#settle(record, localStatus(StatusCode.DEADLINE_EXCEEDED, 'deadline exceeded'));
+        return;
+      }
+      // The gateway enforces it on the wire; this only guards against a gateway that never answers.
+      record.deadlineTimer = this.#clock.setTimeout(() => {
+        if (record.phase !== 'wire') return;
+        this.#write({ type: 'cancel', id: record.id });
+        this.#settle(record, localStatus(StatusCode.DEADLINE_EXCEEDED, 'deadline exceeded'));
+      }, DEADLINE_GRACE_MS);
+    }, timeoutMs);
+  }
+
+  #remainingMs(record: CallRecord): number | undefined {
+    const timeoutMs = record.options.timeoutMs;
+    return timeoutMs === undefined ? undefined : timeoutMs - (this.#clock.now() - record.startedAt);
+  }
+
+  /** Settles a call wherever it is and forgets it. */
+  #settle(record: CallRecord, status: CallStatus): void {
+    this.#outbox.remove(record);
+    this.#retrying.delete(record);
+    if (this.#live.get(record.id) === record) this.#live.delete(record.id);
+    if (record.deadlineTimer !== undefined) this.#clock.clearTimeout(record.deadlineTimer);
+    if (record.retryTimer !== undefined) this.#clock.clearTimeout(record.retryTimer);
+    record.finish(status);
+  }
+
+  #cancel(record: CallRecord): void {
+    if (record.phase === 'done') return;
+    // On the wire the gateway cancels the call; its CANCELLED status is not waited for.
+    if (record.phase === 'wire') this.#write({ type: 'cancel', id: record.id });
+    this.#settle(record, localStatus(StatusCode.CANCELLED, 'cancelled by the client'));
+  }
+
+  #write(frame: object): void {
+    if (this.#socket?.readyState === OPEN) this.#socket.send(JSON.stringify(frame));
+  }
+
+  /** Opens every waiting call on the open socket, oldest first. */
+  #pump(): void {
+    for (let record = this.#outbox.shift(); record; record = this.#outbox.shift()) {
+      const remaining = this.#remainingMs(record);
+      if (remaining !== undefined && remaining <= 0) {
+        this.#settle(record, localStatus(StatusCode.DEADLINE_EXCEEDED, 'deadline exceeded'));
+        continue;
+      }
+      this.#live.set(record.id, record);
+      this.#write({
+        type: 'open',
+        id: record.id,
+        method: record.method,
+        ...(record.options.metadata ? { metadata: record.options.metadata } : {}),
+        ...(remaining === undefined ? {} : { timeoutMs: Math.max(1, Math.ceil(remaining)) }),
       });
+      record.opened();
+    }
+  }
+
+  #connect(): void {
+    const generation = ++this.#generation;
+    const attempt = (this.#backoff?.failures ?? 0) + 1;
+    this.#setState({ name: 'connecting', attempt });
+    const source = this.#token;
+    if (typeof source !== 'function') {
+      this.#open(source);
+      return;
+    }
+    // A fresh token for every attempt; the socket is created once it is known.
+    fetchToken(source).then(
+      (token) => {
+        if (generation === this.#generation && this.#state.name === 'connecting') this.#open(token);
+      },
+      (error: unknown) => {
+        if (generation !== this.#generation || this.#state.name !== 'connecting') return;
+        const message = error instanceof Error ? error.message : String(error);
+        // A token that cannot be a subprotocol will not become one by retrying.
+        const refused = error instanceof GatewayError && error.code === StatusCode.INVALID_ARGUMENT;
+        this.#socketEnded({
+          status: refused
+            ? localStatus(StatusCode.INVALID_ARGUMENT, message)
+            : localStatus(StatusCode.UNAVAILABLE, `could not get a token: ${message}`),
+          closeCode: 1006,
+          closeReason: '',
+          statusFrame: false,
+          opened: false,
+        });
+      },
+    );
+  }
+
+  #open(token: string | undefined): void {
+    const generation = this.#generation;
+    const protocols = [V2_SUBPROTOCOL, ...(token === undefined ? [] : [bearerSubprotocol(token)])];
+    try {
+      this.#attempt = startAttempt({
+        url: this.#url,
+        protocols,
+        WebSocket: this.#WebSocket,
+        clock: this.#clock,
+        handshakeTimeoutMs: this.#handshakeTimeoutMs,
+        onOpen: (socket) => {
+          if (generation !== this.#generation) return;
+          this.#socket = socket;
+          if (this.#backoff && this.#policy) {
+            // Open is some proof of health; a reply is more (see onFrame).
+            const backoff = this.#backoff;
+            this.#healthyTimer = this.#clock.setTimeout(() => {
+              this.#healthyTimer = undefined;
+              backoff.worked();
+            }, this.#policy.healthyAfterMs);
+          }
+          this.#setState({ name: 'open', protocol: socket.protocol });
+          this.#pump();
+        },
+        onMessage: (data) => {
+          if (generation === this.#generation) this.#onMessage(data);
+        },
+        onClose: (ending) => {
+          if (generation === this.#generation) this.#socketEnded(ending);
+        },
+      });
+    } catch (error) {
+      // A malformed URL: nothing to retry.
+      const status = localStatus(
+        StatusCode.INVALID_ARGUMENT,
+        error instanceof Error ? error.message : String(error),
+      );
+      queueMicrotask(() => {
+        if (generation !== this.#generation) return;
+        this.#socketEnded({ status, closeCode: 1006, closeReason: '', statusFrame: false, opened: false });
+      });
+    }
+  }
+
+  #onMessage(data: unknown): void {
+    let parsed: ReturnType<typeof serverFrameV2Schema.safeParse> | undefined;
+    if (typeof data === 'string') {
+      try {
+        parsed = serverFrameV2Schema.safeParse(JSON.parse(data));
+      } catch {
+        parsed = undefined;
+      }
+    }
+    if (!parsed?.success) {
+      this.#attempt?.fail(
+        localStatus(StatusCode.INTERNAL, 'the gateway sent a frame outside the v2 contract'),
+        1002,
+      );
+      return;
+    }
+    this.#onFrame(parsed.data);
+  }
+
+  #onFrame(frame: ServerFrameV2): void {
+    if (frame.id === undefined) {
+      // Only error frames may name no stream.
+      if (frame.type === 'error') this.#events.emit('error', frame);
+      return;
+    }
+    const record = this.#live.get(frame.id);
+    if (!record) return;
+    switch (frame.type) {
+      case 'message':
+        // A reply: this socket reaches a working gateway.
+        this.#backoff?.worked();
+        record.received(frame.message);
+        return;
+      case 'credit':
+        record.credit += frame.messages;
+        record.flush();
+        return;
+      case 'error':
+        record.events.emit('error', frame);
+        return;
+      case 'status': {
+        this.#live.delete(frame.id);
+        const status: CallStatus = {
+          code: frame.code as StatusCode,
+          name: frame.name,
+          message: frame.message,
+          metadata: frame.metadata,
+        };
+        if (status.code === StatusCode.UNAVAILABLE && this.#scheduleResend(record)) return;
+        this.#settle(record, status);
+        return;
+      }
+    }
+  }
+
+  /**
+   * An idempotent unary that met UNAVAILABLE goes back to the outbox after its own backoff delay;
+   * false when it may not (not resendable, no reconnect policy, retries or deadline used up).
+   */
+  #scheduleResend(record: CallRecord, minimumDelayMs = 0): boolean {
+    if (!record.resendable || !this.#policy || this.#state.name === 'closed') return false;
+    record.backoff ??= createBackoff(this.#policy, this.#random);
+    const next = record.backoff.next(minimumDelayMs);
+    const remaining = this.#remainingMs(record);
+    if (!next || (remaining !== undefined && remaining <= next.delayMs)) return false;
+    record.resetForResend();
+    record.phase = 'retry-wait';
+    this.#retrying.add(record);
+    record.retryTimer = this.#clock.setTimeout(() => {
+      record.retryTimer = undefined;
+      this.#retrying.delete(record);
+      record.phase = 'queued';
+      // Admitted once already: back in the outbox even when it is full (never a drop).
+      this.#outbox.requeue([record]);
+      if (this.#state.name === 'open') this.#pump();
+      else if (this.#state.name === 'idle') this.#connect();
+    }, next.delayMs);
+    return true;
+  }
+
+  /** The socket (or the attempt) is gone: settle or keep its calls, then reconnect or go idle. */
+  #socketEnded(ending: AttemptEnding): void {
+    this.#clearConnectionTimers();
+    this.#attempt = undefined;
+    this.#socket = undefined;
+    const lost = localStatus(
+      StatusCode.UNAVAILABLE,
+      `connection lost (${ending.closeCode}${ending.closeReason ? `: ${ending.closeReason}` : ''})`,
+    );
+    const retryable = this.#policy !== undefined && isRetryable(ending);
+    for (const record of [...this.#live.values()]) {
+      this.#live.delete(record.id);
+      if (ending.status.code === StatusCode.INTERNAL) this.#settle(record, ending.status);
+      else if (!retryable || !this.#scheduleResend(record)) this.#settle(record, lost);
+    }
+    const next = retryable && this.#outbox.size > 0 ? this.#backoff?.next(ending.retryAfterMs) : undefined;
+    if (next) {
+      this.#setState({
+        name: 'reconnecting',
+        attempt: next.attempt,
+        delayMs: next.delayMs,
+        lastStatus: ending.status,
+      });
+      this.#reconnectTimer = this.#clock.setTimeout(() => {
+        this.#reconnectTimer = undefined;
+        this.#connect();
+      }, next.delayMs);
+      return;
+    }
+    if (ending.opened && this.#outbox.size > 0) {
+      // Calls made while an open socket was closing never had a socket: they get an attempt.
+      this.#connect();
+      return;
+    }
+    // Nothing to retry for (or no retrying allowed): what waits fails with this attempt's status.
+    const waiting = this.#outbox.drain();
+    for (const record of waiting) this.#settle(record, ending.status);
+    // Retries used up for these calls: the next call gets a full set again.
+    if (retryable && waiting.length > 0) this.#backoff?.worked();
+    this.#setState({ name: 'idle', lastStatus: ending.status });
+  }
+
+  #clearConnectionTimers(): void {
+    for (const timer of [this.#reconnectTimer, this.#healthyTimer]) {
+      if (timer !== undefined) this.#clock.clearTimeout(timer);
+    }
+    this.#reconnectTimer = undefined;
+    this.#healthyTimer = undefined;
+  }
+
+  #shutDown(why: string): void {
+    if (this.#state.name === 'closed') return;
+    const status = localStatus(StatusCode.CANCELLED, why);
+    this.#generation += 1;
+    this.#clearConnectionTimers();
+    this.#attempt?.detach();
+    // Closing the socket cancels every call on it at the gateway.
+    if (this.#socket && this.#socket.readyState <= OPEN) this.#socket.close(1000, 'client closed');
+    else this.#attempt?.socket.close();
+    this.#attempt = undefined;
+    this.#socket = undefined;
+    this.#setState({ name: 'closed', status });
+    for (const record of [...this.#live.values(), ...this.#retrying, ...this.#outbox.drain()]) {
+      this.#settle(record, status);
     }
   }
 }

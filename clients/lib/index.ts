@@ -14,9 +14,13 @@ export { statusForClose, statusForHttpStatus } from './close-status.js';
 export { type FateName, noteKey } from './fates.js';
 export {
   type Call,
+  type CallEvents as GatewayCallEvents,
   type CallOptions as GatewayCallOptions,
+  FrameRejectedError,
   GatewayClient,
+  type GatewayClientEvents,
   type GatewayClientOptions,
+  type GatewayClientState,
   type MethodMap,
   type Proto3Json,
   type RouteGuideMethods,

@@ -8,10 +8,10 @@ import { GatewayError, StatusCode } from '../../protocol/status.js';
 /** `send()` while the outbox already holds `capacity` notes. Nothing was queued. */
 export class OutboxFullError extends GatewayError {
   readonly capacity: number;
-  constructor(capacity: number) {
+  constructor(capacity: number, what = 'notes', advice = 'wait for fates before sending more') {
     super(
       StatusCode.RESOURCE_EXHAUSTED,
-      `the outbox is full (${capacity} notes waiting for a connection): wait for fates before sending more`,
+      `the outbox is full (${capacity} ${what} waiting for a connection): ${advice}`,
     );
     this.capacity = capacity;
   }
@@ -29,12 +29,17 @@ export interface Outbox<T> {
   requeue(items: readonly T[]): void;
   shift(): T | undefined;
   peek(): T | undefined;
+  /** Takes `item` out wherever it is (a call cancelled while waiting); false when it was not there. */
+  remove(item: T): boolean;
   /** Empties the outbox and returns what it held, oldest first. */
   drain(): T[];
   items(): readonly T[];
 }
 
-export function createOutbox<T>(capacity: number): Outbox<T> {
+export function createOutbox<T>(
+  capacity: number,
+  full: (capacity: number) => OutboxFullError = (n) => new OutboxFullError(n),
+): Outbox<T> {
   if (!(capacity >= 1)) throw new RangeError('the outbox capacity must be at least 1');
   let queue: T[] = [];
   return {
@@ -43,7 +48,7 @@ export function createOutbox<T>(capacity: number): Outbox<T> {
     },
     capacity,
     push(item) {
-      if (queue.length >= capacity) throw new OutboxFullError(capacity);
+      if (queue.length >= capacity) throw full(capacity);
       queue.push(item);
     },
     requeue(items) {
@@ -51,6 +56,11 @@ export function createOutbox<T>(capacity: number): Outbox<T> {
     },
     shift: () => queue.shift(),
     peek: () => queue[0],
+    remove(item) {
+      const index = queue.indexOf(item);
+      if (index >= 0) queue.splice(index, 1);
+      return index >= 0;
+    },
     drain() {
       const all = queue;
       queue = [];

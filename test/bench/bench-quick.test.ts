@@ -64,8 +64,23 @@ test('npm run bench -- --quick writes results with every section', { timeout: 18
     'noteStore.redis.coreCpuUsPerNote.median',
     'noteStore.redis.redisCpuUsPerNote.median',
     'noteStore.redis.p99MsAtHalf.median',
+    'v2.routeChat.v1.gatewayCpuUsPerNote.median',
+    'v2.routeChat.v2.gatewayCpuUsPerNote.median',
+    'v2.routeChat.v2.notesPerSec.median',
+    'v2.routeChat.gatewayCpuPerNoteRatio',
+    'v2.scale.opened',
+    'v2.scale.gatewayRssAfterMiB',
+    'v2.scale.v1GatewayRssPerConnectionKiB',
   ]);
   assert.equal(at(results, 'noteStore.redis.errors'), 0, 'every note stored in Redis');
+  assert.equal(at(results, 'v2.scale.failed'), 0, 'every v2 stream opened');
+  assert.equal(
+    at(results, 'v2.scale.opened'),
+    (at(results, 'config.v2ScaleSockets') as number) * (at(results, 'config.v2StreamsPerSocket') as number),
+    'sockets × streams per socket',
+  );
+  assert.equal(at(results, 'v2.routeChat.v2.outOfOrder'), 0, 'v2 replies come back in order');
+  assert.equal(at(results, 'v2.routeChat.v2.errors'), 0, 'no v2 errors');
   assert.equal(at(results, 'scale.failed'), 0, 'every idle connection opened');
   assert.equal(at(results, 'peak.gateway.outOfOrder'), 0, 'replies come back in order');
   assert.equal(
@@ -81,6 +96,8 @@ test('npm run bench -- --quick writes results with every section', { timeout: 18
   assert.match(markdown, /Machine: .+ cores/);
   assert.match(markdown, /\| gateway \/ direct \|/);
   assert.match(markdown, /\| redis vs memory \|/);
+  assert.match(markdown, /## Protocol v2 vs v1/);
+  assert.match(markdown, /\| v2 \/ v1 \|/);
   const svg = readFileSync(join(out, 'latency.svg'), 'utf8');
   assert.match(svg, /^<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
   assert.match(svg, /direct gRPC/);

@@ -1,0 +1,134 @@
+/**
+ * One connection attempt: a WebSocket, its handshake timeout, and how it ended (the status derived
+ * from the close, the HTTP status and Retry-After of a refused upgrade). The v2 client's reconnect
+ * loop starts one per attempt; nothing here retries.
+ */
+import { type CallStatus, StatusCode, statusName } from '../../protocol/status.js';
+import type { Clock } from './clock.js';
+import { statusForClose } from './close-status.js';
+import { parseRetryAfter, type StreamEnding } from './reconnect.js';
+import type { WebSocketConstructor, WebSocketLike } from './web-socket-like.js';
+
+export interface AttemptEnding extends StreamEnding {
+  readonly closeReason: string;
+  /** The socket had opened: the failure came after the handshake. */
+  readonly opened: boolean;
+  /** From a refused upgrade's Retry-After header. */
+  readonly retryAfterMs?: number | undefined;
+}
+
+export interface AttemptOptions {
+  readonly url: string;
+  readonly protocols: readonly string[];
+  readonly WebSocket: WebSocketConstructor;
+  readonly clock: Clock;
+  readonly handshakeTimeoutMs: number;
+  onOpen(socket: WebSocketLike): void;
+  onMessage(data: unknown): void;
+  /** Once, whatever ended the attempt. `local` is a status decided by this side (set via `fail`). */
+  onClose(ending: AttemptEnding): void;
+}
+
+export interface Attempt {
+  readonly socket: WebSocketLike;
+  /** Closes the socket; `status` becomes the attempt's status (a local decision, not retried). */
+  fail(status: CallStatus, closeCode?: number): void;
+  /** Stops listening: no callback fires after this (the client closed for good). */
+  detach(): void;
+}
+
+/** ws (Node) reports a refused upgrade through this event, with the response's headers. */
+interface UpgradeResponseSource {
+  on(
+    event: 'unexpected-response',
+    listener: (request: unknown, response: { statusCode?: number; headers: Record<string, unknown> }) => void,
+  ): unknown;
+}
+const hasUpgradeResponse = (socket: object): socket is UpgradeResponseSource =>
+  typeof (socket as { on?: unknown }).on === 'function';
+
+export const localStatus = (code: StatusCode, message: string): CallStatus => ({
+  code,
+  name: statusName(code),
+  message,
+  metadata: {},
+});
+
+/** Throws what the WebSocket constructor throws (a malformed URL). */
+export function startAttempt(options: AttemptOptions): Attempt {
+  const { clock } = options;
+  const socket = new options.WebSocket(options.url, [...options.protocols]);
+  let live = true;
+  let opened = false;
+  let transportError: string | undefined;
+  let httpStatus: number | undefined;
+  let retryAfterMs: number | undefined;
+  let handshakeTimedOut = false;
+  let failure: CallStatus | undefined;
+  socket.addEventListener('error', (event) => {
+    const message = (event as { message?: unknown }).message;
+    transportError = typeof message === 'string' ? message : 'WebSocket error';
+  });
+  if (hasUpgradeResponse(socket)) {
+    // With a listener, ws leaves the refused handshake to us: note the status, then abort.
+    socket.on('unexpected-response', (_request, response) => {
+      httpStatus = response.statusCode;
+      const retryAfter = response.headers['retry-after'];
+      retryAfterMs = parseRetryAfter(typeof retryAfter === 'string' ? retryAfter : undefined, clock.now());
+      socket.close();
+    });
+  }
+  let handshakeTimer: unknown = clock.setTimeout(() => {
+    handshakeTimer = undefined;
+    handshakeTimedOut = true;
+    socket.close();
+  }, options.handshakeTimeoutMs);
+  const clearHandshake = () => {
+    if (handshakeTimer !== undefined) clock.clearTimeout(handshakeTimer);
+    handshakeTimer = undefined;
+  };
+  socket.addEventListener('open', () => {
+    if (!live) return;
+    clearHandshake();
+    opened = true;
+    options.onOpen(socket);
+  });
+  socket.addEventListener('message', (event) => {
+    if (live) options.onMessage(event.data);
+  });
+  socket.addEventListener('close', (event) => {
+    if (!live) return;
+    live = false;
+    clearHandshake();
+    const timedOut = handshakeTimedOut && httpStatus === undefined;
+    const status =
+      failure ??
+      (timedOut
+        ? localStatus(
+            StatusCode.DEADLINE_EXCEEDED,
+            `no WebSocket handshake answer within ${options.handshakeTimeoutMs} ms`,
+          )
+        : statusForClose({ closeCode: event.code, closeReason: event.reason, transportError, httpStatus }));
+    options.onClose({
+      status,
+      closeCode: event.code,
+      closeReason: event.reason,
+      statusFrame: false,
+      opened,
+      handshakeTimedOut: timedOut,
+      ...(httpStatus === undefined ? {} : { httpStatus }),
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    });
+  });
+  return {
+    socket,
+    fail(status, closeCode = 1000) {
+      failure ??= status;
+      socket.close(closeCode);
+    },
+    detach() {
+      live = false;
+      clearHandshake();
+    },
+  };
+}
