@@ -14,7 +14,7 @@ import { ROUTECHAT_PATH } from '../../protocol/index.js';
 import { REPO_ROOT, type SpawnedProcess, spawnTs } from './core.js';
 import { waitForHealth } from './core-calls.js';
 import { freePort } from './gateway.js';
-import { activeStreams, ROUTE_CHAT_METHOD } from './multi-core.js';
+import { activeStreams, HEALTH_WATCH_METHOD, ROUTE_CHAT_METHOD } from './multi-core.js';
 import { type RedisServer, removeDir, startRedis } from './redis.js';
 
 const haproxyMissing = spawnSync('haproxy', ['-v']).error !== undefined;
@@ -44,6 +44,8 @@ export interface CoreSlot extends ServiceSlot {
   readonly metricsUrl: string;
   /** RouteChat streams open on this core right now. */
   routeChats(): Promise<number>;
+  /** Health Watch streams open on this core right now: how the gateways follow it. */
+  healthWatches(): Promise<number>;
 }
 
 export interface Deployment {
@@ -60,6 +62,12 @@ export interface Deployment {
   gatewayStatus(): Promise<Record<string, string>>;
   /** Resolves once HAProxy reports every gateway with a status starting `prefix`. */
   waitForGateways(prefix: 'UP' | 'DOWN', timeoutMs?: number): Promise<void>;
+  /**
+   * Resolves once both gateways watch `core`'s health again (as many Watch streams as at start):
+   * it is back in their rotation, so new streams go to it. A rolling restart waits for this
+   * before it takes the next service down.
+   */
+  waitForCoreInRotation(core: CoreSlot, timeoutMs?: number): Promise<void>;
   /** Kills everything and removes the temp dirs. */
   stop(): Promise<void>;
 }
@@ -105,6 +113,7 @@ function coreSlot(name: string, port: number, redisUrl: string, keyPrefix: strin
     },
     stop: (signal) => proc?.stop(signal) ?? Promise.resolve({ code: null, signal: null }),
     routeChats: () => activeStreams(metricsUrl, ROUTE_CHAT_METHOD),
+    healthWatches: () => activeStreams(metricsUrl, HEALTH_WATCH_METHOD),
   };
 }
 
@@ -181,6 +190,7 @@ export async function startDeployment(options: DeploymentOptions = {}): Promise<
   const dir = mkdtempSync(join(tmpdir(), 'deployment-'));
   const adminSocket = join(dir, 'admin.sock');
   let haproxy: ChildProcess | undefined;
+  let watchesInRotation = 0;
   const haproxyOutput: string[] = [];
 
   const stop = async () => {
@@ -228,6 +238,15 @@ export async function startDeployment(options: DeploymentOptions = {}): Promise<
     haproxy.stdout?.on('data', (chunk) => haproxyOutput.push(String(chunk)));
     haproxy.stderr?.on('data', (chunk) => haproxyOutput.push(String(chunk)));
     await waitForGateways('UP');
+    // Both gateways watch both cores: the number of Watch streams on a core in full rotation.
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      watchesInRotation = Math.min(...(await Promise.all(cores.map((core) => core.healthWatches()))));
+      if (watchesInRotation >= gateways.length) break;
+      if (Date.now() > deadline)
+        throw new Error(`the gateways do not watch both cores: ${watchesInRotation}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   } catch (error) {
     await stop();
     throw error;
@@ -250,6 +269,16 @@ export async function startDeployment(options: DeploymentOptions = {}): Promise<
     },
     gatewayStatus,
     waitForGateways,
+    async waitForCoreInRotation(core, timeoutMs = 15_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const watches = await core.healthWatches().catch(() => 0);
+        if (watches >= watchesInRotation) return;
+        if (Date.now() > deadline)
+          throw new Error(`${core.name}: ${watches} health watches, expected ${watchesInRotation}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
     stop,
   };
 }

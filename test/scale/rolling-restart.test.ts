@@ -38,6 +38,7 @@ describe('rolling restart of the deployment with 20 library clients', { skip: de
     assert.equal((await coreA.stop('SIGTERM')).code, 0);
     await coreA.start();
     await fleet.allConfirmedSince(Date.now(), 'after core A restarted');
+    await deployment.waitForCoreInRotation(coreA);
     reconnected['core A SIGTERM'] = fleet.reconnectedSince(t);
     brokenBy['core A SIGTERM'] = fleet.brokenBetween(t);
 
@@ -49,20 +50,29 @@ describe('rolling restart of the deployment with 20 library clients', { skip: de
     reconnected['gateway 1 SIGTERM'] = fleet.reconnectedSince(t);
     brokenBy['gateway 1 SIGTERM'] = fleet.brokenBetween(t);
     await deployment.waitForGateways('UP');
+    await Promise.all(deployment.cores.map((core) => deployment.waitForCoreInRotation(core)));
+    const streamsBeforeKill = await Promise.all(deployment.cores.map((core) => core.routeChats()));
 
     // 3. Core B, killed.
     t = Date.now();
     await coreB.stop('SIGKILL');
     await coreB.start();
     await fleet.allConfirmedSince(Date.now(), 'after core B was killed and started again');
+    await deployment.waitForCoreInRotation(coreB);
     reconnected['core B SIGKILL'] = fleet.reconnectedSince(t);
     brokenBy['core B SIGKILL'] = fleet.brokenBetween(t);
 
     await fleet.stopSending();
     const totals = fleet.checkFates();
     const readBack = await fleet.readBack();
+    // Redis commands per stored note, for docs/scaling.md: every note and probe is one append.
+    const redisCalls = Object.fromEntries(
+      [...(await deployment.redis.cli('INFO', 'commandstats')).matchAll(/^cmdstat_(\w+):calls=(\d+)/gm)].map(
+        (m) => [m[1], Number(m[2])],
+      ),
+    );
     process.stdout.write(
-      `# rolling restart of the deployment: ${JSON.stringify({ ...totals, readBack, reconnected, brokenBy })}\n`,
+      `# rolling restart of the deployment: ${JSON.stringify({ ...totals, readBack, reconnected, brokenBy, streamsBeforeKill, redisCalls })}\n`,
     );
     for (const [step, clients] of Object.entries(reconnected))
       assert.ok(clients > 0, `${step} made some clients reconnect`);

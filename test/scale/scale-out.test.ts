@@ -171,7 +171,7 @@ describe('scale out: HAProxy → two gateways → two cores → Redis', { skip: 
 
     // Core A back on its port: both gateways pick it up again by themselves.
     await deployment.cores[0].start();
-    await waitForHealth(deployment.cores[0].address, 'SERVING');
+    await deployment.waitForCoreInRotation(deployment.cores[0]);
   });
 
   test('Redis restarted (AOF): notes persist; during the outage notes end UNAVAILABLE with note-outcome; the cores serve again by themselves', async () => {
