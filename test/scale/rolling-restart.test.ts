@@ -76,6 +76,11 @@ describe('rolling restart of the deployment with 20 library clients', { skip: de
     );
     for (const [step, clients] of Object.entries(reconnected))
       assert.ok(clients > 0, `${step} made some clients reconnect`);
+    // Core A was back in rotation: clients that reconnected after its restart landed on it too.
+    assert.ok(
+      streamsBeforeKill.every((n) => n > 0),
+      `streams on both cores before core B was killed: ${streamsBeforeKill}`,
+    );
     assert.equal(readBack, totals.confirmed, 'every confirmed note was read back');
     await fleet.endAll();
   });
