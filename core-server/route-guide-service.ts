@@ -184,7 +184,10 @@ export function createRouteGuideHandlers({
           // A client that has half-closed gets its normal OK once its notes are answered.
           if (failed || halfClosed || call.cancelled) return;
           failed = true;
-          call.emit('error', new StatusError(status.UNAVAILABLE, SHUTTING_DOWN_DETAILS));
+          // Every note without an answer was never read, so never stored: safe to resend elsewhere.
+          const shuttingDown = new StatusError(status.UNAVAILABLE, SHUTTING_DOWN_DETAILS);
+          shuttingDown.metadata.set(NOTE_OUTCOME_TRAILER, 'not-stored' satisfies NoteOutcome);
+          call.emit('error', shuttingDown);
         });
       };
       if (draining?.aborted) drain();

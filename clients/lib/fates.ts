@@ -13,6 +13,11 @@
  *   resend would be refused again: it settles the oldest in-flight raw frame, else note.
  * - **unknown**: in flight when the stream broke, with neither an echo nor an error frame. The core
  *   may or may not have stored it.
+ *
+ * The core narrows this down when it ends a stream itself: its status carries the trailer
+ * `note-outcome`. `not-stored` (a drain, a note store refusing): no unanswered note was stored, all
+ * are refused (resent safely). `unknown` (a store timeout): the oldest unanswered note may have
+ * been stored and is unknown; the core handles notes one at a time, so the later ones were not.
  */
 export type FateName = 'confirmed' | 'refused' | 'rejected' | 'unknown' | 'unsent';
 
@@ -34,9 +39,15 @@ export interface InFlight<T extends Tracked> {
   received(key: string): { item: T; sentAt: number } | undefined;
   /** An error frame: a permanent rejection settles at once; a transient one is counted. */
   errorFrame(reason: string): T | undefined;
-  /** The stream is over: refused (the last k transient rejections) and unknown (the rest). */
-  settle(): { refused: T[]; unknown: T[] };
+  /**
+   * The stream is over: refused (the last k transient rejections) and unknown (the rest), unless
+   * the core said what became of them (`noteOutcome`, its `note-outcome` trailer).
+   */
+  settle(noteOutcome?: string): { refused: T[]; unknown: T[] };
 }
+
+/** The trailer in which the core says what became of the notes it left unanswered. */
+export const NOTE_OUTCOME_TRAILER = 'note-outcome';
 
 export const noteKey = (note: {
   readonly location: { readonly latitude: number; readonly longitude: number };
@@ -70,10 +81,17 @@ export function createInFlight<T extends Tracked>(): InFlight<T> {
       const index = raw >= 0 ? raw : entries.length > 0 ? 0 : -1;
       return index < 0 ? undefined : take(index)?.item;
     },
-    settle() {
+    settle(noteOutcome) {
       const all = entries.splice(0).map((entry) => entry.item);
-      const cut = Math.max(0, all.length - transientRejections);
+      const transient = transientRejections;
       transientRejections = 0;
+      if (noteOutcome === 'not-stored') return { refused: all, unknown: [] };
+      if (noteOutcome === 'unknown') {
+        const oldest = all.findIndex((item) => item.key !== undefined);
+        if (oldest < 0) return { refused: all, unknown: [] };
+        return { refused: all.filter((_, i) => i !== oldest), unknown: [all[oldest] as T] };
+      }
+      const cut = Math.max(0, all.length - transient);
       return { refused: all.slice(cut), unknown: all.slice(0, cut) };
     },
   };

@@ -20,7 +20,7 @@ import {
 import { type CallStatus, GatewayError, StatusCode, statusName } from '../../protocol/status.js';
 import { type Clock, systemClock } from './clock.js';
 import { statusForClose } from './close-status.js';
-import { createInFlight, type FateName, type InFlight, noteKey } from './fates.js';
+import { createInFlight, type FateName, type InFlight, NOTE_OUTCOME_TRAILER, noteKey } from './fates.js';
 import { createOutbox, type Outbox } from './outbox.js';
 import {
   type Backoff,
@@ -666,7 +666,7 @@ export class RouteChatSocket implements TypedEvents<RouteChatEvents>, AsyncItera
     outcome: CloseOutcome,
     extra: { handshakeTimedOut?: boolean; retryAfterMs?: number | undefined } = {},
   ) {
-    const { refused, unknown } = this.#inFlight.settle();
+    const { refused, unknown } = this.#inFlight.settle(outcome.status?.metadata[NOTE_OUTCOME_TRAILER]);
     const policy = this.#policy;
     const retryable =
       policy !== undefined &&

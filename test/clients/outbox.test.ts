@@ -67,6 +67,29 @@ describe('fates of one stream (pure)', () => {
     );
   });
 
+  test('the core’s note-outcome trailer: not-stored refuses every unanswered note; unknown only the oldest', () => {
+    const fill = () => {
+      const inFlight = createInFlight<ReturnType<typeof item>>();
+      for (const name of ['a', 'b', 'c']) inFlight.sent(item(name), 0);
+      return inFlight;
+    };
+    const notStored = fill().settle('not-stored');
+    assert.deepEqual(
+      notStored.refused.map((i) => i.name),
+      ['a', 'b', 'c'],
+    );
+    assert.deepEqual(notStored.unknown, []);
+    const unknown = fill().settle('unknown');
+    assert.deepEqual(
+      unknown.unknown.map((i) => i.name),
+      ['a'],
+    );
+    assert.deepEqual(
+      unknown.refused.map((i) => i.name),
+      ['b', 'c'],
+    );
+  });
+
   test('a content rejection settles the oldest raw frame in flight, else the oldest note', () => {
     const inFlight = createInFlight<{ key: string | undefined; name: string }>();
     inFlight.sent(item('a'), 0);

@@ -120,6 +120,7 @@ describe('core drain on SIGTERM', () => {
       const error = outcome as grpc.ServiceError;
       assert.equal(error.code, grpc.status.UNAVAILABLE, `${grpc.status[error.code]}: ${error.details}`);
       assert.equal(error.details, 'server shutting down');
+      assert.deepEqual(error.metadata.get('note-outcome'), ['not-stored'], 'unanswered notes: not stored');
       assert.deepEqual(
         chat.received,
         [0, 1, 2, 3, 4].map((i) => `received ${i}`),
@@ -267,6 +268,7 @@ describe('core drain on SIGTERM', () => {
       assert.equal(status.type, 'status');
       assert.equal(status.name, 'UNAVAILABLE');
       assert.equal(status.message, 'server shutting down');
+      assert.equal(status.metadata['note-outcome'], 'not-stored', 'the trailer reaches the WebSocket client');
       assert.deepEqual(closed, { code: 4014, reason: 'UNAVAILABLE' });
       assert.ok(Date.now() - started < PROMPT_MS);
       assert.equal((await core.exited).code, 0);
