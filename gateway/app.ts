@@ -10,7 +10,7 @@ import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { type Logger, pino } from 'pino';
 import { ConfigError } from '../common/cli-options.js';
-import { PROTO_PATH } from '../proto/index.js';
+import { NOTE_FEED_PROTO_PATH, PROTO_PATH } from '../proto/index.js';
 import { createAuthenticator } from './auth.js';
 import type { GatewayConfig } from './config.js';
 import { healthPlugin } from './health-plugin.js';
@@ -166,7 +166,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}
   // Protocol v2 (/v2): any method of the loaded services, many streams per socket.
   const v2Target = coreTargetOf(config);
   const methods = await loadMethodCatalog({
-    protoFiles: config.proto ?? (config.reflection ? [] : [PROTO_PATH]),
+    protoFiles: config.proto ?? (config.reflection ? [] : [PROTO_PATH, NOTE_FEED_PROTO_PATH]),
     reflection: config.reflection,
     target: v2Target,
     ...(config['core-ca'] ? { caFile: config['core-ca'] } : {}),

@@ -164,7 +164,7 @@ export const gatewayOptionSpecs = {
   proto: {
     env: 'GATEWAY_PROTO',
     description: 'Protocol v2: .proto file whose services /v2 relays (repeatable, comma-separated)',
-    defaultText: 'proto/route_guide.proto',
+    defaultText: 'proto/route_guide.proto,proto/note_feed.proto',
     multiple: true,
   },
   reflection: {

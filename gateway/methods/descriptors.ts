@@ -3,6 +3,8 @@
  * gRPC server reflection. Either way the result is a @bufbuild/protobuf FileRegistry, which the
  * method registry and the proto3 JSON codec work from.
  */
+
+import { dirname } from 'node:path';
 import { create, createFileRegistry, type FileRegistry, fromBinary } from '@bufbuild/protobuf';
 import {
   type DescriptorProto,
@@ -122,10 +124,14 @@ export function descriptorsOf(definition: protoLoader.PackageDefinition): FileDe
   return files;
 }
 
-/** A registry of the services in these `.proto` files (imports resolved against `includeDirs`). */
+/**
+ * A registry of the services in these `.proto` files (imports resolved against `includeDirs`; by
+ * default the files' own folders, as `protoc -I` each would: note_feed.proto imports
+ * "route_guide.proto" by that name).
+ */
 export function registryFromProtoFiles(
   paths: readonly string[],
-  includeDirs: readonly string[] = [],
+  includeDirs: readonly string[] = [...new Set(paths.map((path) => dirname(path)))],
 ): FileRegistry {
   // keepCase: the descriptors then carry the .proto's own field names, from which JSON names derive.
   const definition = protoLoader.loadSync([...paths], { keepCase: true, includeDirs: [...includeDirs] });

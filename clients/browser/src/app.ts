@@ -5,6 +5,10 @@
  * on the next stream. Only the notes list re-renders when notes arrive, so typing is never
  * interrupted; screen readers hear the new note only (one live region). Everything user-supplied
  * goes through textContent.
+ *
+ * Live notes: beside RouteChat (v1, which keeps the outbox and the fates of our notes), one
+ * NoteFeed.Watch of the map's region on a v2 socket shows other people's notes as they are
+ * stored. A watch gives new notes only: each time it was down, the page says so (live-watch.ts).
  */
 import {
   type CallStatus,
@@ -25,6 +29,7 @@ import {
   parseDegrees,
 } from './features.js';
 import { renderGroups } from './groups-view.js';
+import { type LiveState, type LiveWatch, type OfflineGap, regionOf, watchLiveNotes } from './live-watch.js';
 import { type MapView, renderMap } from './map-view.js';
 import { createNoteGroups } from './note-groups.js';
 
@@ -71,7 +76,10 @@ export function startApp(doc: Document): void {
       received: element(doc, 'stat-received', HTMLElement),
       rejected: element(doc, 'stat-rejected', HTMLElement),
       latency: element(doc, 'stat-latency', HTMLElement),
+      live: element(doc, 'stat-live', HTMLElement),
     },
+    liveState: element(doc, 'live-state', HTMLElement),
+    gaps: element(doc, 'gaps', HTMLOListElement),
     announcer: element(doc, 'announcer', HTMLElement),
     mapDetails: doc.getElementById('map-details'),
   };
@@ -83,8 +91,9 @@ export function startApp(doc: Document): void {
   } as const;
 
   const groups = createNoteGroups();
-  const counts = { sent: 0, received: 0, rejected: 0 };
+  const counts = { sent: 0, received: 0, rejected: 0, live: 0 };
   let socket: RouteChatSocket | undefined;
+  let watch: LiveWatch | undefined;
   let countdown: ReturnType<typeof setInterval> | undefined;
 
   // Places.
@@ -175,6 +184,7 @@ export function startApp(doc: Document): void {
     ui.stats.sent.textContent = String(counts.sent);
     ui.stats.received.textContent = String(counts.received);
     ui.stats.rejected.textContent = String(counts.rejected);
+    ui.stats.live.textContent = String(counts.live);
     if (latencyMs !== undefined) ui.stats.latency.textContent = `${Math.round(latencyMs)} ms`;
   };
   const renderOutbox = () => {
@@ -195,6 +205,71 @@ export function startApp(doc: Document): void {
     renderGroups(ui.groups, list, featureAt, degrees);
     ui.empty.hidden = ui.groups.childElementCount > 0;
     mapView?.markNotes(new Set(list.map((group) => group.key)));
+  };
+
+  // Live notes.
+  const clockTime = (ms: number) =>
+    new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  const showLiveState = (state: LiveState) => {
+    ui.liveState.dataset.state = state.name;
+    ui.liveState.textContent = {
+      connecting: () => 'Live notes: connecting…',
+      live: () => 'Live: notes others post in the map’s area appear as they come.',
+      offline: () =>
+        state.name === 'offline'
+          ? `Live notes offline${state.since === undefined ? '' : ` since ${clockTime(state.since)}`} (${state.why}): retrying…`
+          : '',
+      failed: () => (state.name === 'failed' ? `Live notes unavailable (${state.why}).` : ''),
+      stopped: () => 'Live notes: off (Connect starts them).',
+    }[state.name]();
+  };
+  // Not a live region: screen readers hear new notes only; this stays on the page to be read.
+  const showGap = (gap: OfflineGap) => {
+    const item = doc.createElement('li');
+    item.className = 'gap';
+    const from = doc.createElement('time');
+    from.dateTime = new Date(gap.from).toISOString();
+    from.textContent = clockTime(gap.from);
+    const to = doc.createElement('time');
+    to.dateTime = new Date(gap.to).toISOString();
+    to.textContent = clockTime(gap.to);
+    item.append('Offline ', from, '–', to, ': notes posted meanwhile are not shown.');
+    ui.gaps.prepend(item);
+    ui.gaps.hidden = false;
+  };
+  const startWatch = (token: string) => {
+    watch?.stop();
+    const url = new URL('/v2', doc.location.href);
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    const started = watchLiveNotes(
+      {
+        url: url.href,
+        rectangle: regionOf(ALL_PLACES),
+        WebSocket,
+        ...(token ? { token } : {}),
+      },
+      {
+        state: (state) => {
+          if (watch === started || watch === undefined) showLiveState(state);
+        },
+        gap: showGap,
+        note: (note) => {
+          const fresh = groups.live(note);
+          const newest = fresh.at(-1);
+          if (!newest) return;
+          counts.live += 1;
+          renderStats();
+          render();
+          const place = featureAt(note.location.latitude, note.location.longitude);
+          ui.announcer.textContent = `New note at ${place ? place.name : 'an unnamed spot'}: ${newest.message || '(empty note)'}`;
+        },
+      },
+    );
+    watch = started;
+    showLiveState(started.state);
+  };
+  const stopWatch = () => {
+    watch?.stop();
   };
 
   // Connection.
@@ -261,12 +336,19 @@ export function startApp(doc: Document): void {
       return;
     }
     const current = socket;
+    startWatch(token);
     showState(current.state);
     current.on('state', (state) => {
       if (current !== socket) return;
       showState(state);
       if (state.name === 'open') ui.message.focus();
-      if (state.name === 'closed') showFinal(state.outcome);
+      if (state.name === 'closed') {
+        showFinal(state.outcome);
+        stopWatch();
+      }
+      // The gateway (or the core) is going away: let go of the watch too, so a draining gateway
+      // is not held by it (a watch never ends by itself), and watch again with the reconnect.
+      if (state.name === 'reconnecting') watch?.reconnect();
       renderOutbox();
     });
     current.on('note', (note) => {
@@ -297,6 +379,7 @@ export function startApp(doc: Document): void {
     if (!current) return;
     // Half-close: the core finishes its replies and sends the status.
     current.end();
+    stopWatch();
     setTimeout(() => current.close(), DISCONNECT_GRACE_MS);
   });
 
@@ -330,6 +413,7 @@ export function startApp(doc: Document): void {
   });
 
   showState({ name: 'idle' });
+  showLiveState({ name: 'stopped' });
   renderStats();
   render();
 }

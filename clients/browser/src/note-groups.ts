@@ -1,7 +1,8 @@
 /**
  * Notes grouped by location, deduplicated. The core answers each note with every note at its
  * location, oldest first, ending with the note just sent; so a reply is a newer copy of the list we
- * already show. Pure: the page renders what this returns.
+ * already show. Live notes (NoteFeed.Watch) add other people's notes as they are stored; the live
+ * copy of a note we sent is an echo, left to the reply. Pure: the page renders what this returns.
  */
 import type { NoteFrame } from '../../lib/index.js';
 
@@ -34,6 +35,10 @@ interface GroupState {
   /** Messages sent here whose reply has not ended yet, in send order. */
   pending: string[];
   mine: Map<string, number>;
+  /** Messages sent here whose live echo has not arrived yet (count per text). */
+  echoes: Map<string, number>;
+  /** Other people's live notes shown while a reply was pending: kept when the reply replaces the list. */
+  liveWhilePending: string[];
   touched: number;
 }
 
@@ -48,6 +53,11 @@ export interface NoteGroups {
   forget(location: { latitude: number; longitude: number }, message: string): void;
   /** Returns the notes shown for the first time (usually one), for an announcement. */
   received(note: NoteFrame, now?: number): ShownNote[];
+  /**
+   * A note from the live feed. Returns it as shown when it is someone else's; [] when it is the
+   * echo of one of ours (the RouteChat reply shows those).
+   */
+  live(note: NoteFrame, now?: number): ShownNote[];
   /** Most recently active first. */
   list(): NoteGroup[];
   clearPending(): void;
@@ -70,6 +80,8 @@ export function createNoteGroups(): NoteGroups {
         incoming: undefined,
         pending: [],
         mine: new Map(),
+        echoes: new Map(),
+        liveWhilePending: [],
         touched: 0,
       };
       groups.set(key, state);
@@ -98,13 +110,17 @@ export function createNoteGroups(): NoteGroups {
       const state = group(location.latitude, location.longitude);
       state.pending.push(message);
       state.mine.set(message, (state.mine.get(message) ?? 0) + 1);
+      state.echoes.set(message, (state.echoes.get(message) ?? 0) + 1);
       sendOrder.push(locationKey(location.latitude, location.longitude));
     },
     rejectedLast() {
       const key = sendOrder.pop();
       const state = key === undefined ? undefined : groups.get(key);
       const message = state?.pending.pop();
-      if (state && message !== undefined) state.mine.set(message, (state.mine.get(message) ?? 1) - 1);
+      if (state && message !== undefined) {
+        state.mine.set(message, (state.mine.get(message) ?? 1) - 1);
+        state.echoes.set(message, Math.max(0, (state.echoes.get(message) ?? 1) - 1));
+      }
     },
     forget(location, message) {
       const key = locationKey(location.latitude, location.longitude);
@@ -113,9 +129,13 @@ export function createNoteGroups(): NoteGroups {
       if (!state || index < 0) return;
       state.pending.splice(index, 1);
       state.mine.set(message, (state.mine.get(message) ?? 1) - 1);
+      state.echoes.set(message, Math.max(0, (state.echoes.get(message) ?? 1) - 1));
       const at = sendOrder.indexOf(key);
       if (at >= 0) sendOrder.splice(at, 1);
-      if (state.pending.length === 0) state.incoming = undefined;
+      if (state.pending.length === 0) {
+        state.incoming = undefined;
+        state.liveWhilePending = [];
+      }
     },
     received(note, now = Date.now()) {
       const state = group(note.location.latitude, note.location.longitude);
@@ -131,9 +151,25 @@ export function createNoteGroups(): NoteGroups {
         state.pending.shift();
         sendOrder.splice(sendOrder.indexOf(locationKey(state.latitude, state.longitude)), 1);
         state.incoming = undefined;
-        return show(state, incoming, now);
+        // A live note stored after ours is not in this reply: keep it after the reply's list.
+        const later = state.liveWhilePending.filter((message) => !incoming.includes(message));
+        if (state.pending.length === 0) state.liveWhilePending = [];
+        return show(state, [...incoming, ...later], now);
       }
       return incoming.length > state.shown.length ? show(state, incoming, now) : [];
+    },
+    live(note, now = Date.now()) {
+      const state = group(note.location.latitude, note.location.longitude);
+      const echoes = state.echoes.get(note.message) ?? 0;
+      if (echoes > 0) {
+        state.echoes.set(note.message, echoes - 1);
+        return [];
+      }
+      state.touched = ++clock;
+      if (state.pending.length > 0) state.liveWhilePending.push(note.message);
+      const added: ShownNote = { message: note.message, mine: false, fresh: true, at: now };
+      state.shown = [...state.shown.map((shown) => ({ ...shown, fresh: false })), added];
+      return [added];
     },
     list() {
       return [...groups.entries()]
@@ -152,6 +188,7 @@ export function createNoteGroups(): NoteGroups {
       for (const state of groups.values()) {
         state.pending = [];
         state.incoming = undefined;
+        state.liveWhilePending = [];
       }
     },
   };
