@@ -12,7 +12,7 @@
  * - The status metadata is the call's trailers: HTTP/2 pseudo-headers, `content-type`, `date` and
  *   gRPC's own `grpc-*` headers are transport (a Trailers-Only response carries them all).
  */
-import { type CallStatus, StatusCode, statusName } from '../protocol/index.js';
+import { type CallStatus, StatusCode, statusName, trailerMetadata } from '../protocol/index.js';
 
 export interface ReceivedStatus {
   readonly code: number;
@@ -37,21 +37,9 @@ const TRANSPORT_MESSAGES: Partial<Record<StatusCode, string>> = {
 };
 const TRANSPORT_MESSAGE_DEFAULT = 'call to the core failed';
 
-const RESERVED_HEADERS = new Set(['content-type', 'content-length', 'date', 'te']);
-
-/** true for metadata that is transport, not a trailer the core set. */
-export const isReservedMetadataKey = (key: string): boolean =>
-  key.startsWith(':') || key.startsWith('grpc-') || RESERVED_HEADERS.has(key);
-
-export function trailersOnly(metadata: Readonly<Record<string, string>>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(metadata)) if (!isReservedMetadataKey(key)) out[key] = value;
-  return out;
-}
-
 export function toClientStatus(received: ReceivedStatus): ClientStatus {
   const code = (statusName(received.code) === 'UNKNOWN' ? StatusCode.UNKNOWN : received.code) as StatusCode;
-  const metadata = received.fromCore ? trailersOnly(received.metadata) : {};
+  const metadata = received.fromCore ? trailerMetadata(received.metadata) : {};
   // grpc-js reports a missing grpc-message on OK as "OK"; the contract sends "" then.
   const details = code === StatusCode.OK && received.details === 'OK' ? '' : received.details;
   if (code === StatusCode.CANCELLED) {

@@ -9,8 +9,8 @@ import {
   StatusCode,
   type StatusCode as StatusCodeType,
   statusName,
+  trailerMetadata,
 } from '../../protocol/index.js';
-import { trailerMetadata } from '../../protocol/v2/index.js';
 
 /** Messages grpc-js makes itself (not from the server), by pattern. */
 const TRANSPORT_MESSAGES = [
