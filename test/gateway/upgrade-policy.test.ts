@@ -42,8 +42,8 @@ describe('upgradeRefusal', () => {
     ]) {
       assert.equal(reason({ ...valid, url, method: 'POST' }), 'not_found', String(url));
     }
-    assert.equal(reason({ ...valid, url: '/v2' }), 'not_found');
-    assert.equal(reason({ ...valid, url: '/v2' }, [...WEBSOCKET_PATHS, '/v2']), undefined);
+    assert.equal(reason({ ...valid, url: '/v3' }), 'not_found');
+    assert.equal(reason({ ...valid, url: '/v3' }, [...WEBSOCKET_PATHS, '/v3']), undefined);
   });
 
   test('each malformed handshake has its refusal', () => {
