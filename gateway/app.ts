@@ -20,7 +20,7 @@ import { type ConnectionObserver, routechatPlugin } from './routechat-plugin.js'
 import { createSessionRegistry, type SessionRegistry } from './sessions.js';
 import { requestIdFrom, selectSubprotocol } from './upgrade.js';
 import { upgradeGuard } from './upgrade-guard.js';
-import { coreTarget } from './upstream/index.js';
+import { type ChannelPool, coreTarget, createChannelPool } from './upstream/index.js';
 import { createUpstream, type Upstream } from './upstream.js';
 import { v2Plugin } from './v2-plugin.js';
 
@@ -28,7 +28,8 @@ export const DEFAULT_STATIC_DIR = fileURLToPath(new URL('../clients/browser/dist
 
 export interface GatewayDeps {
   readonly logger?: Logger;
-  readonly upstream?: Upstream;
+  /** The channel pool to the cores (v1 and v2 share it); default one built from the config. */
+  readonly pool?: ChannelPool;
   readonly observer?: ConnectionObserver;
   /** Prometheus metrics; when given, they feed the observer (served apart: see run.ts, `--metrics-listen`). */
   readonly metrics?: GatewayMetrics;
@@ -55,15 +56,18 @@ const coreTargetOf = (config: GatewayConfig): string => {
 
 export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}): Promise<Gateway> {
   const logger = deps.logger ?? pino({ name: 'gateway', level: config['log-level'] });
-  const upstream =
-    deps.upstream ??
-    createUpstream({
-      target: coreTargetOf(config),
+  const coreTargetAddress = coreTargetOf(config);
+  // One set of connections to the cores for the whole gateway: v1's and v2's calls share it.
+  const pool =
+    deps.pool ??
+    createChannelPool({
+      target: coreTargetAddress,
       maxStreamsPerChannel: config['max-streams-per-channel'],
       maxMessageBytes: config['max-message-size'],
       keepaliveMs: config['core-keepalive'],
       ...(config['core-ca'] ? { caFile: config['core-ca'] } : {}),
     });
+  const upstream = createUpstream(pool);
   const sessions = createSessionRegistry();
   deps.metrics?.setUpstreamStats(() => upstream.stats());
   const observer = deps.observer ?? deps.metrics?.observer;
@@ -132,6 +136,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}
     timer.unref();
     app.addHook('onClose', async () => clearInterval(timer));
   }
+  // Closes the shared pool, once, after preClose has drained every v1 and v2 session.
   app.addHook('onClose', async () => upstream.close());
 
   await app.register(fastifyHelmet, {
@@ -164,23 +169,15 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}
     ...(deps.metrics ? { onRelayLatency: deps.metrics.observeRelayLatency } : {}),
   });
   // Protocol v2 (/v2): any method of the loaded services, many streams per socket.
-  const v2Target = coreTargetOf(config);
   const methods = await loadMethodCatalog({
     protoFiles: config.proto ?? (config.reflection ? [] : [PROTO_PATH]),
     reflection: config.reflection,
-    target: v2Target,
+    target: coreTargetAddress,
     ...(config['core-ca'] ? { caFile: config['core-ca'] } : {}),
     allow: config.methods,
     maxMessageBytes: config['max-message-size'],
   });
-  const methodUpstream = createMethodUpstream({
-    target: v2Target,
-    maxStreamsPerChannel: config['max-streams-per-channel'],
-    maxMessageBytes: config['max-message-size'],
-    keepaliveMs: config['core-keepalive'],
-    ...(config['core-ca'] ? { caFile: config['core-ca'] } : {}),
-  });
-  app.addHook('onClose', async () => methodUpstream.close());
+  const methodUpstream = createMethodUpstream(pool);
   await app.register(v2Plugin, {
     config,
     ...(authenticate ? { authenticate } : {}),

@@ -17,9 +17,9 @@ import {
   type RouteNoteJson,
   StatusCode,
   type StatusFrame,
-  statusName,
   truncateCloseReason,
 } from '../protocol/index.js';
+import { gatewayStatus } from './core-status.js';
 import { createTokenBucket } from './token-bucket.js';
 
 /** The client side, as the relay needs it (ws's WebSocket satisfies it). */
@@ -205,13 +205,6 @@ export function createRelay(
     }
     return true;
   };
-
-  const gatewayStatus = (code: StatusCode, message: string): CallStatus => ({
-    code,
-    name: statusName(code),
-    message,
-    metadata: {},
-  });
 
   const maybeFinishWithCallStatus = () => {
     if (!pendingStatus || !readEnded) return;

@@ -73,7 +73,15 @@ export const v2Plugin: FastifyPluginAsync<V2PluginOptions> = async (app, options
           options.upstream.open(method, metadata, callOptions, {
             onMessage: guarded(handlers.onMessage),
             onReadEnd: guarded(handlers.onReadEnd),
-            onStatus: guarded(handlers.onStatus),
+            onStatus: guarded((status, hiddenDetail) => {
+              // The client gets a plain message; what the transport said stays here, under this reqId.
+              if (hiddenDetail !== undefined)
+                log.warn(
+                  { method: method.name, status: status.name, detail: hiddenDetail },
+                  'core call failed',
+                );
+              handlers.onStatus(status);
+            }),
             onDrain: guarded(handlers.onDrain),
           }),
       };

@@ -20,9 +20,9 @@ import {
   type ServerFrameV2,
   type V2RejectReason,
 } from '../../protocol/v2/index.js';
+import { gatewayStatus } from '../core-status.js';
 import { createTokenBucket } from '../token-bucket.js';
 import { type Clock, type ConnectionDeps, type ConnectionSocket, systemClock } from './ports.js';
-import { gatewayStatus } from './status-rules.js';
 import { createStream, type Stream, type StreamSink } from './stream.js';
 
 export interface ConnectionLimits {
