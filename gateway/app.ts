@@ -22,7 +22,7 @@ import { requestIdFrom, selectSubprotocol } from './upgrade.js';
 import { upgradeGuard } from './upgrade-guard.js';
 import { type ChannelPool, coreTarget, createChannelPool } from './upstream/index.js';
 import { createUpstream, type Upstream } from './upstream.js';
-import { v2Plugin } from './v2-plugin.js';
+import { type V2Observer, v2Plugin } from './v2-plugin.js';
 
 export const DEFAULT_STATIC_DIR = fileURLToPath(new URL('../clients/browser/dist/', import.meta.url));
 
@@ -31,6 +31,8 @@ export interface GatewayDeps {
   /** The channel pool to the cores (v1 and v2 share it); default one built from the config. */
   readonly pool?: ChannelPool;
   readonly observer?: ConnectionObserver;
+  /** v2's counterpart of `observer` (connections, streams by method and status, error frames). */
+  readonly v2Observer?: V2Observer;
   /** Prometheus metrics; when given, they feed the observer (served apart: see run.ts, `--metrics-listen`). */
   readonly metrics?: GatewayMetrics;
 }
@@ -71,6 +73,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}
   const sessions = createSessionRegistry();
   deps.metrics?.setUpstreamStats(() => upstream.stats());
   const observer = deps.observer ?? deps.metrics?.observer;
+  const v2Observer = deps.v2Observer ?? deps.metrics?.v2Observer;
 
   const serverTimeouts = {
     // Slowloris: a client gets this long to send its request (and upgrade) headers; Node checks
@@ -185,6 +188,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}
     upstream: methodUpstream,
     sessions,
     ...(observer ? { observer } : {}),
+    ...(v2Observer ? { v2Observer } : {}),
   });
   const staticDir = config['static-dir'] ?? DEFAULT_STATIC_DIR;
   if (existsSync(staticDir)) await app.register(fastifyStatic, { root: staticDir });

@@ -50,10 +50,20 @@ export interface ConnectionOutcome {
 }
 
 export interface ConnectionHooks {
+  /** An error frame was sent (socket-level or on a stream), with its reason. */
   onRejected?(reason: V2RejectReason): void;
-  onStreamFinished?(method: string, status: CallStatus): void;
+  /** A stream became an upstream call of `method`. */
+  onStreamOpened?(method: string): void;
+  /**
+   * A stream ended with `status`. `opened`: false for an `open` refused at once (no call made);
+   * `method` is then the catalog's name, or UNKNOWN_METHOD for a method the catalog does not know.
+   */
+  onStreamFinished?(method: string, status: CallStatus, opened: boolean): void;
   onFinished(outcome: ConnectionOutcome): void;
 }
+
+/** The method label of a refused `open` whose method the catalog does not know (bounded label sets). */
+export const UNKNOWN_METHOD = '(unknown)';
 
 export interface Connection {
   readonly state: 'open' | 'draining' | 'closed';
@@ -100,6 +110,7 @@ export function createConnection(
     if (state === 'closed') return;
     framesOut += 1;
     lastActivity = clock.now();
+    if (frame.type === 'error') hooks.onRejected?.(frame.reason);
     socket.send(JSON.stringify(frame));
     if (!callsPaused && socket.bufferedAmount > limits.socketHighWaterMark) {
       // The client reads slower than the calls answer: stop reading every call; HTTP/2 flow
@@ -130,17 +141,31 @@ export function createConnection(
       recentlyFinished.add(stream.id);
       if (recentlyFinished.size > RECENTLY_FINISHED)
         recentlyFinished.delete(recentlyFinished.values().next().value as string);
-      hooks.onStreamFinished?.(stream.method.name, status);
+      hooks.onStreamFinished?.(stream.method.name, status, true);
       if (state === 'draining' && streams.size === 0)
         closeSocket(CloseCode.GOING_AWAY, 'gateway shutting down', 'shutdown');
     },
   };
 
   /** A stream that ends as it opens: status only (and the error's details first, when any). */
-  const refuseStream = (id: string, code: StatusCode, message: string, error?: ErrorFrameV2) => {
+  const refuseStream = (
+    id: string,
+    method: string,
+    code: StatusCode,
+    message: string,
+    error?: ErrorFrameV2,
+  ) => {
     if (error) send(error);
     const status = gatewayStatus(code, message);
     send({ type: 'status', id, code: status.code, name: status.name, message: status.message, metadata: {} });
+    hooks.onStreamFinished?.(method, status, false);
+  };
+
+  /** `method`'s name when the catalog knows it (allowed or not), else UNKNOWN_METHOD. */
+  const methodLabel = (method: string): string => {
+    const found = deps.methods.lookup(method);
+    if (found.kind === 'found') return found.method.name;
+    return found.kind === 'denied' ? method.replace(/^\//, '') : UNKNOWN_METHOD;
   };
 
   const endAll = (status: CallStatus) => {
@@ -156,7 +181,6 @@ export function createConnection(
   const socketReject = (error: ErrorFrameV2, counts = true) => {
     if (state === 'closed') return;
     if (counts) rejected += 1;
-    hooks.onRejected?.(error.reason);
     send(error);
     if (rejected >= limits.maxSocketRejections && error.reason !== 'rate_limited')
       closeForPolicy(StatusCode.INVALID_ARGUMENT, `too many rejected frames (${rejected})`);
@@ -198,18 +222,25 @@ export function createConnection(
         ]),
       );
     }
-    if (state === 'draining') return refuseStream(id, StatusCode.UNAVAILABLE, 'gateway shutting down');
+    if (state === 'draining')
+      return refuseStream(id, methodLabel(frame.method), StatusCode.UNAVAILABLE, 'gateway shutting down');
     if (streams.size >= limits.maxStreams)
       return refuseStream(
         id,
+        methodLabel(frame.method),
         StatusCode.RESOURCE_EXHAUSTED,
         `more than ${limits.maxStreams} open streams on this socket`,
       );
     const found = deps.methods.lookup(frame.method);
     if (found.kind === 'unknown')
-      return refuseStream(id, StatusCode.UNIMPLEMENTED, `unknown method ${frame.method}`);
+      return refuseStream(id, UNKNOWN_METHOD, StatusCode.UNIMPLEMENTED, `unknown method ${frame.method}`);
     if (found.kind === 'denied')
-      return refuseStream(id, StatusCode.PERMISSION_DENIED, `method ${frame.method} is not allowed here`);
+      return refuseStream(
+        id,
+        methodLabel(frame.method),
+        StatusCode.PERMISSION_DENIED,
+        `method ${frame.method} is not allowed here`,
+      );
     const metadata = frame.metadata ?? {};
     const problems = metadataProblems(metadata);
     if (problems.length > 0) {
@@ -217,6 +248,7 @@ export function createConnection(
       const message = `invalid metadata: ${first?.path}: ${first?.message}`;
       return refuseStream(
         id,
+        found.method.name,
         StatusCode.INVALID_ARGUMENT,
         message,
         errorFrameV2('invalid_frame', message, problems, id),
@@ -240,6 +272,7 @@ export function createConnection(
       callsPaused,
     );
     streams.set(id, stream);
+    hooks.onStreamOpened?.(method.name);
   };
 
   return {
@@ -264,14 +297,16 @@ export function createConnection(
       const parsed = parseClientFrameV2(text, limits.frame);
       if (parsed.kind === 'rejected') {
         const stream = parsed.id === undefined ? undefined : streams.get(parsed.id);
-        if (stream && parsed.type !== 'open') {
-          hooks.onRejected?.(parsed.error.reason);
+        if (stream && parsed.type !== 'open')
           return stream.reject(parsed.error.reason, parsed.error.message, parsed.error.details);
-        }
-        if (parsed.id !== undefined && parsed.type === 'open' && !streams.has(parsed.id)) {
-          hooks.onRejected?.(parsed.error.reason);
-          return refuseStream(parsed.id, StatusCode.INVALID_ARGUMENT, parsed.error.message, parsed.error);
-        }
+        if (parsed.id !== undefined && parsed.type === 'open' && !streams.has(parsed.id))
+          return refuseStream(
+            parsed.id,
+            UNKNOWN_METHOD,
+            StatusCode.INVALID_ARGUMENT,
+            parsed.error.message,
+            parsed.error,
+          );
         const { id: _id, ...withoutId } = parsed.error;
         return socketReject(withoutId);
       }
