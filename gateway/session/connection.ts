@@ -21,7 +21,7 @@ import {
   type V2RejectReason,
 } from '../../protocol/v2/index.js';
 import { gatewayStatus } from '../core-status.js';
-import { createTokenBucket } from '../token-bucket.js';
+import { createReadThrottle } from '../read-throttle.js';
 import { type Clock, type ConnectionDeps, type ConnectionSocket, systemClock } from './ports.js';
 import { createStream, type Stream, type StreamSink } from './stream.js';
 
@@ -100,11 +100,14 @@ export function createConnection(
   let streamsOpened = 0;
   let rejected = 0;
   let callsPaused = false;
-  const bucket =
-    limits.rateLimit > 0 ? createTokenBucket(limits.rateLimit, limits.rateBurst, lastActivity) : undefined;
-  let throttledSince: number | undefined;
-  let pausedForRate = false;
-  let rateTimer: unknown;
+  const throttle = createReadThrottle(
+    limits,
+    clock,
+    () => socket.pause(),
+    () => {
+      if (state !== 'closed') socket.resume();
+    },
+  );
 
   const send = (frame: ServerFrameV2) => {
     if (state === 'closed') return;
@@ -123,12 +126,8 @@ export function createConnection(
   const closeSocket = (code: number, reason: string, cause: ConnectionOutcome['cause']) => {
     if (state === 'closed') return;
     state = 'closed';
-    if (rateTimer !== undefined) clock.clearTimeout(rateTimer);
-    if (pausedForRate) {
-      // The close handshake needs the client's Close frame read.
-      pausedForRate = false;
-      socket.resume();
-    }
+    // The close handshake needs the client's Close frame read.
+    if (throttle.stop()) socket.resume();
     socket.close(code, truncateCloseReason(reason));
     hooks.onFinished({ closeCode: code, cause, framesIn, framesOut, streams: streamsOpened, rejected });
   };
@@ -186,31 +185,14 @@ export function createConnection(
       closeForPolicy(StatusCode.INVALID_ARGUMENT, `too many rejected frames (${rejected})`);
   };
 
+  /** Charges one frame to the rate (read-throttle.ts); false when the connection was closed for flooding. */
   const chargeRate = (now: number): boolean => {
-    if (!bucket) return true;
-    const waitMs = bucket.take(now);
-    if (waitMs === 0 && bucket.available(now) >= limits.rateBurst / 2) {
-      throttledSince = undefined;
-      return true;
-    }
-    throttledSince ??= now;
-    if (now - throttledSince > limits.floodGraceMs) {
-      socketReject(
-        errorFrameV2('rate_limited', `more than ${limits.rateLimit} frames/s for ${limits.floodGraceMs} ms`),
-      );
-      closeForPolicy(StatusCode.RESOURCE_EXHAUSTED, 'rate limit exceeded');
-      return false;
-    }
-    if (waitMs > 0 && !pausedForRate) {
-      pausedForRate = true;
-      socket.pause();
-      rateTimer = clock.setTimeout(() => {
-        rateTimer = undefined;
-        pausedForRate = false;
-        if (state !== 'closed') socket.resume();
-      }, waitMs);
-    }
-    return true;
+    if (throttle.charge(now)) return true;
+    socketReject(
+      errorFrameV2('rate_limited', `more than ${limits.rateLimit} frames/s for ${limits.floodGraceMs} ms`),
+    );
+    closeForPolicy(StatusCode.RESOURCE_EXHAUSTED, 'rate limit exceeded');
+    return false;
   };
 
   const open = (frame: OpenFrame) => {
@@ -286,7 +268,7 @@ export function createConnection(
       return lastActivity;
     },
     get readingPaused() {
-      return pausedForRate;
+      return throttle.paused;
     },
 
     onClientText(text) {
@@ -342,7 +324,7 @@ export function createConnection(
       for (const stream of [...streams.values()])
         stream.abort(gatewayStatus(StatusCode.CANCELLED, 'client closed the connection'), true);
       state = 'closed';
-      if (rateTimer !== undefined) clock.clearTimeout(rateTimer);
+      throttle.stop();
       hooks.onFinished({
         closeCode: 0,
         cause: 'client_closed',
