@@ -20,16 +20,19 @@ import { type ConnectionObserver, routechatPlugin } from './routechat-plugin.js'
 import { createSessionRegistry, type SessionRegistry } from './sessions.js';
 import { requestIdFrom, selectSubprotocol } from './upgrade.js';
 import { upgradeGuard } from './upgrade-guard.js';
-import { coreTarget } from './upstream/index.js';
+import { type ChannelPool, coreTarget, createChannelPool } from './upstream/index.js';
 import { createUpstream, type Upstream } from './upstream.js';
-import { v2Plugin } from './v2-plugin.js';
+import { type V2Observer, v2Plugin } from './v2-plugin.js';
 
 export const DEFAULT_STATIC_DIR = fileURLToPath(new URL('../clients/browser/dist/', import.meta.url));
 
 export interface GatewayDeps {
   readonly logger?: Logger;
-  readonly upstream?: Upstream;
+  /** The channel pool to the cores (v1 and v2 share it); default one built from the config. */
+  readonly pool?: ChannelPool;
   readonly observer?: ConnectionObserver;
+  /** v2's counterpart of `observer` (connections, streams by method and status, error frames). */
+  readonly v2Observer?: V2Observer;
   /** Prometheus metrics; when given, they feed the observer (served apart: see run.ts, `--metrics-listen`). */
   readonly metrics?: GatewayMetrics;
 }
@@ -55,18 +58,22 @@ const coreTargetOf = (config: GatewayConfig): string => {
 
 export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}): Promise<Gateway> {
   const logger = deps.logger ?? pino({ name: 'gateway', level: config['log-level'] });
-  const upstream =
-    deps.upstream ??
-    createUpstream({
-      target: coreTargetOf(config),
+  const coreTargetAddress = coreTargetOf(config);
+  // One set of connections to the cores for the whole gateway: v1's and v2's calls share it.
+  const pool =
+    deps.pool ??
+    createChannelPool({
+      target: coreTargetAddress,
       maxStreamsPerChannel: config['max-streams-per-channel'],
       maxMessageBytes: config['max-message-size'],
       keepaliveMs: config['core-keepalive'],
       ...(config['core-ca'] ? { caFile: config['core-ca'] } : {}),
     });
+  const upstream = createUpstream(pool);
   const sessions = createSessionRegistry();
   deps.metrics?.setUpstreamStats(() => upstream.stats());
   const observer = deps.observer ?? deps.metrics?.observer;
+  const v2Observer = deps.v2Observer ?? deps.metrics?.v2Observer;
 
   const serverTimeouts = {
     // Slowloris: a client gets this long to send its request (and upgrade) headers; Node checks
@@ -132,6 +139,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}
     timer.unref();
     app.addHook('onClose', async () => clearInterval(timer));
   }
+  // Closes the shared pool, once, after preClose has drained every v1 and v2 session.
   app.addHook('onClose', async () => upstream.close());
 
   await app.register(fastifyHelmet, {
@@ -164,23 +172,15 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}
     ...(deps.metrics ? { onRelayLatency: deps.metrics.observeRelayLatency } : {}),
   });
   // Protocol v2 (/v2): any method of the loaded services, many streams per socket.
-  const v2Target = coreTargetOf(config);
   const methods = await loadMethodCatalog({
     protoFiles: config.proto ?? (config.reflection ? [] : [PROTO_PATH, NOTE_FEED_PROTO_PATH]),
     reflection: config.reflection,
-    target: v2Target,
+    target: coreTargetAddress,
     ...(config['core-ca'] ? { caFile: config['core-ca'] } : {}),
     allow: config.methods,
     maxMessageBytes: config['max-message-size'],
   });
-  const methodUpstream = createMethodUpstream({
-    target: v2Target,
-    maxStreamsPerChannel: config['max-streams-per-channel'],
-    maxMessageBytes: config['max-message-size'],
-    keepaliveMs: config['core-keepalive'],
-    ...(config['core-ca'] ? { caFile: config['core-ca'] } : {}),
-  });
-  app.addHook('onClose', async () => methodUpstream.close());
+  const methodUpstream = createMethodUpstream(pool);
   await app.register(v2Plugin, {
     config,
     ...(authenticate ? { authenticate } : {}),
@@ -188,6 +188,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}
     upstream: methodUpstream,
     sessions,
     ...(observer ? { observer } : {}),
+    ...(v2Observer ? { v2Observer } : {}),
   });
   const staticDir = config['static-dir'] ?? DEFAULT_STATIC_DIR;
   if (existsSync(staticDir)) await app.register(fastifyStatic, { root: staticDir });

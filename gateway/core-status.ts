@@ -1,18 +1,20 @@
 /**
- * A call's final status as the gateway received it → the status a client sees. Pure: upstream.ts
- * (the only module that knows grpc-js) says where the status came from; the rules live here.
+ * A call's final status as the gateway received it → the status a client sees, for v1 and v2 alike.
+ * Pure: upstream/channel-pool.ts (the only module that knows grpc-js) says where the status came
+ * from; the rules live here.
  *
  * - Only the core application's own messages reach clients. A status that the transport made up
  *   (grpc-js: "No connection established. Last error: Error: connect ECONNREFUSED 10.0.0.7:50051…",
- *   "Connection dropped", "Received RST_STREAM…") names internal addresses and library internals:
- *   the client gets a stable, plain message and the detail goes to the gateway's log.
+ *   "Connection dropped", "Received RST_STREAM…", a local deadline) names internal addresses and
+ *   library internals: the client gets a stable, plain message and the detail goes to the log.
  * - CANCELLED means "the caller cancelled", and by convention it is not retried. The gateway never
  *   reports it for a call the client did not cancel: a core that goes away (drained, killed, reset)
- *   is UNAVAILABLE, which clients retry.
- * - The status metadata is the call's trailers: HTTP/2 pseudo-headers, `content-type`, `date` and
- *   gRPC's own `grpc-*` headers are transport (a Trailers-Only response carries them all).
+ *   is UNAVAILABLE, which clients retry. (A cancel the client asked for never reaches these rules:
+ *   the gateway cancels the call and reports CANCELLED itself.)
+ * - The status metadata is the call's trailers without the transport keys (protocol/metadata.ts);
+ *   a status the transport made has no trailers at all.
  */
-import { type CallStatus, StatusCode, statusName } from '../protocol/index.js';
+import { type CallStatus, StatusCode, statusName, trailerMetadata } from '../protocol/index.js';
 
 export interface ReceivedStatus {
   readonly code: number;
@@ -30,28 +32,23 @@ export interface ClientStatus {
 }
 
 /** The plain message for a status the transport produced, by code. */
-const TRANSPORT_MESSAGES: Partial<Record<StatusCode, string>> = {
+export const TRANSPORT_MESSAGES: Readonly<Partial<Record<StatusCode, string>>> = {
   [StatusCode.UNAVAILABLE]: 'core unavailable',
-  [StatusCode.DEADLINE_EXCEEDED]: 'the core did not answer in time',
+  [StatusCode.DEADLINE_EXCEEDED]: 'deadline exceeded',
   [StatusCode.RESOURCE_EXHAUSTED]: 'a message exceeds the gateway size limit to the core',
 };
 const TRANSPORT_MESSAGE_DEFAULT = 'call to the core failed';
 
-const RESERVED_HEADERS = new Set(['content-type', 'content-length', 'date', 'te']);
-
-/** true for metadata that is transport, not a trailer the core set. */
-export const isReservedMetadataKey = (key: string): boolean =>
-  key.startsWith(':') || key.startsWith('grpc-') || RESERVED_HEADERS.has(key);
-
-export function trailersOnly(metadata: Readonly<Record<string, string>>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(metadata)) if (!isReservedMetadataKey(key)) out[key] = value;
-  return out;
-}
+/** A status the gateway itself decided (shutdown, policy, timeout, a refused stream…). */
+export const gatewayStatus = (
+  code: StatusCode,
+  message: string,
+  metadata: Readonly<Record<string, string>> = {},
+): CallStatus => ({ code, name: statusName(code), message, metadata });
 
 export function toClientStatus(received: ReceivedStatus): ClientStatus {
   const code = (statusName(received.code) === 'UNKNOWN' ? StatusCode.UNKNOWN : received.code) as StatusCode;
-  const metadata = received.fromCore ? trailersOnly(received.metadata) : {};
+  const metadata = received.fromCore ? trailerMetadata(received.metadata) : {};
   // grpc-js reports a missing grpc-message on OK as "OK"; the contract sends "" then.
   const details = code === StatusCode.OK && received.details === 'OK' ? '' : received.details;
   if (code === StatusCode.CANCELLED) {

@@ -8,8 +8,10 @@
 import { AggregatorRegistry, Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { MetricsSource } from '../common/metrics-http.js';
 import { REJECT_REASONS, STATUS_NAMES } from '../protocol/index.js';
+import { V2_REJECT_REASONS } from '../protocol/v2/index.js';
 import type { RelayOutcome } from './relay.js';
 import type { ConnectionObserver } from './routechat-plugin.js';
+import type { V2Observer } from './v2-plugin.js';
 
 const PREFIX = 'routeguide_gateway_';
 
@@ -36,6 +38,8 @@ export interface GatewayMetrics {
   readonly registry: Registry;
   /** Pass to `buildGateway(config, { observer })`. */
   readonly observer: ConnectionObserver;
+  /** What v2 connections report (`buildGateway(config, { metrics })` wires it). */
+  readonly v2Observer: V2Observer;
   /** Time one note spent in the gateway (WebSocket receipt → call.write, or call data → socket send). */
   observeRelayLatency(seconds: number): void;
   /** The upstream is built inside `buildGateway`: its stats function can be attached afterwards. */
@@ -110,9 +114,54 @@ export function createGatewayMetrics(
     buckets: RELAY_LATENCY_BUCKETS,
     registers,
   });
+  const v2OpenConnections = new Gauge({
+    name: `${PREFIX}v2_open_connections`,
+    help: 'Protocol v2 WebSocket connections currently open',
+    registers,
+  });
+  const v2Connections = new Counter({
+    name: `${PREFIX}v2_connections_total`,
+    help: 'Protocol v2 WebSocket connections accepted (upgrade completed)',
+    registers,
+  });
+  const v2Closes = new Counter({
+    name: `${PREFIX}v2_closes_total`,
+    help: 'Finished v2 connections by the close code the gateway sent (0: the client went first) and cause',
+    labelNames: ['code', 'cause'] as const,
+    registers,
+  });
+  const v2ConnectionDuration = new Histogram({
+    name: `${PREFIX}v2_connection_duration_seconds`,
+    help: 'Lifetime of finished v2 connections, from upgrade to close',
+    buckets: CONNECTION_DURATION_BUCKETS,
+    registers,
+  });
+  const v2OpenStreams = new Gauge({
+    name: `${PREFIX}v2_open_streams`,
+    help: 'v2 streams currently open (each one upstream call)',
+    registers,
+  });
+  const v2StreamsOpened = new Counter({
+    name: `${PREFIX}v2_streams_opened_total`,
+    help: 'v2 streams that became an upstream call, by method',
+    labelNames: ['method'] as const,
+    registers,
+  });
+  const v2StreamsFinished = new Counter({
+    name: `${PREFIX}v2_streams_finished_total`,
+    help: 'v2 streams ended, by method and final status (refused opens included)',
+    labelNames: ['method', 'code'] as const,
+    registers,
+  });
+  const v2ErrorFrames = new Counter({
+    name: `${PREFIX}v2_error_frames_total`,
+    help: 'v2 error frames sent to clients, by reason',
+    labelNames: ['reason'] as const,
+    registers,
+  });
   new Gauge({
     name: `${PREFIX}upstream_channels`,
-    help: 'HTTP/2 channels open to the core',
+    help: 'HTTP/2 channels open to the core (v1 and v2 share them)',
     registers,
     collect() {
       if (upstreamStats) this.set(upstreamStats().channels);
@@ -120,7 +169,7 @@ export function createGatewayMetrics(
   });
   new Gauge({
     name: `${PREFIX}upstream_active_calls`,
-    help: 'RouteChat calls open to the core',
+    help: 'Calls open to the core, v1 and v2',
     registers,
     collect() {
       if (upstreamStats) this.set(upstreamStats().activeCalls);
@@ -134,6 +183,7 @@ export function createGatewayMetrics(
   );
   for (const child of rejectedByReason.values()) child.inc(0);
   for (const status of STATUS_NAMES) statuses.inc({ status }, 0);
+  for (const reason of V2_REJECT_REASONS) v2ErrorFrames.inc({ reason }, 0);
 
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
 
@@ -163,9 +213,33 @@ export function createGatewayMetrics(
     },
   };
 
+  const v2Observer: V2Observer = {
+    opened() {
+      v2Connections.inc();
+      v2OpenConnections.inc();
+    },
+    finished(outcome, durationMs) {
+      v2OpenConnections.dec();
+      v2Closes.inc({ code: String(outcome.closeCode), cause: outcome.cause });
+      v2ConnectionDuration.observe(durationMs / 1000);
+    },
+    errorFrame(reason) {
+      v2ErrorFrames.inc({ reason });
+    },
+    streamOpened(method) {
+      v2OpenStreams.inc();
+      v2StreamsOpened.inc({ method });
+    },
+    streamFinished(method, status, opened) {
+      if (opened) v2OpenStreams.dec();
+      v2StreamsFinished.inc({ method, code: status.name });
+    },
+  };
+
   return {
     registry,
     observer,
+    v2Observer,
     observeRelayLatency: (seconds) => relayLatency.observe(seconds),
     setUpstreamStats(stats) {
       upstreamStats = stats;

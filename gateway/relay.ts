@@ -17,10 +17,11 @@ import {
   type RouteNoteJson,
   StatusCode,
   type StatusFrame,
-  statusName,
   truncateCloseReason,
 } from '../protocol/index.js';
-import { createTokenBucket } from './token-bucket.js';
+import { gatewayStatus } from './core-status.js';
+import { createReadThrottle } from './read-throttle.js';
+import { type Clock, systemClock } from './session/ports.js';
 
 /** The client side, as the relay needs it (ws's WebSocket satisfies it). */
 export interface RelaySocket {
@@ -66,17 +67,8 @@ export interface RelayOutcome {
 }
 
 /** Time, injectable for tests. */
-export interface RelayClock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-const systemClock: RelayClock = {
-  now: () => performance.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
+/** Time, injectable for tests (the same as v2's). */
+export type RelayClock = Clock;
 
 export interface RelayHooks {
   onRejected?(reason: RejectReason): void;
@@ -132,12 +124,14 @@ export function createRelay(
 ): Relay {
   let state: RelayState = { name: 'open' };
   let lastActivity = clock.now();
-  const bucket =
-    limits.rateLimit > 0 ? createTokenBucket(limits.rateLimit, limits.rateBurst, lastActivity) : undefined;
-  /** Since when the client has kept the bucket from refilling (undefined: it is within its rate). */
-  let throttledSince: number | undefined;
-  let socketPausedForRate = false;
-  let rateTimer: unknown;
+  const throttle = createReadThrottle(
+    limits,
+    clock,
+    () => socket.pause(),
+    () => {
+      if (state.name !== 'closed' && !socketPausedForCall) socket.resume();
+    },
+  );
   let framesIn = 0;
   let framesOut = 0;
   let rejected = 0;
@@ -150,11 +144,9 @@ export function createRelay(
   const finish = (status: CallStatus, closeCode: number, reason: string, cause: RelayOutcome['cause']) => {
     if (state.name === 'closed') return;
     state = { name: 'closed' };
-    releaseTimers();
     // The close handshake needs the client's Close frame read: never leave the socket paused.
-    if (socketPausedForCall || socketPausedForRate) {
+    if (throttle.stop() || socketPausedForCall) {
       socketPausedForCall = false;
-      socketPausedForRate = false;
       socket.resume();
     }
     const frame: StatusFrame = {
@@ -169,49 +161,15 @@ export function createRelay(
     hooks.onFinished({ status, closeCode, framesIn, framesOut, rejected, cause });
   };
 
-  const releaseTimers = () => {
-    if (rateTimer !== undefined) clock.clearTimeout(rateTimer);
-    rateTimer = undefined;
-  };
-
-  /**
-   * Charges one frame to the rate limit. Over the rate, reading pauses until the client is back
-   * within it (backpressure); at or over the rate for `floodGraceMs` is a flood. Returns false when
-   * the connection was closed for flooding.
-   */
+  /** Charges one frame to the rate (read-throttle.ts); false when the connection was closed for flooding. */
   const chargeRate = (now: number): boolean => {
-    if (!bucket) return true;
-    const waitMs = bucket.take(now);
-    if (waitMs === 0 && bucket.available(now) >= limits.rateBurst / 2) {
-      throttledSince = undefined;
-      return true;
-    }
-    throttledSince ??= now;
-    if (now - throttledSince > limits.floodGraceMs) {
-      reject(
-        errorFrame('rate_limited', `more than ${limits.rateLimit} frames/s for ${limits.floodGraceMs} ms`),
-      );
-      closeForPolicy(StatusCode.RESOURCE_EXHAUSTED, 'rate limit exceeded');
-      return false;
-    }
-    if (waitMs > 0 && !socketPausedForRate) {
-      socketPausedForRate = true;
-      socket.pause();
-      rateTimer = clock.setTimeout(() => {
-        rateTimer = undefined;
-        socketPausedForRate = false;
-        if (state.name !== 'closed' && !socketPausedForCall) socket.resume();
-      }, waitMs);
-    }
-    return true;
+    if (throttle.charge(now)) return true;
+    reject(
+      errorFrame('rate_limited', `more than ${limits.rateLimit} frames/s for ${limits.floodGraceMs} ms`),
+    );
+    closeForPolicy(StatusCode.RESOURCE_EXHAUSTED, 'rate limit exceeded');
+    return false;
   };
-
-  const gatewayStatus = (code: StatusCode, message: string): CallStatus => ({
-    code,
-    name: statusName(code),
-    message,
-    metadata: {},
-  });
 
   const maybeFinishWithCallStatus = () => {
     if (!pendingStatus || !readEnded) return;
@@ -251,7 +209,7 @@ export function createRelay(
       return lastActivity;
     },
     get readingPaused() {
-      return socketPausedForCall || socketPausedForRate;
+      return socketPausedForCall || throttle.paused;
     },
 
     onClientText(text) {
@@ -292,7 +250,7 @@ export function createRelay(
     onClientGone() {
       if (state.name === 'closed') return;
       state = { name: 'closed' };
-      releaseTimers();
+      throttle.stop();
       call.cancel();
       hooks.onFinished({
         status: gatewayStatus(StatusCode.CANCELLED, 'client closed the connection'),
@@ -332,7 +290,7 @@ export function createRelay(
     onCallDrain() {
       if (socketPausedForCall && state.name !== 'closed') {
         socketPausedForCall = false;
-        if (!socketPausedForRate) socket.resume();
+        if (!throttle.paused) socket.resume();
       }
     },
 

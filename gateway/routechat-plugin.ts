@@ -1,6 +1,6 @@
 /**
- * `GET /v1/routechat`: the upgrade checks (before any WebSocket exists) and the adapter that wires
- * one ws socket and one upstream call to a relay. The only gateway module that touches ws objects.
+ * `GET /v1/routechat`: the upgrade checks (before any WebSocket exists), then one ws socket (through
+ * socket-adapter.ts, shared with v2) and one upstream call wired to a relay.
  */
 import type {} from '@fastify/websocket';
 import type { FastifyPluginAsync } from 'fastify';
@@ -9,8 +9,9 @@ import { DEFAULT_FRAME_LIMITS, ROUTECHAT_PATH } from '../protocol/index.js';
 import type { Authenticator } from './auth.js';
 import type { GatewayConfig } from './config.js';
 import { createEndpointCheck } from './endpoint-check.js';
-import { createRelay, type Relay, type RelayOutcome, type RelaySocket } from './relay.js';
+import { createRelay, type Relay, type RelayOutcome } from './relay.js';
 import type { Session, SessionRegistry } from './sessions.js';
+import { coalescingSocket, createGuard, listenToSocket, type RawSocket } from './socket-adapter.js';
 import { offeredSubprotocols, upstreamMetadata } from './upgrade.js';
 import type { Upstream } from './upstream.js';
 
@@ -32,41 +33,6 @@ export interface ConnectionObserver {
   forwarded?(): void;
   finished?(outcome: RelayOutcome, durationMs: number): void;
   refused?(statusCode: number, reason: string): void;
-}
-
-/**
- * The relay's view of the socket, with the frames sent in one event-loop turn coalesced into one
- * write: ws writes each frame with its own writev(2), and on a busy relay that syscall was ~43% of
- * the gateway's CPU (bench/results/profile.md). Corked until setImmediate (not nextTick: grpc-js
- * delivers the notes of one HTTP/2 read over several ticks), a burst becomes one syscall; an idle
- * connection pays nothing. Measured: +15% notes/s, -11% CPU per note (bench/proposals/README.md).
- */
-function coalescingSocket(socket: WebSocket, raw: { cork(): void; uncork(): void } | null): RelaySocket {
-  let corked = false;
-  const uncork = () => {
-    corked = false;
-    raw?.uncork();
-  };
-  return {
-    get bufferedAmount() {
-      return socket.bufferedAmount;
-    },
-    send(text) {
-      if (!corked && raw) {
-        corked = true;
-        raw.cork();
-        setImmediate(uncork);
-      }
-      socket.send(text);
-    },
-    close(code, reason) {
-      socket.close(code, reason);
-      // The status and close frames go out now: a shutdown may terminate the socket before setImmediate.
-      if (corked) uncork();
-    },
-    pause: () => socket.pause(),
-    resume: () => socket.resume(),
-  };
 }
 
 export const routechatPlugin: FastifyPluginAsync<RoutechatPluginOptions> = async (app, options) => {
@@ -102,30 +68,20 @@ export const routechatPlugin: FastifyPluginAsync<RoutechatPluginOptions> = async
     const log = request.log;
     const openedAt = performance.now();
     const metadata = upstreamMetadata(request.headers, config['forward-headers'], request.id);
-    const rawSocket = request.raw.socket as typeof request.raw.socket | null;
+    const rawSocket = request.raw.socket as RawSocket | null;
     // Listeners first, before anything can yield: frames that arrive meanwhile must not be lost.
     let relay: Relay | undefined;
-    // A bug in the relay must cost one connection (status INTERNAL, close 1011), never the process.
-    const guarded =
-      <A extends unknown[]>(handler: (...args: A) => void) =>
-      (...args: A) => {
-        try {
-          handler(...args);
-        } catch (error) {
-          log.error({ err: error }, 'relay fault');
-          relay?.fail();
-        }
-      };
+    const guard = createGuard(log, 'relay fault', () => relay?.fail());
     const call = upstream.openRouteChat(metadata, {
-      onNote: guarded((note) => relay?.onCallNote(note)),
-      onReadEnd: guarded(() => relay?.onCallReadEnd()),
-      onStatus: guarded((status, hiddenDetail) => {
+      onNote: guard((note) => relay?.onCallNote(note)),
+      onReadEnd: guard(() => relay?.onCallReadEnd()),
+      onStatus: guard((status, hiddenDetail) => {
         // The client gets a plain message; what the transport said stays here, under this reqId.
         if (hiddenDetail !== undefined)
           log.warn({ status: status.name, detail: hiddenDetail }, 'core call failed');
         relay?.onCallStatus(status);
       }),
-      onDrain: guarded(() => relay?.onCallDrain()),
+      onDrain: guard(() => relay?.onCallDrain()),
     });
     relay = createRelay(coalescingSocket(socket, rawSocket), call, limits, {
       onRejected: (reason) => observer?.rejected?.(reason),
@@ -133,7 +89,7 @@ export const routechatPlugin: FastifyPluginAsync<RoutechatPluginOptions> = async
       ...(options.onRelayLatency ? { onRelayLatency: options.onRelayLatency } : {}),
       onFinished: (outcome) => {
         sessions.delete(session);
-        rawSocket?.off('drain', onSocketDrain);
+        detach();
         const durationMs = Math.round(performance.now() - session.openedAt);
         observer?.finished?.(outcome, durationMs);
         log.info(
@@ -150,36 +106,31 @@ export const routechatPlugin: FastifyPluginAsync<RoutechatPluginOptions> = async
         );
       },
     });
+    const live = relay;
     const session: Session = {
-      relay,
+      relay: live,
       ip: request.ip,
       openedAt,
       alive: true,
       ping: () => socket.ping(),
       terminate: () => socket.terminate(),
     };
-    const onSocketDrain = guarded(() => relay?.onSocketDrain());
-    // ws writes to this socket; its 'drain' is when the client has caught up.
-    rawSocket?.on('drain', onSocketDrain);
-    socket.on(
-      'message',
-      guarded((data: Buffer, isBinary: boolean) => {
-        if (isBinary) relay?.onClientBinary();
-        else relay?.onClientText(data.toString());
-      }),
+    const detach = listenToSocket(
+      socket,
+      rawSocket,
+      {
+        onClientText: (text) => live.onClientText(text),
+        onClientBinary: () => live.onClientBinary(),
+        onClientGone: () => live.onClientGone(),
+        onSocketDrain: () => live.onSocketDrain(),
+        onClientClosed: (code) => {
+          if (live.state !== 'closed') log.debug({ code }, 'client closed before the call ended');
+        },
+      },
+      session,
+      guard,
+      log,
     );
-    socket.on('pong', () => {
-      session.alive = true;
-    });
-    socket.on('error', (error) => {
-      // ws has sent its close frame (or the connection is gone): the call has no client any more.
-      log.debug({ err: error }, 'socket error');
-      relay?.onClientGone();
-    });
-    socket.on('close', (code) => {
-      if (relay?.state !== 'closed') log.debug({ code }, 'client closed before the call ended');
-      relay?.onClientGone();
-    });
     sessions.add(session);
     observer?.opened?.();
     log.info(

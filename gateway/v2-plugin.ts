@@ -1,21 +1,34 @@
 /**
  * `GET /v2`: protocol v2, many calls of any method over one WebSocket. The same upgrade checks,
  * caps, auth and origin rules as v1 (the same pure rules from upgrade.ts, the same session
- * registry for the caps, heartbeat and drain); then a thin adapter from ws to the v2 connection.
+ * registry for the caps, heartbeat and drain); then the same socket adapter as v1 (socket-adapter.ts:
+ * write coalescing, event wiring, fault guard) from ws to the v2 connection.
  */
 import type {} from '@fastify/websocket';
 import type { FastifyPluginAsync } from 'fastify';
 import type { WebSocket } from 'ws';
+import type { CallStatus } from '../protocol/index.js';
 import { DEFAULT_MAX_SOCKET_REJECTIONS, DEFAULT_MAX_STREAM_REJECTIONS } from '../protocol/v2/constants.js';
-import { DEFAULT_V2_FRAME_LIMITS, INITIAL_STREAM_CREDIT, V2_PATH } from '../protocol/v2/index.js';
+import {
+  DEFAULT_V2_FRAME_LIMITS,
+  INITIAL_STREAM_CREDIT,
+  V2_PATH,
+  type V2RejectReason,
+} from '../protocol/v2/index.js';
 import type { Authenticator } from './auth.js';
 import type { GatewayConfig } from './config.js';
 import { createEndpointCheck } from './endpoint-check.js';
 import type { MethodCatalog } from './methods/method-registry.js';
 import type { ConnectionObserver } from './routechat-plugin.js';
-import { type Connection, type ConnectionLimits, createConnection } from './session/connection.js';
+import {
+  type Connection,
+  type ConnectionLimits,
+  type ConnectionOutcome,
+  createConnection,
+} from './session/connection.js';
 import type { CallOpener } from './session/ports.js';
 import type { Session, SessionRegistry } from './sessions.js';
+import { coalescingSocket, createGuard, listenToSocket, type RawSocket } from './socket-adapter.js';
 import { upstreamMetadata } from './upgrade.js';
 
 export interface V2PluginOptions {
@@ -24,7 +37,20 @@ export interface V2PluginOptions {
   readonly methods: MethodCatalog;
   readonly upstream: CallOpener;
   readonly sessions: SessionRegistry;
+  /** Upgrade refusals (shared with v1's). */
   readonly observer?: ConnectionObserver;
+  readonly v2Observer?: V2Observer;
+}
+
+/** What v2 connections report, for metrics; all optional. */
+export interface V2Observer {
+  opened?(): void;
+  finished?(outcome: ConnectionOutcome, durationMs: number): void;
+  /** An error frame was sent, socket-level or on a stream. */
+  errorFrame?(reason: V2RejectReason): void;
+  streamOpened?(method: string): void;
+  /** `opened`: false for an `open` refused at once; `method` is then `(unknown)` when not in the catalog. */
+  streamFinished?(method: string, status: CallStatus, opened: boolean): void;
 }
 
 export function v2Limits(config: GatewayConfig): ConnectionLimits {
@@ -45,7 +71,7 @@ export function v2Limits(config: GatewayConfig): ConnectionLimits {
 }
 
 export const v2Plugin: FastifyPluginAsync<V2PluginOptions> = async (app, options) => {
-  const { config, sessions, observer } = options;
+  const { config, sessions, v2Observer } = options;
   const limits = v2Limits(config);
 
   app.get(
@@ -55,88 +81,56 @@ export const v2Plugin: FastifyPluginAsync<V2PluginOptions> = async (app, options
       const log = request.log.child({ protocol: 'v2' });
       const openedAt = performance.now();
       const baseMetadata = upstreamMetadata(request.headers, config['forward-headers'], request.id);
-      const rawSocket = request.raw.socket as typeof request.raw.socket | null;
+      const rawSocket = request.raw.socket as RawSocket | null;
       let connection: Connection | undefined;
       // A bug must cost one connection (each stream INTERNAL, close 1011), never the process.
-      const guarded =
-        <A extends unknown[]>(handler: (...args: A) => void) =>
-        (...args: A) => {
-          try {
-            handler(...args);
-          } catch (error) {
-            log.error({ err: error }, 'v2 connection fault');
-            connection?.fail();
-          }
-        };
+      const guard = createGuard(log, 'v2 connection fault', () => connection?.fail());
       const guardedUpstream: CallOpener = {
         open: (method, metadata, callOptions, handlers) =>
           options.upstream.open(method, metadata, callOptions, {
-            onMessage: guarded(handlers.onMessage),
-            onReadEnd: guarded(handlers.onReadEnd),
-            onStatus: guarded(handlers.onStatus),
-            onDrain: guarded(handlers.onDrain),
+            onMessage: guard(handlers.onMessage),
+            onReadEnd: guard(handlers.onReadEnd),
+            onStatus: guard((status, hiddenDetail) => {
+              // The client gets a plain message; what the transport said stays here, under this reqId.
+              if (hiddenDetail !== undefined)
+                log.warn(
+                  { method: method.name, status: status.name, detail: hiddenDetail },
+                  'core call failed',
+                );
+              handlers.onStatus(status);
+            }),
+            onDrain: guard(handlers.onDrain),
           }),
       };
-      const onSocketDrain = guarded(() => connection?.onSocketDrain());
       connection = createConnection(
-        {
-          get bufferedAmount() {
-            return socket.bufferedAmount;
-          },
-          send: (text) => socket.send(text),
-          close: (code, reason) => socket.close(code, reason),
-          pause: () => socket.pause(),
-          resume: () => socket.resume(),
-        },
+        coalescingSocket(socket, rawSocket),
         { methods: options.methods, upstream: guardedUpstream, baseMetadata },
         limits,
         {
-          onRejected: (reason) => observer?.rejected?.(reason),
+          onRejected: (reason) => v2Observer?.errorFrame?.(reason),
+          onStreamOpened: (method) => v2Observer?.streamOpened?.(method),
+          onStreamFinished: (method, status, opened) => v2Observer?.streamFinished?.(method, status, opened),
           onFinished: (outcome) => {
             sessions.delete(session);
-            rawSocket?.off('drain', onSocketDrain);
+            detach();
             const durationMs = Math.round(performance.now() - openedAt);
+            v2Observer?.finished?.(outcome, durationMs);
             log.info({ durationMs, ...outcome }, 'connection closed');
           },
         },
       );
       const live = connection;
       const session: Session = {
-        relay: {
-          get lastActivity() {
-            return live.lastActivity;
-          },
-          get readingPaused() {
-            return live.readingPaused;
-          },
-          beginShutdown: () => live.beginShutdown(),
-          forceShutdown: () => live.forceShutdown(),
-          closeForTimeout: (message) => live.closeForTimeout(message),
-        },
+        relay: live,
         ip: request.ip,
         openedAt,
         alive: true,
         ping: () => socket.ping(),
         terminate: () => socket.terminate(),
       };
-      rawSocket?.on('drain', onSocketDrain);
-      socket.on(
-        'message',
-        guarded((data: Buffer, isBinary: boolean) => {
-          if (isBinary) connection?.onClientBinary();
-          else connection?.onClientText(data.toString());
-        }),
-      );
-      socket.on('pong', () => {
-        session.alive = true;
-      });
-      socket.on('error', (error) => {
-        log.debug({ err: error }, 'socket error');
-        connection?.onClientGone();
-      });
-      socket.on('close', () => connection?.onClientGone());
+      const detach = listenToSocket(socket, rawSocket, live, session, guard, log);
       sessions.add(session);
-      observer?.opened?.();
+      v2Observer?.opened?.();
       log.info(
         { origin: request.headers.origin, subprotocol: socket.protocol || undefined },
         'connection opened',

@@ -7,7 +7,7 @@
  */
 import { type DescEnum, type DescField, type DescMessage, ScalarType } from '@bufbuild/protobuf';
 import type { ErrorDetail } from '../../protocol/index.js';
-import { isWellFormedText } from '../../protocol/v2/index.js';
+import { isWellFormedString } from '../../protocol/index.js';
 
 /** Stop collecting after this many problems: a huge bad message must not cost a huge error frame. */
 const MAX_DETAILS = 20;
@@ -88,7 +88,7 @@ export function scalarProblem(type: ScalarType, value: unknown): string | undefi
       return typeof value === 'boolean' ? undefined : 'expected true or false';
     case ScalarType.STRING:
       if (typeof value !== 'string') return 'expected a string';
-      return isWellFormedText(value) ? undefined : 'ill-formed string (lone surrogate)';
+      return isWellFormedString(value) ? undefined : 'ill-formed string (lone surrogate)';
     case ScalarType.BYTES:
       return typeof value === 'string' && BASE64.test(value) ? undefined : 'expected base64';
     default:
@@ -116,7 +116,7 @@ export function checkMessageJson(message: DescMessage, value: unknown): ErrorDet
 
   const walkStrings = (path: string, v: unknown): void => {
     if (typeof v === 'string') {
-      if (!isWellFormedText(v)) problem(path, 'ill-formed string (lone surrogate)');
+      if (!isWellFormedString(v)) problem(path, 'ill-formed string (lone surrogate)');
     } else if (Array.isArray(v))
       v.forEach((item, i) => {
         walkStrings(join(path, String(i)), item);
@@ -177,7 +177,7 @@ export function checkMessageJson(message: DescMessage, value: unknown): ErrorDet
                 ? undefined
                 : 'a bool map key is "true" or "false"'
               : field.mapKey === ScalarType.STRING
-                ? isWellFormedText(key)
+                ? isWellFormedString(key)
                   ? undefined
                   : 'ill-formed string (lone surrogate)'
                 : scalarProblem(field.mapKey, key);

@@ -20,9 +20,9 @@ import {
   type ServerFrameV2,
   type V2RejectReason,
 } from '../../protocol/v2/index.js';
-import { createTokenBucket } from '../token-bucket.js';
+import { gatewayStatus } from '../core-status.js';
+import { createReadThrottle } from '../read-throttle.js';
 import { type Clock, type ConnectionDeps, type ConnectionSocket, systemClock } from './ports.js';
-import { gatewayStatus } from './status-rules.js';
 import { createStream, type Stream, type StreamSink } from './stream.js';
 
 export interface ConnectionLimits {
@@ -50,10 +50,20 @@ export interface ConnectionOutcome {
 }
 
 export interface ConnectionHooks {
+  /** An error frame was sent (socket-level or on a stream), with its reason. */
   onRejected?(reason: V2RejectReason): void;
-  onStreamFinished?(method: string, status: CallStatus): void;
+  /** A stream became an upstream call of `method`. */
+  onStreamOpened?(method: string): void;
+  /**
+   * A stream ended with `status`. `opened`: false for an `open` refused at once (no call made);
+   * `method` is then the catalog's name, or UNKNOWN_METHOD for a method the catalog does not know.
+   */
+  onStreamFinished?(method: string, status: CallStatus, opened: boolean): void;
   onFinished(outcome: ConnectionOutcome): void;
 }
+
+/** The method label of a refused `open` whose method the catalog does not know (bounded label sets). */
+export const UNKNOWN_METHOD = '(unknown)';
 
 export interface Connection {
   readonly state: 'open' | 'draining' | 'closed';
@@ -90,16 +100,20 @@ export function createConnection(
   let streamsOpened = 0;
   let rejected = 0;
   let callsPaused = false;
-  const bucket =
-    limits.rateLimit > 0 ? createTokenBucket(limits.rateLimit, limits.rateBurst, lastActivity) : undefined;
-  let throttledSince: number | undefined;
-  let pausedForRate = false;
-  let rateTimer: unknown;
+  const throttle = createReadThrottle(
+    limits,
+    clock,
+    () => socket.pause(),
+    () => {
+      if (state !== 'closed') socket.resume();
+    },
+  );
 
   const send = (frame: ServerFrameV2) => {
     if (state === 'closed') return;
     framesOut += 1;
     lastActivity = clock.now();
+    if (frame.type === 'error') hooks.onRejected?.(frame.reason);
     socket.send(JSON.stringify(frame));
     if (!callsPaused && socket.bufferedAmount > limits.socketHighWaterMark) {
       // The client reads slower than the calls answer: stop reading every call; HTTP/2 flow
@@ -112,12 +126,8 @@ export function createConnection(
   const closeSocket = (code: number, reason: string, cause: ConnectionOutcome['cause']) => {
     if (state === 'closed') return;
     state = 'closed';
-    if (rateTimer !== undefined) clock.clearTimeout(rateTimer);
-    if (pausedForRate) {
-      // The close handshake needs the client's Close frame read.
-      pausedForRate = false;
-      socket.resume();
-    }
+    // The close handshake needs the client's Close frame read.
+    if (throttle.stop()) socket.resume();
     socket.close(code, truncateCloseReason(reason));
     hooks.onFinished({ closeCode: code, cause, framesIn, framesOut, streams: streamsOpened, rejected });
   };
@@ -130,17 +140,31 @@ export function createConnection(
       recentlyFinished.add(stream.id);
       if (recentlyFinished.size > RECENTLY_FINISHED)
         recentlyFinished.delete(recentlyFinished.values().next().value as string);
-      hooks.onStreamFinished?.(stream.method.name, status);
+      hooks.onStreamFinished?.(stream.method.name, status, true);
       if (state === 'draining' && streams.size === 0)
         closeSocket(CloseCode.GOING_AWAY, 'gateway shutting down', 'shutdown');
     },
   };
 
   /** A stream that ends as it opens: status only (and the error's details first, when any). */
-  const refuseStream = (id: string, code: StatusCode, message: string, error?: ErrorFrameV2) => {
+  const refuseStream = (
+    id: string,
+    method: string,
+    code: StatusCode,
+    message: string,
+    error?: ErrorFrameV2,
+  ) => {
     if (error) send(error);
     const status = gatewayStatus(code, message);
     send({ type: 'status', id, code: status.code, name: status.name, message: status.message, metadata: {} });
+    hooks.onStreamFinished?.(method, status, false);
+  };
+
+  /** `method`'s name when the catalog knows it (allowed or not), else UNKNOWN_METHOD. */
+  const methodLabel = (method: string): string => {
+    const found = deps.methods.lookup(method);
+    if (found.kind === 'found') return found.method.name;
+    return found.kind === 'denied' ? method.replace(/^\//, '') : UNKNOWN_METHOD;
   };
 
   const endAll = (status: CallStatus) => {
@@ -156,37 +180,19 @@ export function createConnection(
   const socketReject = (error: ErrorFrameV2, counts = true) => {
     if (state === 'closed') return;
     if (counts) rejected += 1;
-    hooks.onRejected?.(error.reason);
     send(error);
     if (rejected >= limits.maxSocketRejections && error.reason !== 'rate_limited')
       closeForPolicy(StatusCode.INVALID_ARGUMENT, `too many rejected frames (${rejected})`);
   };
 
+  /** Charges one frame to the rate (read-throttle.ts); false when the connection was closed for flooding. */
   const chargeRate = (now: number): boolean => {
-    if (!bucket) return true;
-    const waitMs = bucket.take(now);
-    if (waitMs === 0 && bucket.available(now) >= limits.rateBurst / 2) {
-      throttledSince = undefined;
-      return true;
-    }
-    throttledSince ??= now;
-    if (now - throttledSince > limits.floodGraceMs) {
-      socketReject(
-        errorFrameV2('rate_limited', `more than ${limits.rateLimit} frames/s for ${limits.floodGraceMs} ms`),
-      );
-      closeForPolicy(StatusCode.RESOURCE_EXHAUSTED, 'rate limit exceeded');
-      return false;
-    }
-    if (waitMs > 0 && !pausedForRate) {
-      pausedForRate = true;
-      socket.pause();
-      rateTimer = clock.setTimeout(() => {
-        rateTimer = undefined;
-        pausedForRate = false;
-        if (state !== 'closed') socket.resume();
-      }, waitMs);
-    }
-    return true;
+    if (throttle.charge(now)) return true;
+    socketReject(
+      errorFrameV2('rate_limited', `more than ${limits.rateLimit} frames/s for ${limits.floodGraceMs} ms`),
+    );
+    closeForPolicy(StatusCode.RESOURCE_EXHAUSTED, 'rate limit exceeded');
+    return false;
   };
 
   const open = (frame: OpenFrame) => {
@@ -198,18 +204,25 @@ export function createConnection(
         ]),
       );
     }
-    if (state === 'draining') return refuseStream(id, StatusCode.UNAVAILABLE, 'gateway shutting down');
+    if (state === 'draining')
+      return refuseStream(id, methodLabel(frame.method), StatusCode.UNAVAILABLE, 'gateway shutting down');
     if (streams.size >= limits.maxStreams)
       return refuseStream(
         id,
+        methodLabel(frame.method),
         StatusCode.RESOURCE_EXHAUSTED,
         `more than ${limits.maxStreams} open streams on this socket`,
       );
     const found = deps.methods.lookup(frame.method);
     if (found.kind === 'unknown')
-      return refuseStream(id, StatusCode.UNIMPLEMENTED, `unknown method ${frame.method}`);
+      return refuseStream(id, UNKNOWN_METHOD, StatusCode.UNIMPLEMENTED, `unknown method ${frame.method}`);
     if (found.kind === 'denied')
-      return refuseStream(id, StatusCode.PERMISSION_DENIED, `method ${frame.method} is not allowed here`);
+      return refuseStream(
+        id,
+        methodLabel(frame.method),
+        StatusCode.PERMISSION_DENIED,
+        `method ${frame.method} is not allowed here`,
+      );
     const metadata = frame.metadata ?? {};
     const problems = metadataProblems(metadata);
     if (problems.length > 0) {
@@ -217,6 +230,7 @@ export function createConnection(
       const message = `invalid metadata: ${first?.path}: ${first?.message}`;
       return refuseStream(
         id,
+        found.method.name,
         StatusCode.INVALID_ARGUMENT,
         message,
         errorFrameV2('invalid_frame', message, problems, id),
@@ -240,6 +254,7 @@ export function createConnection(
       callsPaused,
     );
     streams.set(id, stream);
+    hooks.onStreamOpened?.(method.name);
   };
 
   return {
@@ -253,7 +268,7 @@ export function createConnection(
       return lastActivity;
     },
     get readingPaused() {
-      return pausedForRate;
+      return throttle.paused;
     },
 
     onClientText(text) {
@@ -264,14 +279,16 @@ export function createConnection(
       const parsed = parseClientFrameV2(text, limits.frame);
       if (parsed.kind === 'rejected') {
         const stream = parsed.id === undefined ? undefined : streams.get(parsed.id);
-        if (stream && parsed.type !== 'open') {
-          hooks.onRejected?.(parsed.error.reason);
+        if (stream && parsed.type !== 'open')
           return stream.reject(parsed.error.reason, parsed.error.message, parsed.error.details);
-        }
-        if (parsed.id !== undefined && parsed.type === 'open' && !streams.has(parsed.id)) {
-          hooks.onRejected?.(parsed.error.reason);
-          return refuseStream(parsed.id, StatusCode.INVALID_ARGUMENT, parsed.error.message, parsed.error);
-        }
+        if (parsed.id !== undefined && parsed.type === 'open' && !streams.has(parsed.id))
+          return refuseStream(
+            parsed.id,
+            UNKNOWN_METHOD,
+            StatusCode.INVALID_ARGUMENT,
+            parsed.error.message,
+            parsed.error,
+          );
         const { id: _id, ...withoutId } = parsed.error;
         return socketReject(withoutId);
       }
@@ -307,7 +324,7 @@ export function createConnection(
       for (const stream of [...streams.values()])
         stream.abort(gatewayStatus(StatusCode.CANCELLED, 'client closed the connection'), true);
       state = 'closed';
-      if (rateTimer !== undefined) clock.clearTimeout(rateTimer);
+      throttle.stop();
       hooks.onFinished({
         closeCode: 0,
         cause: 'client_closed',

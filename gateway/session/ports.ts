@@ -1,6 +1,7 @@
 /**
  * The small interfaces the v2 state machines talk through. Only the plugin adapts ws to
- * `ConnectionSocket`, and only gateway/methods/grpc-call.ts adapts grpc-js to `CallOpener`, so
+ * `ConnectionSocket`, and only the channel pool (gateway/upstream/channel-pool.ts, through
+gateway/methods/grpc-call.ts) adapts grpc-js to `CallOpener`, so
  * the connection and stream machines are unit-testable with fakes.
  */
 import type { CallStatus } from '../../protocol/index.js';
@@ -27,14 +28,12 @@ export interface CallPort {
   resume(): void;
 }
 
-/** A status from upstream, with what the rules need to know about where it came from. */
-export interface UpstreamStatus extends CallStatus {}
-
 export interface CallHandlers {
   onMessage(bytes: Uint8Array): void;
   /** The response stream has been read to its end. */
   onReadEnd(): void;
-  onStatus(status: UpstreamStatus): void;
+  /** The status as the client sees it (gateway/core-status.ts); `hiddenDetail` is for the log only. */
+  onStatus(status: CallStatus, hiddenDetail?: string): void;
   onDrain(): void;
 }
 

@@ -5,9 +5,9 @@
  */
 import { type CallStatus, type ErrorDetail, StatusCode } from '../../protocol/index.js';
 import { errorFrameV2, type ServerFrameV2, type V2RejectReason } from '../../protocol/v2/index.js';
+import { gatewayStatus } from '../core-status.js';
 import type { MethodInfo } from '../methods/method-registry.js';
 import type { CallHandlers, CallPort } from './ports.js';
-import { gatewayStatus, streamStatusFor } from './status-rules.js';
 
 export interface StreamSink {
   send(frame: ServerFrameV2): void;
@@ -66,7 +66,6 @@ export function createStream(
   let paused = false;
   let readEnded = false;
   let pendingStatus: CallStatus | undefined;
-  let clientCancelled = false;
   let rejections = 0;
   const grantAt = Math.max(1, Math.floor(limits.initialCredit / 2));
 
@@ -86,7 +85,7 @@ export function createStream(
   };
 
   const maybeFinishWithCallStatus = () => {
-    if (pendingStatus && readEnded) finish(streamStatusFor(pendingStatus, clientCancelled));
+    if (pendingStatus && readEnded) finish(pendingStatus);
   };
 
   /** Credit goes back in batches, and only while the call keeps up: that is the flow control. */
@@ -200,7 +199,6 @@ export function createStream(
 
     onClientCancel() {
       if (state.name === 'closed') return;
-      clientCancelled = true;
       call.cancel();
       finish(gatewayStatus(StatusCode.CANCELLED, 'cancelled by the client'));
     },

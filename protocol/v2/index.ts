@@ -3,4 +3,3 @@ export * from './constants.js';
 export * from './frames.js';
 export * from './metadata.js';
 export * from './parse-frame.js';
-export * from './well-formed.js';

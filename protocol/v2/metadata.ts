@@ -4,12 +4,11 @@
  * (header or `bearer.<token>` subprotocol), so a page's script cannot swap identities per stream.
  */
 import type { ErrorDetail } from '../frames.js';
+import { isTransportMetadataKey } from '../metadata.js';
 
-/** Keys that belong to HTTP/2 or gRPC itself, or to the connection's identity. */
+/** Keys beyond the transport ones (protocol/metadata.ts): the connection's identity and HTTP's own. */
 export const RESERVED_METADATA_KEYS: ReadonlySet<string> = new Set([
   'authorization',
-  'content-type',
-  'te',
   'host',
   'user-agent',
   'connection',
@@ -26,8 +25,9 @@ const KEY = /^[0-9a-z_.-]+$/;
 const ASCII_VALUE = /^[\x20-\x7e]*$/;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
+/** A key a client may not set: transport, identity or hop-by-hop. */
 export const isReservedMetadataKey = (key: string): boolean =>
-  key.startsWith('grpc-') || key.startsWith(':') || RESERVED_METADATA_KEYS.has(key);
+  isTransportMetadataKey(key) || RESERVED_METADATA_KEYS.has(key);
 
 /** Every problem with a client's metadata, each with its path (`metadata.<key>`); empty when fine. */
 export function metadataProblems(metadata: Readonly<Record<string, string>>): ErrorDetail[] {
@@ -53,14 +53,4 @@ export function metadataProblems(metadata: Readonly<Record<string, string>>): Er
       });
   }
   return problems;
-}
-
-/** Trailers a status frame reports: the application's own, never transport or gRPC keys. */
-export function trailerMetadata(trailers: Readonly<Record<string, string>>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(trailers)) {
-    if (key.startsWith('grpc-') || key.startsWith(':') || key === 'content-type' || key === 'date') continue;
-    out[key] = value;
-  }
-  return out;
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { isReservedMetadataKey, toClientStatus } from '../../gateway/core-status.js';
+import { toClientStatus } from '../../gateway/core-status.js';
+import { isTransportMetadataKey } from '../../protocol/index.js';
 
 const transport = (code: number, details: string) =>
   toClientStatus({ code, details, metadata: {}, fromCore: false });
@@ -68,8 +69,8 @@ describe('core status → client status', () => {
       'content-type',
       'date',
     ])
-      assert.ok(isReservedMetadataKey(key), key);
+      assert.ok(isTransportMetadataKey(key), key);
     for (const key of ['x-reason', 'retry-after-ms', 'trace-bin'])
-      assert.ok(!isReservedMetadataKey(key), key);
+      assert.ok(!isTransportMetadataKey(key), key);
   });
 });

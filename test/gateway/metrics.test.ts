@@ -13,6 +13,7 @@ import { type RunningCore, spawnTs, startCore } from '../helpers/core.js';
 import { connect, freePort, isError, isStatus, note, refusedStatus } from '../helpers/gateway.js';
 import { spawnGateway } from '../helpers/hardening.js';
 import { sample } from '../helpers/prometheus.js';
+import { connectV2, v2Url } from '../helpers/v2.js';
 
 describe('gateway metrics', () => {
   let core: RunningCore;
@@ -135,6 +136,55 @@ describe('gateway metrics', () => {
     assert.equal(now.mid - before.mid, 1);
     assert.equal(now.slow - before.slow, 2);
     assert.equal(now.count - before.count, 2);
+  });
+
+  test('v2 is counted on its own: connections, streams by method and status, error frames by reason', async () => {
+    const before = (await scrape()).text;
+    assert.equal(sample(before, 'routeguide_gateway_v2_error_frames_total', { reason: 'no_credit' }), 0);
+    assert.equal(sample(before, 'routeguide_gateway_v2_open_connections'), 0);
+    const v1Connections = sample(before, 'routeguide_gateway_connections_total');
+    const client = connectV2(v2Url(Number(new URL(httpUrl).port)));
+    await client.opened;
+    client.send({ type: 'open', id: 'f', method: 'routeguide.RouteGuide/GetFeature' });
+    client.send({ type: 'message', id: 'f', message: { latitude: 409146138, longitude: -746188906 } });
+    client.send({ type: 'open', id: 'x', method: 'routeguide.RouteGuide/Teleport' });
+    client.send({ type: 'open', id: 'chat', method: 'routeguide.RouteGuide/RouteChat' });
+    client.send({ type: 'message', id: 'chat', message: { nope: 1 } });
+    client.send('this is not JSON');
+    assert.equal((await client.status('f')).name, 'OK');
+    assert.equal((await client.status('x')).name, 'UNIMPLEMENTED');
+    await client.until((f) => f.filter((x) => x.type === 'error').length >= 2, 10_000, 'two error frames');
+
+    const during = (await scrape()).text;
+    const v2 = (text: string, name: string, labels?: Record<string, string>) =>
+      sample(text, `routeguide_gateway_v2_${name}`, labels);
+    assert.equal(v2(during, 'open_connections'), 1);
+    assert.equal(v2(during, 'open_streams'), 1, 'the RouteChat stream');
+    assert.equal(sample(during, 'routeguide_gateway_upstream_active_calls'), 1, 'v2 calls share the pool');
+    assert.equal(sample(during, 'routeguide_gateway_connections_total'), v1Connections, 'v1 counts only v1');
+
+    client.ws.close();
+    await client.closed;
+    let text = '';
+    for (let attempt = 0; attempt < 50; attempt += 1) {
+      text = (await scrape()).text;
+      if (v2(text, 'open_connections') === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(v2(text, 'open_connections'), 0);
+    assert.equal(v2(text, 'open_streams'), 0);
+    assert.equal(v2(text, 'connections_total'), 1);
+    assert.equal(v2(text, 'closes_total', { code: '0', cause: 'client_closed' }), 1);
+    assert.equal(v2(text, 'connection_duration_seconds_count'), 1);
+    const chat = 'routeguide.RouteGuide/RouteChat';
+    const feature = 'routeguide.RouteGuide/GetFeature';
+    assert.equal(v2(text, 'streams_opened_total', { method: feature }), 1);
+    assert.equal(v2(text, 'streams_opened_total', { method: chat }), 1);
+    assert.equal(v2(text, 'streams_finished_total', { method: feature, code: 'OK' }), 1);
+    assert.equal(v2(text, 'streams_finished_total', { method: '(unknown)', code: 'UNIMPLEMENTED' }), 1);
+    assert.equal(v2(text, 'streams_finished_total', { method: chat, code: 'CANCELLED' }), 1);
+    assert.equal(v2(text, 'error_frames_total', { reason: 'invalid_json' }), 1);
+    assert.equal(v2(text, 'error_frames_total', { reason: 'invalid_message' }), 1);
   });
 
   test('each metrics object has its own registry', () => {

@@ -6,14 +6,16 @@
  * Offline build (no module proxy, no network): protoc + protoc-gen-go + protoc-gen-go-grpc write
  * the stubs under a vendor/ directory beside the two programs, at the example's go_package path
  * (with the example's `data` package), then one `go build` in GOPATH mode with /usr/share/gocode as
- * the second GOPATH entry. Everything lives in a temporary directory, built once per test process
- * and removed when the process exits.
+ * the second GOPATH entry. The build tree lives in a temporary directory removed when the process
+ * exits. The two binaries are built once per test run: the runner starts one process per test file,
+ * so they are kept in a directory named after the runner's pid (this process's parent), which the
+ * first build of a later run removes once that runner is gone.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, rmSync } from 'node:fs';
-import { cp, mkdir, mkdtemp } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -103,8 +105,34 @@ export function requireOfficialGo(t: TestContext): boolean {
 export interface OfficialGoBinaries {
   readonly client: string;
   readonly server: string;
+  /** How long protoc + go build took; 0 when another test file of this run had built them. */
   readonly buildMs: number;
 }
+
+/** The binaries of one test run, in `${RUN_DIR_PREFIX}<runner pid>/bin`. */
+const RUN_DIR_PREFIX = 'route-guide-official-go-run-';
+const runDir = join(tmpdir(), `${RUN_DIR_PREFIX}${process.ppid}`);
+
+const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/** Removes the binaries of earlier runs whose runner has exited. */
+async function removeFinishedRuns(): Promise<void> {
+  for (const entry of await readdir(tmpdir())) {
+    if (!entry.startsWith(RUN_DIR_PREFIX)) continue;
+    const pid = Number(entry.slice(RUN_DIR_PREFIX.length));
+    if (Number.isInteger(pid) && pid !== process.ppid && !isAlive(pid))
+      await rm(join(tmpdir(), entry), { recursive: true, force: true });
+  }
+}
+
+const binariesIn = (bin: string) => ({ client: join(bin, 'client'), server: join(bin, 'server') });
 
 let built: Promise<OfficialGoBinaries> | undefined;
 let workDir: string | undefined;
@@ -129,9 +157,12 @@ async function run(command: string, args: readonly string[], cwd: string, env: N
   }
 }
 
-/** Generates the stubs and builds the official client and server, once per test process. */
+/** Generates the stubs and builds the official client and server, once per test run. */
 export function buildOfficialGo(): Promise<OfficialGoBinaries> {
   built ??= (async () => {
+    await removeFinishedRuns();
+    const shared = binariesIn(join(runDir, 'bin'));
+    if (existsSync(shared.client) && existsSync(shared.server)) return { ...shared, buildMs: 0 };
     workDir = await mkdtemp(join(tmpdir(), 'route-guide-official-go-'));
     const started = performance.now();
     const gopath = join(workDir, 'gopath');
@@ -169,11 +200,17 @@ export function buildOfficialGo(): Promise<OfficialGoBinaries> {
       // Pure Go: no C compiler needed (golang-go only recommends gcc).
       CGO_ENABLED: '0',
     });
-    return {
-      client: join(bin, 'client'),
-      server: join(bin, 'server'),
-      buildMs: Math.round(performance.now() - started),
-    };
+    const buildMs = Math.round(performance.now() - started);
+    // Published whole by one rename, so another file of this run sees both binaries or none.
+    await mkdir(runDir, { recursive: true });
+    try {
+      await rename(bin, join(runDir, 'bin'));
+    } catch {
+      // Another test file of this run published its build first: use that one (or, should the
+      // rename have failed otherwise, this process's own build).
+      if (!existsSync(shared.server)) return { ...binariesIn(bin), buildMs };
+    }
+    return { ...shared, buildMs };
   })();
   return built;
 }

@@ -108,6 +108,18 @@ describe('protocol v2 streams against a scripted core', () => {
     assert.equal(client.ws.readyState, client.ws.OPEN);
     client.ws.close();
   });
+
+  test('a CANCELLED the client did not ask for is UNAVAILABLE "core unavailable", the same rule as v1', async () => {
+    const client = connectV2(v2Url(gateway.port));
+    await client.opened;
+    client.send({ type: 'open', id: 'c', method: CHAT, metadata: { 'x-status': '1' } });
+    const status = await client.status('c');
+    assert.deepEqual(
+      { code: status.code, name: status.name, message: status.message, metadata: status.metadata },
+      { code: 14, name: 'UNAVAILABLE', message: 'core unavailable', metadata: { 'x-trailer': 'kept' } },
+    );
+    client.ws.close();
+  });
 });
 
 describe('protocol v2 shutdown', () => {
