@@ -42,7 +42,10 @@ export interface Stream {
   /** The socket has too much queued: stop/restart reading this call's responses. */
   pause(): void;
   resume(): void;
-  /** Graceful shutdown: half-close the call; the status comes when the call ends. */
+  /**
+   * Graceful shutdown: half-close the call; the status comes when the call ends. A server-streaming
+   * call ends at once with UNAVAILABLE instead.
+   */
   beginShutdown(): void;
   /** End the stream now with `status`: cancel the call, send the status (unless `silent`). */
   abort(status: CallStatus, silent?: boolean): void;
@@ -218,6 +221,14 @@ export function createStream(
     },
 
     beginShutdown() {
+      if (state.name === 'closed') return;
+      // A server stream owes the client no end of its own (a Watch never ends): waiting would hold
+      // the drain for the whole grace. It ends now, UNAVAILABLE, so the client re-opens it elsewhere.
+      if (method.responseStream && !method.requestStream) {
+        call.cancel();
+        finish(gatewayStatus(StatusCode.UNAVAILABLE, 'gateway shutting down'));
+        return;
+      }
       if (state.name !== 'open') return;
       state = { name: 'half-closed', by: 'shutdown' };
       call.end();

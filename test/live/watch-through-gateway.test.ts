@@ -246,6 +246,34 @@ describe('NoteFeed.Watch through the gateway (protocol v2)', { timeout: 240_000 
   });
 });
 
+describe('a gateway shutting down with a watch open', () => {
+  test('the watch ends UNAVAILABLE at once and the socket closes 1001, long before the grace period', async () => {
+    const core = await spawnCore();
+    const gateway = await spawnGateway(core.address, ['--shutdown-grace', '60s']);
+    const client = connectV2(v2UrlOf(gateway));
+    try {
+      await client.opened;
+      openWatch(client, 'w', { lat: 0, lng: 0 }, { lat: 10, lng: 10 });
+      await watchersAre(core.metricsUrl, 1);
+      const started = Date.now();
+      gateway.child.kill('SIGTERM');
+      const closed = await client.closed;
+      const status = await client.status('w', 1000);
+      assert.equal(status.name, 'UNAVAILABLE');
+      assert.equal(status.message, 'gateway shutting down');
+      assert.equal(closed.code, 1001);
+      assert.equal((await gateway.exited).code, 0);
+      // A Watch never ends by itself: without ending it, the drain would wait out the 60 s grace.
+      assert.ok(Date.now() - started < 10_000, `the gateway took ${Date.now() - started} ms`);
+      await watchersAre(core.metricsUrl, 0);
+    } finally {
+      client.ws.terminate();
+      await gateway.stop('SIGKILL');
+      await core.stop('SIGKILL');
+    }
+  });
+});
+
 /** Posts notes straight to the core on one RouteChat call and ends it. */
 async function postNative(client: RouteGuideClient, notes: readonly LiveNote[]): Promise<void> {
   const call = client.RouteChat();
