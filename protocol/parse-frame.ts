@@ -51,6 +51,29 @@ const CLOSE_BRACE = 125;
 const CLOSE_BRACKET = 93;
 const COMMA = 44;
 
+/**
+ * JSON.parse without prototype poisoning, for v1 and v2 frames. A failure's message is for the
+ * client: V8's own text can quote half of a surrogate pair (`Unexpected token '\ud800'`), so it is
+ * made well-formed before it goes into an error frame.
+ */
+export function parseJsonText(text: string): { ok: true; value: unknown } | { ok: false; message: string } {
+  try {
+    return {
+      ok: true,
+      value: secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }),
+    };
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    // secure-json-parse reports a poisoning attempt as a SyntaxError too; name it plainly.
+    return {
+      ok: false,
+      message: /forbidden|prototype/i.test(why)
+        ? 'frame uses a forbidden key (__proto__ or constructor.prototype)'
+        : `frame is not valid JSON: ${toWellFormedString(why)}`,
+    };
+  }
+}
+
 /** Nesting depth, object keys + array items, and string lengths, in one pass over the text. */
 export function jsonComplexityProblem(text: string, limits: FrameLimits): string | undefined {
   let depth = 0;
@@ -107,17 +130,9 @@ export function parseClientFrame(
 ): ParsedClientFrame {
   const complexity = jsonComplexityProblem(text, limits);
   if (complexity) return rejection('too_complex', `frame is too complex: ${complexity}`);
-  let value: unknown;
-  try {
-    value = secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
-  } catch (error) {
-    const text = error instanceof Error ? error.message : String(error);
-    // secure-json-parse reports a poisoning attempt as a SyntaxError too; name it plainly.
-    const message = /forbidden|prototype/i.test(text)
-      ? 'frame uses a forbidden key (__proto__ or constructor.prototype)'
-      : `frame is not valid JSON: ${text}`;
-    return rejection('invalid_json', message);
-  }
+  const parsed = parseJsonText(text);
+  if (!parsed.ok) return rejection('invalid_json', parsed.message);
+  const value = parsed.value;
   if (!isPlainObject(value)) return rejection('not_an_object', 'frame must be a JSON object');
   if ('type' in value) {
     if (value.type !== 'end') {

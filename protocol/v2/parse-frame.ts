@@ -3,10 +3,9 @@
  * carries the frame's `id` when the frame had a usable one and a known type, so the connection can
  * report it on that stream; whether the id names an open stream is the connection's business.
  */
-import secureJson from 'secure-json-parse';
 import type { z } from 'zod';
 import type { ErrorDetail, FrameLimits } from '../frames.js';
-import { jsonComplexityProblem } from '../parse-frame.js';
+import { jsonComplexityProblem, parseJsonText } from '../parse-frame.js';
 import { MAX_STREAM_ID_LENGTH } from './constants.js';
 import {
   type ClientFrameV2,
@@ -92,18 +91,9 @@ export function parseClientFrameV2(
 ): ParsedClientFrameV2 {
   const complexity = jsonComplexityProblem(text, limits);
   if (complexity) return rejected('too_complex', `frame is too complex: ${complexity}`);
-  let value: unknown;
-  try {
-    value = secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
-  } catch (error) {
-    const why = error instanceof Error ? error.message : String(error);
-    return rejected(
-      'invalid_json',
-      /forbidden|prototype/i.test(why)
-        ? 'frame uses a forbidden key (__proto__ or constructor.prototype)'
-        : `frame is not valid JSON: ${why}`,
-    );
-  }
+  const json = parseJsonText(text);
+  if (!json.ok) return rejected('invalid_json', json.message);
+  const value = json.value;
   if (!isPlainObject(value)) return rejected('not_an_object', 'frame must be a JSON object');
   const type = value.type;
   if (typeof type !== 'string' || !Object.hasOwn(SCHEMAS, type)) {

@@ -11,6 +11,7 @@ import {
   routeNoteSchema,
   toWellFormedString,
 } from '../../protocol/index.js';
+import { DEFAULT_V2_FRAME_LIMITS, parseClientFrameV2 } from '../../protocol/v2/index.js';
 
 const int32 = fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 });
 const validNote = fc.record(
@@ -49,6 +50,17 @@ describe('client frame parser', () => {
       ),
       { numRuns: 2000 },
     );
+  });
+
+  test('a JSON error that quotes half a surrogate pair still gives a well-formed error frame (v1 and v2)', () => {
+    // V8: "Unexpected token '\ud800', "𐀀" is not valid JSON" (found by the property below).
+    const text = Buffer.from([240, 144, 128, 128]).toString();
+    for (const result of [parseClientFrame(text), parseClientFrameV2(text, DEFAULT_V2_FRAME_LIMITS)]) {
+      assert.equal(result.kind, 'rejected');
+      if (result.kind !== 'rejected') continue;
+      assert.equal(result.error.reason, 'invalid_json');
+      assert.ok(isWellFormedString(result.error.message), result.error.message);
+    }
   });
 
   test('any bytes decoded as text give a well-formed result', () => {
