@@ -40,6 +40,7 @@ export async function runCore(config: CoreConfig, logger: Logger): Promise<Runni
     keyPrefix: config['redis-key-prefix'],
     commandTimeoutMs: config['redis-command-timeout'],
     waitReplicas: config['redis-wait-replicas'],
+    liveChannel: `${config['redis-key-prefix']}notes`,
     logger: logger.child({ component: 'note-store' }),
   });
   const metrics = createCoreMetrics({ noteStoreStats: () => notes.stats() });
@@ -52,12 +53,15 @@ export async function runCore(config: CoreConfig, logger: Logger): Promise<Runni
       : createRedisNoteBus({
           connection: redisConnectionOptions({ spec, commandTimeoutMs: config['redis-command-timeout'] }),
           channel: `${config['redis-key-prefix']}notes`,
+          storePublishes: true,
           logger: logger.child({ component: 'note-bus' }),
         });
-  const live = createWiredFeed(notes, bus, {
-    maxQueuedBytesPerWatcher: config['feed-watcher-buffer'],
-    maxWatchers: config['feed-max-watchers'],
-  });
+  const live = createWiredFeed(
+    notes,
+    bus,
+    { maxQueuedBytesPerWatcher: config['feed-watcher-buffer'], maxWatchers: config['feed-max-watchers'] },
+    { storePublishes: spec.kind !== 'memory' },
+  );
   registerFeedMetrics(metrics.registry, () => live.feed.stats());
   const tokens = config['auth-tokens'] ?? [];
   const server = createCoreServer({

@@ -27,11 +27,18 @@ export interface WiredFeed {
 
 /**
  * Wires a feed to `bus` and makes `store`'s append publish to it: the memory bus for one process,
- * a Redis bus (createRedisNoteBus) for replicas sharing a Redis note store.
+ * a Redis bus (createRedisNoteBus) for replicas sharing a Redis note store, whose append script
+ * publishes by itself (`storePublishes`).
  */
-export function createWiredFeed(store: NoteStore, bus: NoteBus, limits?: FeedLimits): WiredFeed {
+export function createWiredFeed(
+  store: NoteStore,
+  bus: NoteBus,
+  limits?: FeedLimits,
+  { storePublishes = false }: { storePublishes?: boolean } = {},
+): WiredFeed {
   return {
-    notes: createPublishingNoteStore(store, bus),
+    // A store that publishes itself (Redis, in its append script) is used as it is.
+    notes: storePublishes ? store : createPublishingNoteStore(store, bus),
     feed: createNoteFeed({ bus, ...(limits ? { limits } : {}) }),
     bus,
   };

@@ -17,7 +17,7 @@
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
-import type { StoredNote } from '../notes/index.js';
+import { decodeLiveNote, encodeLiveNote } from '../notes/index.js';
 import type { NoteBus, NoteBusSubscriber } from './note-bus.js';
 
 export interface RedisNoteBusOptions {
@@ -25,28 +25,21 @@ export interface RedisNoteBusOptions {
   readonly connection: Omit<RedisOptions, 'replyMapping'>;
   /** The channel; put the deployment's key prefix in it (`routeguide:notes`). */
   readonly channel: string;
+  /**
+   * The note store publishes on `channel` itself, inside its append script (RedisNoteStoreOptions
+   * `liveChannel`): every core's watchers then get the notes in the store's own order, which two
+   * cores publishing after their appends could not promise. `publish` does nothing.
+   */
+  readonly storePublishes?: boolean;
   readonly logger?: Logger;
 }
 
-/** `[latitude, longitude, message]`: small, and checked on receipt like any input. */
-const encode = (note: StoredNote): string =>
-  JSON.stringify([note.location.latitude, note.location.longitude, note.message]);
-
-function decode(payload: string): StoredNote | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(payload);
-  } catch {
-    return undefined;
-  }
-  if (!Array.isArray(value) || value.length !== 3) return undefined;
-  const [latitude, longitude, message] = value as unknown[];
-  if (!Number.isInteger(latitude) || !Number.isInteger(longitude) || typeof message !== 'string')
-    return undefined;
-  return { location: { latitude: latitude as number, longitude: longitude as number }, message };
-}
-
-export function createRedisNoteBus({ connection, channel, logger }: RedisNoteBusOptions): NoteBus {
+export function createRedisNoteBus({
+  connection,
+  channel,
+  storePublishes = false,
+  logger,
+}: RedisNoteBusOptions): NoteBus {
   const retryStrategy = (attempt: number) => Math.min(100 * attempt, 1000);
   const publisher = new Redis({
     ...connection,
@@ -93,7 +86,7 @@ export function createRedisNoteBus({ connection, channel, logger }: RedisNoteBus
   for (const event of ['close', 'end', 'reconnecting']) subscriber.on(event, () => setLive(false));
   subscriber.on('message', (from: string, payload: string) => {
     if (from !== channel) return;
-    const note = decode(payload);
+    const note = decodeLiveNote(payload);
     if (!note) {
       logger?.warn({ channel, bytes: payload.length }, 'dropped a malformed live note');
       return;
@@ -103,8 +96,8 @@ export function createRedisNoteBus({ connection, channel, logger }: RedisNoteBus
 
   return {
     publish(note) {
-      if (closed) return;
-      publisher.publish(channel, encode(note)).then(
+      if (closed || storePublishes) return;
+      publisher.publish(channel, encodeLiveNote(note)).then(
         () => {
           if (publishFailing) logger?.info({ channel }, 'live-notes publishing again');
           publishFailing = false;
@@ -122,7 +115,7 @@ export function createRedisNoteBus({ connection, channel, logger }: RedisNoteBus
       return () => subscribers.delete(subscriber);
     },
     // Both ways: this core's notes go out, and every core's come in.
-    isLive: () => live && !closed && publisher.status === 'ready',
+    isLive: () => live && !closed && (storePublishes || publisher.status === 'ready'),
     async close() {
       if (closed) return;
       closed = true;

@@ -5,6 +5,7 @@ import type { NoteStore, NoteStoreLimits } from './note-store.js';
 import { createRedisNoteStore } from './redis-store.js';
 import type { NoteStoreSpec } from './store-spec.js';
 
+export { decodeLiveNote, encodeLiveNote } from './live-note-wire.js';
 export { createMemoryNoteStore } from './memory-store.js';
 export {
   DEFAULT_NOTE_LIMITS,
@@ -25,6 +26,8 @@ export interface NoteStoreOptions {
   readonly keyPrefix: string;
   readonly commandTimeoutMs: number;
   readonly waitReplicas: number;
+  /** Redis only: the channel the append script publishes each stored note on (live notes). */
+  readonly liveChannel?: string;
   readonly logger?: Logger;
 }
 

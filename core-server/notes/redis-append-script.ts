@@ -16,14 +16,19 @@
  * reads other locations with pcall, so the script cannot fail half-way: a note is stored with its
  * order entry and totals, or not at all.
  *
+ * When a live-notes channel is given, the script also PUBLISHes the note on it: inside the script,
+ * the publications follow the store's order exactly, whichever core ran each append.
+ *
  * KEYS: loc, order, stats, seq. ARGV: message, LAT,LNG, max per location, max total notes, max
- * total bytes, the location key prefix (P loc:). Returns {{notes, bytes, locations}, list}.
+ * total bytes, the location key prefix (P loc:), the live-notes channel ('' for none) and the note
+ * as published there. Returns {{notes, bytes, locations}, list}.
  */
 export const APPEND_NOTE_LUA = `#!lua
 local loc, order, stats, seqKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local message, id = ARGV[1], ARGV[2]
 local maxPer, maxTotal, maxBytes = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local locPrefix = ARGV[6]
+local liveChannel, liveNote = ARGV[7], ARGV[8]
 
 local expected = { [loc] = 'list', [order] = 'zset', [stats] = 'hash', [seqKey] = 'string' }
 for key, kind in pairs(expected) do
@@ -69,5 +74,6 @@ while notes > maxTotal or (bytes > maxBytes and notes > 1) do
 end
 
 redis.call('HSET', stats, 'notes', notes, 'bytes', bytes, 'locations', locations)
+if liveChannel ~= '' then redis.call('PUBLISH', liveChannel, liveNote) end
 return { { notes, bytes, locations }, redis.call('LRANGE', loc, 0, -1) }
 `;

@@ -16,6 +16,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { locationKey } from '../geo.js';
+import { encodeLiveNote } from './live-note-wire.js';
 import {
   type NoteOutcome,
   type NoteStore,
@@ -42,6 +43,11 @@ export interface RedisNoteStoreOptions {
    */
   readonly waitReplicas?: number;
   readonly probeIntervalMs?: number;
+  /**
+   * Publish every stored note on this channel from inside the append script, so the live-notes
+   * order is the store's order on every core. Unset: nothing is published.
+   */
+  readonly liveChannel?: string;
   readonly logger?: Logger;
 }
 
@@ -57,6 +63,8 @@ interface AppendCommand {
     maxTotal: number,
     maxBytes: number,
     locPrefix: string,
+    liveChannel: string,
+    liveNote: string,
   ): Promise<[[number, number, number], string[]]>;
 }
 
@@ -221,6 +229,8 @@ export function createRedisNoteStore(options: RedisNoteStoreOptions): NoteStore 
           limits.maxTotalNotes,
           limits.maxTotalBytes,
           keys.locPrefix,
+          options.liveChannel ?? '',
+          options.liveChannel ? encodeLiveNote(note) : '',
         );
       } catch (error) {
         const outcome = scriptOutcome(error);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type SpawnedProcess, spawnCore } from '../helpers/core.js';
-import { waitForHealth } from '../helpers/core-calls.js';
+import { chatOnce, waitForHealth } from '../helpers/core-calls.js';
 import { type SpawnedGateway, spawnGateway } from '../helpers/hardening.js';
 import {
   arrivalTimes,
@@ -94,5 +94,50 @@ describe('live notes across two cores on Redis', { timeout: 120_000 }, () => {
     assert.equal(wireNotes(watcherB, 'w')[2]?.message, 'from A');
     for (const client of [watcherA, watcherB]) client.send({ type: 'cancel', id: 'w' });
     await Promise.all([watchersAre(coreA.metricsUrl, 0), watchersAre(coreB.metricsUrl, 0)]);
+  });
+
+  test('notes written at one place through both cores at once reach every watcher in the order the store assigned', async () => {
+    const watcherA = await open(gatewayA);
+    const watcherB = await open(gatewayB);
+    openWatch(watcherA, 'order', { lat: 700, lng: 700 }, { lat: 700, lng: 700 });
+    openWatch(watcherB, 'order', { lat: 700, lng: 700 }, { lat: 700, lng: 700 });
+    await Promise.all([watchersAre(coreA.metricsUrl, 1), watchersAre(coreB.metricsUrl, 1)]);
+    // Eight writers, half through each core, all at one place and at once: the two cores' appends
+    // interleave in Redis, so only the store's own order can be the one order everybody sees.
+    const PER_WRITER = 10;
+    const place = { latitude: 700, longitude: 700 };
+    const writers = [0, 1, 2, 3, 4, 5, 6, 7].map(async (w) => {
+      const core = w % 2 === 0 ? coreA : coreB;
+      for (let i = 0; i < PER_WRITER; i += 1) {
+        const result = await chatOnce(core.address, { location: place, message: `w${w}-${i}` });
+        assert.equal(result.error, undefined);
+      }
+    });
+    await Promise.all(writers);
+    const total = 8 * PER_WRITER;
+    const stored = await chatOnce(coreA.address, { location: place, message: 'last' });
+    const storeOrder = stored.notes.map((n) => n.message).filter((m) => m !== 'last');
+    assert.equal(storeOrder.length, total);
+    for (const watcher of [watcherA, watcherB])
+      await watcher.until(
+        (f) => f.filter((x) => x.type === 'message').length >= total + 1,
+        5000,
+        'every note',
+      );
+    assert.deepEqual(
+      wireNotes(watcherA, 'order')
+        .map((n) => n.message)
+        .filter((m) => m !== 'last'),
+      storeOrder,
+      'the watcher on core A sees the store order',
+    );
+    assert.deepEqual(
+      wireNotes(watcherB, 'order')
+        .map((n) => n.message)
+        .filter((m) => m !== 'last'),
+      storeOrder,
+      'the watcher on core B sees the store order',
+    );
+    for (const client of [watcherA, watcherB]) client.send({ type: 'cancel', id: 'order' });
   });
 });
