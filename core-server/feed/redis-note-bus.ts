@@ -18,6 +18,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { StoredNote } from '../notes/index.js';
+import { closeRedisClient, reviveOnUnexpectedEnd } from '../notes/redis-revive.js';
 import type { NoteBus, NoteBusSubscriber } from './note-bus.js';
 
 export interface RedisNoteBusOptions {
@@ -81,6 +82,11 @@ export function createRedisNoteBus({ connection, channel, logger }: RedisNoteBus
     }
   };
 
+  for (const [client, name] of [
+    [publisher, 'note-bus publisher'],
+    [subscriber, 'note-bus subscriber'],
+  ] as const)
+    reviveOnUnexpectedEnd(client, { closed: () => closed, delayMs: retryStrategy(1), logger, name });
   // Without 'error' listeners ioredis's connection errors would crash the process.
   publisher.on('error', () => {});
   subscriber.on('error', () => {});
@@ -128,14 +134,7 @@ export function createRedisNoteBus({ connection, channel, logger }: RedisNoteBus
       closed = true;
       setLive(false);
       subscribers.clear();
-      await Promise.all(
-        [publisher, subscriber].map((client) =>
-          client.quit().then(
-            () => undefined,
-            () => client.disconnect(),
-          ),
-        ),
-      );
+      await Promise.all([publisher, subscriber].map(closeRedisClient));
     },
   };
 }

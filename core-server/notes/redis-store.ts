@@ -24,6 +24,7 @@ import {
   type NoteStoreStats,
 } from './note-store.js';
 import { APPEND_NOTE_LUA } from './redis-append-script.js';
+import { closeRedisClient, reviveOnUnexpectedEnd } from './redis-revive.js';
 import { describeNoteStoreSpec, type NoteStoreSpec } from './store-spec.js';
 
 export type RedisStoreSpec = Extract<NoteStoreSpec, { kind: 'redis' | 'redis-sentinel' }>;
@@ -200,6 +201,7 @@ export function createRedisNoteStore(options: RedisNoteStoreOptions): NoteStore 
   client.on('close', down);
   client.on('end', down);
   client.on('reconnecting', down);
+  reviveOnUnexpectedEnd(client, { closed: () => closed, delayMs: 100, logger, name: 'note-store' });
 
   return {
     async append(note) {
@@ -263,11 +265,7 @@ export function createRedisNoteStore(options: RedisNoteStoreOptions): NoteStore 
       clearInterval(probeTimer);
       update();
       listeners.clear();
-      try {
-        await client.quit();
-      } catch {
-        client.disconnect();
-      }
+      await closeRedisClient(client);
     },
   };
 }
