@@ -155,9 +155,26 @@ test('the primary killed under load: the cores serve again after the failover an
   );
 
   await Promise.all([waitForHealth(a.address, 'SERVING'), waitForHealth(b.address, 'SERVING')]);
+  // Reading a place means appending a note there, and that append waits for a replica too (WAIT 1):
+  // on a loaded machine the new primary's replica may miss one WAIT (the core then says `unknown`,
+  // rightly), so a read is retried until it succeeds.
+  const readPlace = async (w: number) => {
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const result = await chatOnce(a.address, {
+        location: { latitude: 10, longitude: w },
+        message: 'check',
+      });
+      if (!result.error) return result;
+      assert.ok(
+        Date.now() < deadline,
+        `writer ${w}: reading the place failed for 15 s: ${result.error.details}`,
+      );
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
   for (const [w, mine] of confirmed) {
-    const final = await chatOnce(a.address, { location: { latitude: 10, longitude: w }, message: 'check' });
-    assert.equal(final.error, undefined);
+    const final = await readPlace(w);
     const held = final.notes.map((n) => n.message);
     const kept = new Set(held);
     const lost = mine.filter((m) => !kept.has(m));
