@@ -18,6 +18,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { decodeLiveNote, encodeLiveNote } from '../notes/index.js';
+import { closeRedisClient, reviveOnUnexpectedEnd } from '../notes/redis-revive.js';
 import type { NoteBus, NoteBusSubscriber } from './note-bus.js';
 
 export interface RedisNoteBusOptions {
@@ -74,6 +75,11 @@ export function createRedisNoteBus({
     }
   };
 
+  for (const [client, name] of [
+    [publisher, 'note-bus publisher'],
+    [subscriber, 'note-bus subscriber'],
+  ] as const)
+    reviveOnUnexpectedEnd(client, { closed: () => closed, delayMs: retryStrategy(1), logger, name });
   // Without 'error' listeners ioredis's connection errors would crash the process.
   publisher.on('error', () => {});
   subscriber.on('error', () => {});
@@ -121,14 +127,7 @@ export function createRedisNoteBus({
       closed = true;
       setLive(false);
       subscribers.clear();
-      await Promise.all(
-        [publisher, subscriber].map((client) =>
-          client.quit().then(
-            () => undefined,
-            () => client.disconnect(),
-          ),
-        ),
-      );
+      await Promise.all([publisher, subscriber].map(closeRedisClient));
     },
   };
 }

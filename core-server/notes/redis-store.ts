@@ -25,6 +25,7 @@ import {
   type NoteStoreStats,
 } from './note-store.js';
 import { APPEND_NOTE_LUA } from './redis-append-script.js';
+import { closeRedisClient, reviveOnUnexpectedEnd } from './redis-revive.js';
 import { describeNoteStoreSpec, type NoteStoreSpec } from './store-spec.js';
 
 export type RedisStoreSpec = Extract<NoteStoreSpec, { kind: 'redis' | 'redis-sentinel' }>;
@@ -208,6 +209,7 @@ export function createRedisNoteStore(options: RedisNoteStoreOptions): NoteStore 
   client.on('close', down);
   client.on('end', down);
   client.on('reconnecting', down);
+  reviveOnUnexpectedEnd(client, { closed: () => closed, delayMs: 100, logger, name: 'note-store' });
 
   return {
     async append(note) {
@@ -273,11 +275,7 @@ export function createRedisNoteStore(options: RedisNoteStoreOptions): NoteStore 
       clearInterval(probeTimer);
       update();
       listeners.clear();
-      try {
-        await client.quit();
-      } catch {
-        client.disconnect();
-      }
+      await closeRedisClient(client);
     },
   };
 }

@@ -6,6 +6,7 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -187,4 +188,133 @@ export async function startSentinel(options: SentinelOptions): Promise<RedisProc
 /** Removes a process's temp dir once it has stopped. */
 export function removeDir(proc: Pick<RedisProcess, 'dir'>): void {
   rmSync(proc.dir, { recursive: true, force: true });
+}
+
+/**
+ * A stand-in for `redis-sentinel` that a test steers: it names `masterPort` as the master, can
+ * hold master look-ups unanswered (`holdLookups`), and can announce `+switch-master` to the
+ * clients subscribed to it. Enough of the protocol for ioredis's SentinelConnector and its
+ * failover detector; a real sentinel cannot be made to answer late on cue.
+ */
+export interface FakeSentinel {
+  readonly port: number;
+  masterPort: number;
+  /** While true, `SENTINEL get-master-addr-by-name` waits for `releaseLookups()`. */
+  holdLookups: boolean;
+  /** Look-ups waiting now. */
+  readonly heldLookups: number;
+  /** Connections subscribed now (ioredis's failover detectors: one per client). */
+  readonly subscribed: number;
+  releaseLookups(): void;
+  /** Publishes `+switch-master` (from `masterPort` to `to`) to every subscriber. */
+  announceSwitch(to: number): void;
+  close(): Promise<void>;
+}
+
+const bulk = (s: string) => `$${Buffer.byteLength(s)}\r\n${s}\r\n`;
+const array = (items: readonly string[]) => `*${items.length}\r\n${items.join('')}`;
+
+/** Complete RESP commands (arrays of bulk strings, as clients send them) at the start of `buffer`. */
+function parseCommands(buffer: Buffer): { commands: string[][]; rest: Buffer } {
+  const commands: string[][] = [];
+  let at = 0;
+  const line = (from: number) => {
+    const end = buffer.indexOf('\r\n', from);
+    return end < 0 ? undefined : { text: buffer.toString('latin1', from, end), next: end + 2 };
+  };
+  for (;;) {
+    const head = line(at);
+    if (!head) break;
+    const count = Number(head.text.slice(1));
+    let pos = head.next;
+    const args: string[] = [];
+    for (let i = 0; i < count; i += 1) {
+      const size = line(pos);
+      if (!size) break;
+      const len = Number(size.text.slice(1));
+      if (buffer.length < size.next + len + 2) break;
+      args.push(buffer.toString('utf8', size.next, size.next + len));
+      pos = size.next + len + 2;
+    }
+    if (args.length < count) break;
+    commands.push(args);
+    at = pos;
+  }
+  return { commands, rest: buffer.subarray(at) };
+}
+
+export async function startFakeSentinel(masterName: string, masterPort: number): Promise<FakeSentinel> {
+  const subscribers = new Set<Socket>();
+  const sockets = new Set<Socket>();
+  let held: (() => void)[] = [];
+  const fake: FakeSentinel = {
+    port: 0,
+    masterPort,
+    holdLookups: false,
+    get heldLookups() {
+      return held.length;
+    },
+    get subscribed() {
+      return subscribers.size;
+    },
+    releaseLookups() {
+      const waiting = held;
+      held = [];
+      for (const answer of waiting) answer();
+    },
+    announceSwitch(to) {
+      const payload = `${masterName} 127.0.0.1 ${fake.masterPort} 127.0.0.1 ${to}`;
+      fake.masterPort = to;
+      for (const socket of subscribers)
+        socket.write(array([bulk('message'), bulk('+switch-master'), bulk(payload)]));
+    },
+    close: () =>
+      new Promise((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+  const answer = (socket: Socket, [name = '', ...args]: string[]) => {
+    const command = name.toLowerCase();
+    const sub = (args[0] ?? '').toLowerCase();
+    if (command === 'sentinel' && sub === 'get-master-addr-by-name') {
+      // The port is read when the answer goes out, so a held look-up sees a switch made meanwhile.
+      const reply = () => {
+        if (!socket.destroyed)
+          socket.write(
+            args[1] === masterName ? array([bulk('127.0.0.1'), bulk(String(fake.masterPort))]) : '*-1\r\n',
+          );
+      };
+      if (fake.holdLookups) held.push(reply);
+      else reply();
+    } else if (command === 'sentinel' && sub === 'sentinels') {
+      socket.write('*0\r\n');
+    } else if (command === 'subscribe') {
+      subscribers.add(socket);
+      for (const [i, channel] of args.entries())
+        socket.write(array([bulk('subscribe'), bulk(channel), `:${i + 1}\r\n`]));
+    } else if (command === 'ping') {
+      socket.write('+PONG\r\n');
+    } else if (command === 'client') {
+      socket.write('+OK\r\n');
+    } else {
+      socket.write(`-ERR unknown command '${name}'\r\n`);
+    }
+  };
+  const server = createNetServer((socket) => {
+    sockets.add(socket);
+    let pending: Buffer = Buffer.alloc(0);
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      sockets.delete(socket);
+      subscribers.delete(socket);
+    });
+    socket.on('data', (chunk: Buffer) => {
+      const { commands, rest } = parseCommands(Buffer.concat([pending, chunk]));
+      pending = rest;
+      for (const command of commands) answer(socket, command);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return Object.assign(fake, { port: (server.address() as AddressInfo).port });
 }
