@@ -83,7 +83,7 @@ async function main(): Promise<void> {
   rmSync(profileDir, { recursive: true, force: true });
   mkdirSync(profileDir, { recursive: true });
   const workers = [forkWorker(), forkWorker()];
-  const core = await startProduct('core-server/main.js', []);
+  const core = await startProduct('core-server/main.js', ['--metrics-listen', 'off']);
   const gateway = await startProduct(
     'gateway/main.js',
     ['--core', core.address, ...BENCH_GATEWAY_ARGS],
@@ -93,7 +93,8 @@ async function main(): Promise<void> {
   try {
     result = await runLoad({
       workers,
-      transport: 'ws',
+      // PROFILE_TRANSPORT=ws2 profiles protocol v2's RouteChat at the same load shape.
+      transport: process.env.PROFILE_TRANSPORT === 'ws2' ? 'ws2' : 'ws',
       target: gateway.address,
       connections: config.connections,
       window: config.window,
