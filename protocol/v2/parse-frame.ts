@@ -109,6 +109,16 @@ export function parseClientFrameV2(
       [{ path: 'id', message: `expected a string of 1 to ${MAX_STREAM_ID_LENGTH} characters` }],
     );
   }
+  // Fast path for the per-note frames: `message`, `end` and `cancel` whose keys are exactly their
+  // schema's (type and id were checked above, a JSON value is never undefined) are valid as they
+  // are, and zod would accept them unchanged; anything else goes through zod for its details.
+  const keys = Object.keys(value).length;
+  if (
+    (type === 'message' && keys === 3 && Object.hasOwn(value, 'message')) ||
+    ((type === 'end' || type === 'cancel') && keys === 2)
+  ) {
+    return { kind: 'frame', frame: value as ClientFrameV2 };
+  }
   const parsed = SCHEMAS[type as keyof typeof SCHEMAS].safeParse(value);
   if (!parsed.success) {
     const details = zodDetails(parsed.error);
