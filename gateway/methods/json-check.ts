@@ -106,6 +106,24 @@ function enumProblem(desc: DescEnum, value: unknown): string | undefined {
 
 const MAP_KEY_BOOL = /^(true|false)$/;
 
+/**
+ * A message's fields by JSON key (jsonName and proto name), built once per type: the first field
+ * in declaration order that has the key as either name, as a search of `fields` would find.
+ */
+const fieldsByKey = new WeakMap<DescMessage, Map<string, DescField>>();
+function fieldByKey(desc: DescMessage, key: string): DescField | undefined {
+  let byKey = fieldsByKey.get(desc);
+  if (!byKey) {
+    byKey = new Map();
+    for (const f of desc.fields) {
+      if (!byKey.has(f.jsonName)) byKey.set(f.jsonName, f);
+      if (!byKey.has(f.name)) byKey.set(f.name, f);
+    }
+    fieldsByKey.set(desc, byKey);
+  }
+  return byKey.get(key);
+}
+
 /** Every problem (at most MAX_DETAILS) of `value` as JSON of `message`; empty when it is well-formed. */
 export function checkMessageJson(message: DescMessage, value: unknown): ErrorDetail[] {
   const details: ErrorDetail[] = [];
@@ -199,15 +217,17 @@ export function checkMessageJson(message: DescMessage, value: unknown): ErrorDet
       problem(path, `expected an object (${desc.name})`);
       return;
     }
-    const oneofSeen = new Map<string, string>();
+    // Only messages with a oneof need the map (most messages have none: no allocation per message).
+    let oneofSeen: Map<string, string> | undefined;
     for (const [key, item] of Object.entries(v)) {
-      const field = desc.fields.find((f) => f.jsonName === key || f.name === key);
+      const field = fieldByKey(desc, key);
       const fieldPath = join(path, key);
       if (!field) {
         problem(fieldPath, 'unknown field');
         continue;
       }
       if (field.oneof && item !== null) {
+        oneofSeen ??= new Map();
         const other = oneofSeen.get(field.oneof.name);
         if (other !== undefined)
           problem(fieldPath, `only one of the oneof "${field.oneof.name}" may be set (also "${other}")`);
