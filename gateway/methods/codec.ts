@@ -37,6 +37,9 @@ export function createCodec(
   registry: Registry,
   maxMessageBytes: number,
 ): MessageCodec {
+  // The options objects once per method, not once per message.
+  const readOptions = { registry };
+  const writeOptions = { alwaysEmitImplicit: true, registry };
   return {
     parseRequest(json) {
       const details = checkMessageJson(input, json);
@@ -51,7 +54,7 @@ export function createCodec(
       }
       let bytes: Uint8Array;
       try {
-        bytes = toBinary(input, fromJson(input, json as JsonValue, { registry }));
+        bytes = toBinary(input, fromJson(input, json as JsonValue, readOptions));
       } catch (error) {
         // A well-known type's own form (a bad Timestamp string…): the library's words, no path.
         const text = error instanceof Error ? error.message : String(error);
@@ -73,6 +76,6 @@ export function createCodec(
       return { ok: true, bytes };
     },
     responseToJson: (bytes) =>
-      toJson(output, fromBinary(output, bytes), { alwaysEmitImplicit: true, registry }),
+      toJson(output, fromBinary(output, bytes), writeOptions),
   };
 }
