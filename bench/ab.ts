@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   const dirs = { A: values.a.replace(/\/?$/, '/'), B: values.b.replace(/\/?$/, '/') };
   const extra = values['gateway-args'] ? values['gateway-args'].split(' ') : [];
   const workers = [forkWorker(), forkWorker()];
-  const core = await startProduct('core-server/main.js', []);
+  const core = await startProduct('core-server/main.js', ['--metrics-listen', 'off']);
   const gateways: Record<'A' | 'B', ProductProcess | undefined> = { A: undefined, B: undefined };
   const results: Record<'A' | 'B', LoadResult[]> = { A: [], B: [] };
   try {

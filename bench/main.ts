@@ -43,7 +43,10 @@ async function withProducts<T>(
   body: (core: ProductProcess, gateway: ProductProcess) => Promise<T>,
 ): Promise<T> {
   // The slow consumer counts every reply owed at one location: keep the core from evicting them.
+  // No metrics port: the bench reads /proc, and a fixed port may be taken by another process.
   const core = await startProduct('core-server/main.js', [
+    '--metrics-listen',
+    'off',
     '--max-total-notes',
     '5000000',
     '--max-total-note-bytes',

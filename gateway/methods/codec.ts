@@ -75,7 +75,6 @@ export function createCodec(
       }
       return { ok: true, bytes };
     },
-    responseToJson: (bytes) =>
-      toJson(output, fromBinary(output, bytes), writeOptions),
+    responseToJson: (bytes) => toJson(output, fromBinary(output, bytes), writeOptions),
   };
 }
