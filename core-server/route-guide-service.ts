@@ -104,7 +104,8 @@ export function createRouteGuideHandlers({
       const corners = rectangleCorners(call.request);
       const problem = pointProblem(corners.lo, 'lo') ?? pointProblem(corners.hi, 'hi');
       if (problem) {
-        call.destroy(new StatusError(status.INVALID_ARGUMENT, problem));
+        // Not destroy(): grpc-js then never sends the status (the client waits for its deadline).
+        call.emit('error', new StatusError(status.INVALID_ARGUMENT, problem));
         return;
       }
       for (const feature of features.all) {

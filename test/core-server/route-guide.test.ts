@@ -70,6 +70,19 @@ describe('RouteGuide core server', () => {
     );
   });
 
+  test('ListFeatures answers an out-of-range corner with INVALID_ARGUMENT at once, not at the deadline', async () => {
+    const started = Date.now();
+    const call = core.client.ListFeatures(
+      { lo: { latitude: 910_000_000, longitude: 0 }, hi: { latitude: 0, longitude: 0 } },
+      { deadline: Date.now() + 5000 },
+    );
+    call.on('data', noop);
+    const error = await new Promise<grpc.ServiceError>((resolve) => call.on('error', resolve));
+    assert.equal(statusOf(error), grpc.status.INVALID_ARGUMENT, error.details);
+    assert.match(error.details, /out of range/);
+    assert.ok(Date.now() - started < 2000, `answered after ${Date.now() - started} ms`);
+  });
+
   test('RecordRoute counts points, named features passed and haversine distance', async () => {
     const summary = await recordRoute(core.client, [
       { latitude: 409146138, longitude: -746188906 },
