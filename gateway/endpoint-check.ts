@@ -7,7 +7,7 @@ import type {} from '@fastify/websocket';
 import type { FastifyReply, FastifyRequest, preValidationAsyncHookHandler } from 'fastify';
 import type { Authenticator } from './auth.js';
 import type { GatewayConfig } from './config.js';
-import { isOriginAllowed } from './origin.js';
+import { isLoopbackAddress, isOriginAllowed } from './origin.js';
 import type { ConnectionObserver } from './routechat-plugin.js';
 import type { SessionRegistry } from './sessions.js';
 import { bearerTokenFrom } from './upgrade.js';
@@ -25,6 +25,8 @@ export function createEndpointCheck(
   path: string,
 ): preValidationAsyncHookHandler {
   const { config, sessions, observer } = options;
+  // Loopback with nothing in front: only loopback Host names count as same-origin (DNS rebinding).
+  const loopbackOnly = isLoopbackAddress(config.listen.host) && config['trust-proxy'] === false;
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const refused = (
       statusCode: number,
@@ -48,6 +50,7 @@ export function createEndpointCheck(
         request.host,
         config['allowed-origins'],
         request.protocol === 'https',
+        loopbackOnly,
       )
     ) {
       return refused(403, 'origin_not_allowed', 'this origin may not open a gateway WebSocket');

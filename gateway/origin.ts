@@ -40,6 +40,10 @@ export function parseOrigin(value: string): string | undefined {
 
 /** Loopback names a developer's page may be served from; IPv6 as browsers serialize it. */
 const LOCAL_HOSTNAMES = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** Whether a listen address is loopback only (127.0.0.0/8, ::1, localhost). */
+export const isLoopbackAddress = (host: string): boolean =>
+  host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
 const WEB_SCHEMES = new Set(['http', 'https']);
 
 const hostnameOf = (origin: string): string => {
@@ -55,12 +59,18 @@ const hostnameOf = (origin: string): string => {
  * whatever the allow-list. `*` allows any origin, the opaque one included. With an allow-list: an
  * exact match of the canonical forms. Without one: the page's own origin (the Host header under the
  * request's scheme) and http(s) localhost on any port.
+ *
+ * `loopbackOnly` (a gateway listening on loopback with no proxy in front): the Host header counts
+ * for "the page's own origin" only when it names loopback. Otherwise DNS rebinding gets through: a
+ * page on evil.com whose name the attacker re-points at 127.0.0.1 sends `Origin: http://evil.com`
+ * with `Host: evil.com`, which looks same-origin, and reaches a developer's local gateway.
  */
 export function isOriginAllowed(
   origin: string | undefined,
   host: string | undefined,
   allowList: readonly string[],
   secure: boolean,
+  loopbackOnly = false,
 ): boolean {
   if (origin === undefined) return true;
   const canonical = parseOrigin(origin);
@@ -70,6 +80,7 @@ export function isOriginAllowed(
   if (allowList.length > 0) return allowList.some((allowed) => parseOrigin(allowed) === canonical);
   const scheme = canonical.slice(0, canonical.indexOf(':'));
   if (WEB_SCHEMES.has(scheme) && LOCAL_HOSTNAMES.has(hostnameOf(canonical))) return true;
+  if (loopbackOnly) return false;
   return host !== undefined && parseOrigin(`${secure ? 'https' : 'http'}://${host}`) === canonical;
 }
 

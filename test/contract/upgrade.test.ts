@@ -50,6 +50,29 @@ describe('upgrade checks and metadata', () => {
     }
   });
 
+  test('DNS rebinding: a loopback gateway refuses a foreign name that is both Origin and Host (403); behind a trusted proxy it is same-origin', async () => {
+    const rebound = { origin: `http://evil.example:${gateway.port}`, host: `evil.example:${gateway.port}` };
+    const before = core.calls.length;
+    assert.equal(await refusedStatus(gateway.wsUrl, rebound), 403);
+    assert.equal(core.calls.length, before, 'no call was opened');
+    // Behind a proxy (--trust-proxy) the Host is the public name the proxy was asked for.
+    const proxied = await startGateway(core.address, { 'trust-proxy': 'true' });
+    try {
+      const client = connect(proxied.wsUrl, {
+        headers: {
+          origin: 'https://gw.example',
+          'x-forwarded-host': 'gw.example',
+          'x-forwarded-proto': 'https',
+        },
+      });
+      await client.opened;
+      client.ws.close();
+      await client.closed;
+    } finally {
+      await proxied.app.close();
+    }
+  });
+
   test('an allow-list matches scheme, host and port exactly; lookalikes are refused', async () => {
     const gw = await startGateway(core.address, {
       'allowed-origins': 'https://example.com,http://example.com:8080',

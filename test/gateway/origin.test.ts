@@ -2,7 +2,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { allowListEntryProblem, isOriginAllowed, parseOrigin } from '../../gateway/origin.js';
+import {
+  allowListEntryProblem,
+  isLoopbackAddress,
+  isOriginAllowed,
+  parseOrigin,
+} from '../../gateway/origin.js';
 
 describe('parseOrigin: only serialized origins (scheme://host[:port]) are origins', () => {
   test('a serialized origin comes back canonical: scheme and host lower-case, default port dropped', () => {
@@ -134,6 +139,28 @@ describe('isOriginAllowed', () => {
     ]) {
       assert.equal(allowed(origin, [], 'gw.example:8080'), false, origin);
     }
+  });
+
+  test('on a loopback listener with no proxy, a rebound name is not same-origin; loopback names still are', () => {
+    // DNS rebinding: evil.com re-pointed at 127.0.0.1 sends its own name as Origin and Host.
+    assert.equal(
+      isOriginAllowed('http://evil.com:8080', 'evil.com:8080', [], false),
+      true,
+      'without the guard',
+    );
+    assert.equal(isOriginAllowed('http://evil.com:8080', 'evil.com:8080', [], false, true), false);
+    assert.equal(isOriginAllowed('http://127.0.0.1:8080', '127.0.0.1:8080', [], false, true), true);
+    assert.equal(isOriginAllowed('http://localhost:8080', 'localhost:8080', [], false, true), true);
+    assert.equal(isOriginAllowed(undefined, 'evil.com:8080', [], false, true), true, 'not a browser');
+    assert.equal(
+      isOriginAllowed('http://evil.com:8080', 'evil.com:8080', ['http://evil.com:8080'], false, true),
+      true,
+      'an explicit allow-list still decides',
+    );
+    assert.equal(isLoopbackAddress('127.0.0.1'), true);
+    assert.equal(isLoopbackAddress('::1'), true);
+    assert.equal(isLoopbackAddress('0.0.0.0'), false);
+    assert.equal(isLoopbackAddress('10.0.0.5'), false);
   });
 
   test('a Host header that is not a plain host[:port] never makes an origin same-origin', () => {
