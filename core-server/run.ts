@@ -30,8 +30,11 @@ export async function runCore(config: CoreConfig, logger: Logger): Promise<Runni
     throw new ConfigError('--tls-cert and --tls-key go together');
   }
   const features = loadFeatures(config.db);
+  const spec = config['note-store'];
+  /** Redis only: the pub/sub channel of live notes, shared by exactly the cores that share notes. */
+  const liveChannel = `${config['redis-key-prefix']}notes`;
   // A Redis store never blocks the start: while Redis is away the core is up and NOT_SERVING.
-  const notes = createNoteStore(config['note-store'], {
+  const notes = createNoteStore(spec, {
     limits: {
       maxNotesPerLocation: config['max-notes-per-location'],
       maxTotalNotes: config['max-total-notes'],
@@ -40,19 +43,18 @@ export async function runCore(config: CoreConfig, logger: Logger): Promise<Runni
     keyPrefix: config['redis-key-prefix'],
     commandTimeoutMs: config['redis-command-timeout'],
     waitReplicas: config['redis-wait-replicas'],
-    liveChannel: `${config['redis-key-prefix']}notes`,
+    liveChannel,
     logger: logger.child({ component: 'note-store' }),
   });
   const metrics = createCoreMetrics({ noteStoreStats: () => notes.stats() });
-  // Live notes: the store RouteChat appends to publishes each stored note. On the memory store the
-  // bus is this process; on Redis it is Redis pub/sub, so watchers on every core see every note.
-  const spec = config['note-store'];
+  // Live notes. On the memory store the bus is this process, fed after each append; on Redis the
+  // append script publishes (in the store's order) and every core's feed subscribes.
   const bus =
     spec.kind === 'memory'
       ? createMemoryNoteBus()
       : createRedisNoteBus({
           connection: redisConnectionOptions({ spec, commandTimeoutMs: config['redis-command-timeout'] }),
-          channel: `${config['redis-key-prefix']}notes`,
+          channel: liveChannel,
           storePublishes: true,
           logger: logger.child({ component: 'note-bus' }),
         });
