@@ -9,13 +9,13 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ROUTECHAT_PATH } from '../../protocol/index.js';
 import { REPO_ROOT, type RunningCore, type SpawnedProcess, spawnTs, startCore } from '../helpers/core.js';
 import { connect, freePort, type TestClient, until } from '../helpers/gateway.js';
+import { serverStatus } from '../helpers/haproxy.js';
 
 const haproxyMissing = spawnSync('haproxy', ['-v']).error !== undefined;
 /** Skipped loudly on a developer's machine without haproxy; under CI=true a missing haproxy fails. */
@@ -39,34 +39,6 @@ async function spawnGateway(core: string): Promise<GatewayProcess> {
   ]);
   const line = await proc.waitForLog('gateway listening');
   return Object.assign(proc, { address: String(line.address) });
-}
-
-/** One command on HAProxy's admin socket; resolves with its whole answer. */
-function adminCommand(socketPath: string, command: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = netConnect(socketPath);
-    let answer = '';
-    socket.on('error', reject);
-    socket.on('data', (chunk) => {
-      answer += String(chunk);
-    });
-    socket.on('end', () => resolve(answer));
-    socket.on('connect', () => socket.end(`${command}\n`));
-  });
-}
-
-/** Each server of the `gateways` backend with its check status (UP, DOWN, "UP 1/2"…). */
-async function serverStatus(socketPath: string): Promise<Record<string, string>> {
-  const [header = '', ...rows] = (await adminCommand(socketPath, 'show stat')).trim().split('\n');
-  const columns = header.replace(/^# /, '').split(',');
-  const [proxy, server, status] = ['pxname', 'svname', 'status'].map((name) => columns.indexOf(name));
-  const out: Record<string, string> = {};
-  for (const row of rows) {
-    const cells = row.split(',');
-    if (cells[proxy as number] === 'gateways' && !/^(BACKEND|FRONTEND)$/.test(cells[server as number] ?? ''))
-      out[cells[server as number] as string] = cells[status as number] as string;
-  }
-  return out;
 }
 
 describe('two gateway processes behind HAProxy (deploy/haproxy.cfg)', { skip }, () => {

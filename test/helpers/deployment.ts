@@ -7,13 +7,13 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROUTECHAT_PATH } from '../../protocol/index.js';
 import { REPO_ROOT, type SpawnedProcess, spawnTs } from './core.js';
 import { waitForHealth } from './core-calls.js';
 import { freePort } from './gateway.js';
+import { serverStatus } from './haproxy.js';
 import { activeStreams, HEALTH_WATCH_METHOD, ROUTE_CHAT_METHOD } from './multi-core.js';
 import { type RedisServer, removeDir, startRedis } from './redis.js';
 
@@ -144,33 +144,6 @@ function gatewaySlot(name: string, port: number, cores: readonly CoreSlot[]): Se
     },
     stop: (signal) => proc?.stop(signal) ?? Promise.resolve({ code: null, signal: null }),
   };
-}
-
-/** One command on HAProxy's admin socket; resolves with its whole answer. */
-function adminCommand(socketPath: string, command: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = netConnect(socketPath);
-    let answer = '';
-    socket.on('error', reject);
-    socket.on('data', (chunk) => {
-      answer += String(chunk);
-    });
-    socket.on('end', () => resolve(answer));
-    socket.on('connect', () => socket.end(`${command}\n`));
-  });
-}
-
-async function serverStatus(socketPath: string): Promise<Record<string, string>> {
-  const [header = '', ...rows] = (await adminCommand(socketPath, 'show stat')).trim().split('\n');
-  const columns = header.replace(/^# /, '').split(',');
-  const [proxy, server, status] = ['pxname', 'svname', 'status'].map((name) => columns.indexOf(name));
-  const out: Record<string, string> = {};
-  for (const row of rows) {
-    const cells = row.split(',');
-    if (cells[proxy as number] === 'gateways' && !/^(BACKEND|FRONTEND)$/.test(cells[server as number] ?? ''))
-      out[cells[server as number] as string] = cells[status as number] as string;
-  }
-  return out;
 }
 
 /** Starts the whole deployment and resolves once HAProxy sees both gateways UP. */
