@@ -43,4 +43,5 @@ export {
   type TokenSource,
 } from './route-chat-socket.js';
 export type { Listener } from './typed-events.js';
+export { routeChatOverV2, type WithRouteChat } from './v2-routechat-transport.js';
 export type { WebSocketConstructor, WebSocketLike } from './web-socket-like.js';

@@ -89,10 +89,15 @@ describe('the browser page, in real Chromium, against a real gateway and core', 
   test('a note sent from one page shows on the other page at the same location', async () => {
     const alice = await openPage();
     const bob = await openPage();
+    const aliceSockets: string[] = [];
+    alice.on('websocket', (socket) => aliceSockets.push(socket.url()));
     await connect(alice);
     await connect(bob);
     await sendNote(alice, 'hello from Alice');
     await expectText(alice, '.groups', /hello from Alice/);
+    // RouteChat and the live-notes Watch share one socket: one WebSocket, to /v2.
+    await expectText(alice, '#live-state', /^Live:/);
+    assert.deepEqual(aliceSockets, [`${gw.httpUrl.replace(/^http/, 'ws')}/v2`]);
     await sendNote(bob, 'hi from Bob');
     // The core answers Bob's note with every note at the place: Alice's first.
     const bobGroup = groupAt(bob);

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
+  type LiveNotesMethods,
   type LiveState,
   type LiveWatch,
   type OfflineGap,
@@ -12,6 +13,7 @@ import {
   watchLiveNotes,
 } from '../../clients/browser/src/live-watch.js';
 import { createNoteGroups } from '../../clients/browser/src/note-groups.js';
+import { GatewayClient } from '../../clients/lib/index.js';
 import type { WebSocketLike } from '../../clients/lib/web-socket-like.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
 
@@ -221,4 +223,25 @@ test('a refusal a retry cannot fix (the gateway does not serve Watch) stops the 
   assert.equal(stateOf(watch).name, 'failed');
   clock.advance(60_000);
   assert.equal(ScriptedSocket.all.length, 1);
+});
+
+test('on a shared client the watch is one call of it: live once on the open socket; stop cancels the call, not the socket', async () => {
+  ScriptedSocket.all = [];
+  const clock = createFakeClock();
+  const client = new GatewayClient<LiveNotesMethods>('ws://gateway/v2', { WebSocket: ScriptedSocket, clock });
+  const watch = watchLiveNotes(
+    { client, rectangle: regionOf([{ latitude: 0, longitude: 0 }]), clock },
+    { state: () => {}, gap: () => {}, note: () => {} },
+  );
+  const socket = ScriptedSocket.all[0]!;
+  socket.open();
+  await tick();
+  assert.equal(socket.sent[0]?.method, 'routeguide.NoteFeed/Watch');
+  clock.advance(1000);
+  assert.equal(stateOf(watch).name, 'live');
+  watch.stop();
+  assert.deepEqual(socket.sent.at(-1), { type: 'cancel', id: socket.sent[0]?.id });
+  assert.equal(socket.readyState, 1, 'the shared socket stays open');
+  assert.equal(ScriptedSocket.all.length, 1);
+  client.close();
 });

@@ -6,18 +6,23 @@
  * interrupted; screen readers hear the new note only (one live region). Everything user-supplied
  * goes through textContent.
  *
- * Live notes: beside RouteChat (v1, which keeps the outbox and the fates of our notes), one
- * NoteFeed.Watch of the map's region on a v2 socket shows other people's notes as they are
- * stored. A watch gives new notes only: each time it was down, the page says so (live-watch.ts).
+ * One socket: the page opens one v2 socket (a GatewayClient, which reconnects by itself) and runs
+ * both calls on it: RouteChat (through RouteChatSocket over a v2 stream, which keeps the outbox and
+ * the fates of our notes: v2-routechat-transport.ts) and one NoteFeed.Watch of the map's region,
+ * which shows other people's notes as they are stored. A watch gives new notes only: each time it
+ * was down, the page says so (live-watch.ts).
  */
 import {
   type CallStatus,
   type CloseOutcome,
   type ConnectionState,
   type ErrorFrame,
+  GatewayClient,
   GatewayError,
   type NoteFate,
   RouteChatSocket,
+  type RouteGuideMethods,
+  routeChatOverV2,
 } from '../../lib/index.js';
 import {
   ALL_PLACES,
@@ -29,9 +34,19 @@ import {
   parseDegrees,
 } from './features.js';
 import { renderGroups } from './groups-view.js';
-import { type LiveState, type LiveWatch, type OfflineGap, regionOf, watchLiveNotes } from './live-watch.js';
+import {
+  type LiveNotesMethods,
+  type LiveState,
+  type LiveWatch,
+  type OfflineGap,
+  regionOf,
+  watchLiveNotes,
+} from './live-watch.js';
 import { type MapView, renderMap } from './map-view.js';
 import { createNoteGroups } from './note-groups.js';
+
+/** What the page calls on its one socket. */
+type PageMethods = RouteGuideMethods & LiveNotesMethods;
 
 const STATE_TEXT: Record<Exclude<ConnectionState['name'], 'reconnecting'> | 'idle', string> = {
   idle: 'Disconnected',
@@ -93,6 +108,8 @@ export function startApp(doc: Document): void {
   const groups = createNoteGroups();
   const counts = { sent: 0, received: 0, rejected: 0, live: 0 };
   let socket: RouteChatSocket | undefined;
+  /** The page's one socket, for RouteChat and the watch. */
+  let client: GatewayClient<PageMethods> | undefined;
   let watch: LiveWatch | undefined;
   let countdown: ReturnType<typeof setInterval> | undefined;
 
@@ -237,16 +254,12 @@ export function startApp(doc: Document): void {
     ui.gaps.prepend(item);
     ui.gaps.hidden = false;
   };
-  const startWatch = (token: string) => {
+  const startWatch = (shared: GatewayClient<PageMethods>) => {
     watch?.stop();
-    const url = new URL('/v2', doc.location.href);
-    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
     const started = watchLiveNotes(
       {
-        url: url.href,
+        client: shared,
         rectangle: regionOf(ALL_PLACES),
-        WebSocket,
-        ...(token ? { token } : {}),
       },
       {
         state: (state) => {
@@ -326,17 +339,25 @@ export function startApp(doc: Document): void {
     clearErrors();
     ui.finalStatus.hidden = true;
     groups.clearPending();
-    const url = new URL('/v1/routechat', doc.location.href);
+    const url = new URL('/v2', doc.location.href);
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
     const token = ui.token.value.trim();
+    let shared: GatewayClient<PageMethods>;
     try {
-      socket = new RouteChatSocket({ url, reconnect: RECONNECT, ...(token ? { token } : {}) });
+      // One socket for both calls; it reconnects by itself while calls wait for it.
+      shared = new GatewayClient<PageMethods>(url.href, {
+        reconnect: RECONNECT,
+        ...(token ? { token } : {}),
+      });
+      socket = new RouteChatSocket({ url, reconnect: RECONNECT, WebSocket: routeChatOverV2(shared) });
     } catch (error) {
       showFormError(error instanceof Error ? error.message : String(error));
       return;
     }
+    client?.close();
+    client = shared;
     const current = socket;
-    startWatch(token);
+    startWatch(shared);
     showState(current.state);
     current.on('state', (state) => {
       if (current !== socket) return;
@@ -345,10 +366,11 @@ export function startApp(doc: Document): void {
       if (state.name === 'closed') {
         showFinal(state.outcome);
         stopWatch();
+        // Both calls are over: let the socket go.
+        shared.close();
       }
-      // The gateway (or the core) is going away: let go of the watch too, so a draining gateway
-      // is not held by it (a watch never ends by itself), and watch again with the reconnect.
-      if (state.name === 'reconnecting') watch?.reconnect();
+      // No watch.reconnect() here: a draining gateway ends the watch itself on v2, and RouteChat
+      // reconnecting is a new call on the same socket.
       renderOutbox();
     });
     current.on('note', (note) => {

@@ -1,6 +1,7 @@
 /**
  * Live notes for the page: one `routeguide.NoteFeed/Watch` of a rectangle on a protocol v2 socket
- * (the library's GatewayClient), watched again by itself after any ending, with backoff.
+ * (the library's GatewayClient: the page's shared one, or one per watch), watched again by itself
+ * after any ending, with backoff.
  *
  * A watch gives new notes only, so every time it is down notes can be missed. This module makes
  * that a fact the page can show: when a watch that was live comes back, it reports the gap (from
@@ -66,17 +67,30 @@ export interface OfflineGap {
   readonly to: number;
 }
 
-export interface LiveWatchOptions {
-  /** The gateway's `/v2` URL. */
-  readonly url: string;
+interface LiveWatchCommon {
   readonly rectangle: Proto3Json<Rectangle>;
-  readonly WebSocket: WebSocketConstructor;
-  readonly token?: string;
   readonly initialDelayMs?: number;
   readonly maxDelayMs?: number;
   readonly confirmAfterMs?: number;
   readonly clock?: Clock;
 }
+
+export type LiveWatchOptions = LiveWatchCommon &
+  (
+    | {
+        /**
+         * A shared client (the page's one socket, RouteChat on it too): each watch is a call on it;
+         * stopping cancels the call, never the client; its socket and reconnects are the client's.
+         */
+        readonly client: GatewayClient<LiveNotesMethods>;
+      }
+    | {
+        /** The gateway's `/v2` URL: each watch gets a client (a socket) of its own. */
+        readonly url: string;
+        readonly WebSocket: WebSocketConstructor;
+        readonly token?: string;
+      }
+  );
 
 export interface LiveWatchEvents {
   state(state: LiveState): void;
@@ -87,7 +101,8 @@ export interface LiveWatchEvents {
 export interface LiveWatch {
   readonly state: LiveState;
   /**
-   * Ends the current watch (its socket) and watches again after the backoff, e.g. when the page's
+   * Ends the current watch (its call; its socket when it has its own) and watches again after the
+   * backoff, e.g. when the page's
    * RouteChat connection is going away: a gateway that drains then has no watch holding it.
    */
   reconnect(): void;
@@ -151,23 +166,43 @@ export function watchLiveNotes(options: LiveWatchOptions, events: LiveWatchEvent
       offlineSince = undefined;
       setState({ name: 'live', since });
     };
-    const Base = options.WebSocket;
-    // The one signal v2 gives that the watch is on its way: this socket opened.
-    class TrackedSocket extends Base {
-      constructor(url: string, protocols: string[]) {
-        super(url, protocols);
-        this.addEventListener('open', () => {
-          openedAt = clock.now();
-          if (isCurrent()) confirmTimer = clock.setTimeout(confirm, confirmAfterMs);
+    const onOpened = () => {
+      openedAt = clock.now();
+      if (isCurrent()) confirmTimer = clock.setTimeout(confirm, confirmAfterMs);
+    };
+    let client: GatewayClient<LiveNotesMethods>;
+    let ownClient: GatewayClient<LiveNotesMethods> | undefined;
+    if ('client' in options) {
+      client = options.client;
+    } else {
+      const Base = options.WebSocket;
+      // The one signal v2 gives that the watch is on its way: this socket opened.
+      class TrackedSocket extends Base {
+        constructor(url: string, protocols: string[]) {
+          super(url, protocols);
+          this.addEventListener('open', onOpened);
+        }
+      }
+      ownClient = new GatewayClient<LiveNotesMethods>(options.url, {
+        WebSocket: TrackedSocket,
+        ...(options.token ? { token: options.token } : {}),
+      });
+      client = ownClient;
+    }
+    const call = client.call(WATCH_METHOD);
+    closeCurrent = ownClient ? () => ownClient.close() : () => call.cancel();
+    if (!ownClient) {
+      // On a shared client the call goes out on the open socket at once, or when it next opens.
+      if (client.state.name === 'open') onOpened();
+      else {
+        const off = client.on('state', (next) => {
+          if (next.name !== 'open') return;
+          off();
+          onOpened();
         });
+        void call.status.then(off);
       }
     }
-    const client = new GatewayClient<LiveNotesMethods>(options.url, {
-      WebSocket: TrackedSocket,
-      ...(options.token ? { token: options.token } : {}),
-    });
-    closeCurrent = () => client.close();
-    const call = client.call(WATCH_METHOD);
     call.send(options.rectangle);
     call.end();
     void (async () => {
@@ -180,7 +215,7 @@ export function watchLiveNotes(options: LiveWatchOptions, events: LiveWatchEvent
     })();
     void call.status.then((status: CallStatus) => {
       clock.clearTimeout(confirmTimer);
-      client.close();
+      ownClient?.close();
       if (!isCurrent()) return;
       current = undefined;
       if (confirmed) {
