@@ -29,7 +29,7 @@ import type { TokenSource } from './route-chat-socket.js';
 import { type Attempt, type AttemptEnding, localStatus, startAttempt } from './socket-attempt.js';
 import { bearerSubprotocol, checkBearerToken, fetchToken } from './token.js';
 import { createEmitter, type Listener, type TypedEvents } from './typed-events.js';
-import type { WebSocketConstructor, WebSocketLike } from './web-socket-like.js';
+import { resolveWebSocket, type WebSocketConstructor, type WebSocketLike } from './web-socket-like.js';
 
 export type { Call, CallEvents, CallOptions } from './call-record.js';
 export { FrameRejectedError } from './call-record.js';
@@ -146,14 +146,7 @@ export class GatewayClient<M extends MethodMap = RouteGuideMethods>
   #nextId = 0;
 
   constructor(url: string, options: GatewayClientOptions = {}) {
-    const ctor =
-      options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor | undefined }).WebSocket;
-    if (!ctor) {
-      throw new GatewayError(
-        StatusCode.FAILED_PRECONDITION,
-        'no WebSocket implementation: pass options.WebSocket (e.g. the ws package) in this runtime',
-      );
-    }
+    const ctor = resolveWebSocket(options.WebSocket);
     if (typeof options.token === 'string') checkBearerToken(options.token);
     this.#url = url;
     this.#WebSocket = ctor;

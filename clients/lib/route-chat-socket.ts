@@ -31,8 +31,10 @@ import {
   parseRetryAfter,
   type ReconnectOptions,
 } from './reconnect.js';
+import { hasUpgradeResponse } from './socket-attempt.js';
+import { checkBearerToken } from './token.js';
 import { createEmitter, type Listener, type TypedEvents } from './typed-events.js';
-import type { WebSocketConstructor, WebSocketLike } from './web-socket-like.js';
+import { resolveWebSocket, type WebSocketConstructor, type WebSocketLike } from './web-socket-like.js';
 
 export type { ReconnectOptions } from './reconnect.js';
 
@@ -143,7 +145,6 @@ export interface RouteChatEvents {
   status: CallStatus;
 }
 
-const TOKEN_CHARS = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const OPEN = 1;
 const CLOSING = 2;
 const CLOSED = 3;
@@ -155,15 +156,6 @@ const localStatus = (code: StatusCode, message: string): CallStatus => ({
   message,
   metadata: {},
 });
-
-const checkToken = (token: string): void => {
-  if (!TOKEN_CHARS.test(token)) {
-    throw new GatewayError(
-      StatusCode.INVALID_ARGUMENT,
-      'the bearer token must be non-empty and use only HTTP token characters to fit in a subprotocol',
-    );
-  }
-};
 
 /** A frame waiting in the outbox or in flight. */
 interface Item {
@@ -177,16 +169,6 @@ interface Item {
   };
   attempts: number;
 }
-
-/** ws (Node) reports a refused upgrade through this event, with the response's headers. */
-interface UpgradeResponseSource {
-  on(
-    event: 'unexpected-response',
-    listener: (request: unknown, response: { statusCode?: number; headers: Record<string, unknown> }) => void,
-  ): unknown;
-}
-const hasUpgradeResponse = (socket: object): socket is UpgradeResponseSource =>
-  typeof (socket as { on?: unknown }).on === 'function';
 
 export class RouteChatSocket implements TypedEvents<RouteChatEvents>, AsyncIterable<NoteFrame> {
   /** Resolves with the final status; never rejects. */
@@ -235,15 +217,8 @@ export class RouteChatSocket implements TypedEvents<RouteChatEvents>, AsyncItera
   #resolveClosed!: (outcome: CloseOutcome) => void;
 
   constructor(options: RouteChatSocketOptions) {
-    const ctor =
-      options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor | undefined }).WebSocket;
-    if (!ctor) {
-      throw new GatewayError(
-        StatusCode.FAILED_PRECONDITION,
-        'no WebSocket implementation: pass options.WebSocket (e.g. the ws package) in this runtime',
-      );
-    }
-    if (typeof options.token === 'string') checkToken(options.token);
+    const ctor = resolveWebSocket(options.WebSocket);
+    if (typeof options.token === 'string') checkBearerToken(options.token);
     this.#WebSocket = ctor;
     this.#url = String(options.url);
     this.#token = options.token;
@@ -498,7 +473,7 @@ export class RouteChatSocket implements TypedEvents<RouteChatEvents>, AsyncItera
         if (generation !== this.#generation || this.#state.name === 'closed') return;
         this.#fetchingToken = false;
         try {
-          checkToken(value);
+          checkBearerToken(value);
         } catch (error) {
           this.#localStatus = localStatus(StatusCode.INVALID_ARGUMENT, (error as Error).message);
           this.#finishLocally();

@@ -1,3 +1,4 @@
+import { GatewayError, StatusCode } from '../../protocol/status.js';
 /**
  * The part of the WHATWG WebSocket API the client uses. The browser's `WebSocket`, Node 22's global
  * one and the `ws` package's class all satisfy it, so the library itself never imports `ws`.
@@ -20,3 +21,15 @@ export interface WebSocketLike {
 }
 
 export type WebSocketConstructor = new (url: string, protocols: string[]) => WebSocketLike;
+
+/** The WebSocket to use: the one given, else the runtime's own; none is a typed error. */
+export function resolveWebSocket(given: WebSocketConstructor | undefined): WebSocketConstructor {
+  const ctor = given ?? (globalThis as { WebSocket?: WebSocketConstructor | undefined }).WebSocket;
+  if (!ctor) {
+    throw new GatewayError(
+      StatusCode.FAILED_PRECONDITION,
+      'no WebSocket implementation: pass options.WebSocket (e.g. the ws package) in this runtime',
+    );
+  }
+  return ctor;
+}
