@@ -14,7 +14,7 @@ import { NOTE_FEED_PROTO_PATH, PROTO_PATH } from '../proto/index.js';
 import { createAuthenticator } from './auth.js';
 import type { GatewayConfig } from './config.js';
 import { healthPlugin } from './health-plugin.js';
-import { createMethodUpstream, loadMethodCatalog } from './methods/index.js';
+import { loadMethodCatalog } from './methods/index.js';
 import type { GatewayMetrics } from './metrics.js';
 import { type ConnectionObserver, routechatPlugin } from './routechat-plugin.js';
 import { createSessionRegistry, type SessionRegistry } from './sessions.js';
@@ -97,7 +97,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}
     // Client address, scheme and host for the per-address cap and the origin check, as the proxy saw them.
     trustProxy: config['trust-proxy'],
     genReqId: (request) => requestIdFrom(request.headers),
-    // The relay logs one line per connection opened and closed; per-request lines would only repeat them.
+    // Each connection logs one line when it opens and one when it closes; per-request lines would only repeat them.
     logController: new LogController({ disableRequestLogging: true }),
     // Bound how long a request (including an upgrade) may take, with or without a proxy in front.
     requestTimeout: serverTimeouts.requestTimeout,
@@ -117,7 +117,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}
     // The default handler logs every socket error at error level and terminates the socket: a client
     // breaking the protocol (WS_ERR_*: too many fragments, bad opcode…) or dropping its connection
     // could flood the error log, and the close frame ws has just sent (1008, 1009…) would be cut off.
-    // Those are the client's faults: ws has already closed with the right code; the relay ends the call.
+    // Those are the client's faults: ws has already closed with the right code; the connection ends the call.
     errorHandler: (error, socket, request) => {
       if (isClientSocketError(error)) return;
       request.log.error({ err: error }, 'websocket handler failed');
@@ -180,12 +180,11 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}
     allow: config.methods,
     maxMessageBytes: config['max-message-size'],
   });
-  const methodUpstream = createMethodUpstream(pool);
   await app.register(v2Plugin, {
     config,
     ...(authenticate ? { authenticate } : {}),
     methods,
-    upstream: methodUpstream,
+    upstream,
     sessions,
     ...(observer ? { observer } : {}),
     ...(v2Observer ? { v2Observer } : {}),

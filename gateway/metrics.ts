@@ -9,8 +9,8 @@ import { AggregatorRegistry, Counter, collectDefaultMetrics, Gauge, Histogram, R
 import type { MetricsSource } from '../common/metrics-http.js';
 import { REJECT_REASONS, STATUS_NAMES } from '../protocol/index.js';
 import { V2_REJECT_REASONS } from '../protocol/v2/index.js';
-import type { RelayOutcome } from './relay.js';
 import type { ConnectionObserver } from './routechat-plugin.js';
+import type { V1Outcome } from './session/v1-connection.js';
 import type { V2Observer } from './v2-plugin.js';
 
 const PREFIX = 'routeguide_gateway_';
@@ -200,7 +200,7 @@ export function createGatewayMetrics(
     forwarded() {
       notesForwarded.inc();
     },
-    finished(outcome: RelayOutcome, durationMs: number) {
+    finished(outcome: V1Outcome, durationMs: number) {
       openConnections.dec();
       framesIn.inc(outcome.framesIn);
       framesOut.inc(outcome.framesOut);

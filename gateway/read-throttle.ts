@@ -1,5 +1,5 @@
 /**
- * The per-connection rate rule, shared by v1's relay and v2's connection: over `rateLimit`
+ * The per-connection rate rule, shared by v1's and v2's connections: over `rateLimit`
  * frames/s, reading pauses until the client is back within its rate (backpressure); still over it
  * after `floodGraceMs` is a flood, which the caller ends with 1008. Time comes from the caller's clock.
  */

@@ -1,6 +1,6 @@
 /**
  * `GET /v1/routechat`: the upgrade checks (before any WebSocket exists), then one ws socket (through
- * socket-adapter.ts, shared with v2) and one upstream call wired to a relay.
+ * socket-adapter.ts, shared with v2) and a v1 connection: one stream of RouteChat, opened at once.
  */
 import type {} from '@fastify/websocket';
 import type { FastifyPluginAsync } from 'fastify';
@@ -9,17 +9,18 @@ import { DEFAULT_FRAME_LIMITS, ROUTECHAT_PATH } from '../protocol/index.js';
 import type { Authenticator } from './auth.js';
 import type { GatewayConfig } from './config.js';
 import { createEndpointCheck } from './endpoint-check.js';
-import { createRelay, type Relay, type RelayOutcome } from './relay.js';
+import { ROUTECHAT_V1_METHOD } from './methods/routechat-v1.js';
+import type { CallOpener } from './session/ports.js';
+import { createV1Connection, type V1Connection, type V1Outcome } from './session/v1-connection.js';
 import type { Session, SessionRegistry } from './sessions.js';
 import { coalescingSocket, createGuard, listenToSocket, type RawSocket } from './socket-adapter.js';
 import { offeredSubprotocols, upstreamMetadata } from './upgrade.js';
-import type { Upstream } from './upstream.js';
 
 export interface RoutechatPluginOptions {
   readonly config: GatewayConfig;
   /** Checks the caller's token before the upgrade; absent: tokens pass through to the core. */
   readonly authenticate?: Authenticator;
-  readonly upstream: Upstream;
+  readonly upstream: CallOpener;
   readonly sessions: SessionRegistry;
   readonly observer?: ConnectionObserver;
   /** Time a note spends in the gateway (receipt to write, in seconds), per relayed note. */
@@ -31,7 +32,7 @@ export interface ConnectionObserver {
   opened?(): void;
   rejected?(reason: string): void;
   forwarded?(): void;
-  finished?(outcome: RelayOutcome, durationMs: number): void;
+  finished?(outcome: V1Outcome, durationMs: number): void;
   refused?(statusCode: number, reason: string): void;
 }
 
@@ -70,45 +71,53 @@ export const routechatPlugin: FastifyPluginAsync<RoutechatPluginOptions> = async
     const metadata = upstreamMetadata(request.headers, config['forward-headers'], request.id);
     const rawSocket = request.raw.socket as RawSocket | null;
     // Listeners first, before anything can yield: frames that arrive meanwhile must not be lost.
-    let relay: Relay | undefined;
-    const guard = createGuard(log, 'relay fault', () => relay?.fail());
-    const call = upstream.openRouteChat(metadata, {
-      onNote: guard((note) => relay?.onCallNote(note)),
-      onReadEnd: guard(() => relay?.onCallReadEnd()),
-      onStatus: guard((status, hiddenDetail) => {
-        // The client gets a plain message; what the transport said stays here, under this reqId.
-        if (hiddenDetail !== undefined)
-          log.warn({ status: status.name, detail: hiddenDetail }, 'core call failed');
-        relay?.onCallStatus(status);
-      }),
-      onDrain: guard(() => relay?.onCallDrain()),
-    });
-    relay = createRelay(coalescingSocket(socket, rawSocket), call, limits, {
-      onRejected: (reason) => observer?.rejected?.(reason),
-      onNoteForwarded: () => observer?.forwarded?.(),
-      ...(options.onRelayLatency ? { onRelayLatency: options.onRelayLatency } : {}),
-      onFinished: (outcome) => {
-        sessions.delete(session);
-        detach();
-        const durationMs = Math.round(performance.now() - session.openedAt);
-        observer?.finished?.(outcome, durationMs);
-        log.info(
-          {
-            durationMs,
-            framesIn: outcome.framesIn,
-            framesOut: outcome.framesOut,
-            rejected: outcome.rejected,
-            status: outcome.status.name,
-            closeCode: outcome.closeCode,
-            cause: outcome.cause,
-          },
-          'connection closed',
-        );
+    let connection: V1Connection | undefined;
+    const guard = createGuard(log, 'v1 connection fault', () => connection?.fail());
+    const guardedUpstream: CallOpener = {
+      open: (method, callMetadata, callOptions, handlers) =>
+        upstream.open(method, callMetadata, callOptions, {
+          onMessage: guard(handlers.onMessage),
+          onReadEnd: guard(handlers.onReadEnd),
+          onStatus: guard((status, hiddenDetail) => {
+            // The client gets a plain message; what the transport said stays here, under this reqId.
+            if (hiddenDetail !== undefined)
+              log.warn({ status: status.name, detail: hiddenDetail }, 'core call failed');
+            handlers.onStatus(status);
+          }),
+          onDrain: guard(handlers.onDrain),
+        }),
+    };
+    connection = createV1Connection(
+      coalescingSocket(socket, rawSocket),
+      { method: ROUTECHAT_V1_METHOD, upstream: guardedUpstream, metadata },
+      limits,
+      {
+        onRejected: (reason) => observer?.rejected?.(reason),
+        onNoteForwarded: () => observer?.forwarded?.(),
+        ...(options.onRelayLatency ? { onRelayLatency: options.onRelayLatency } : {}),
+        onFinished: (outcome) => {
+          sessions.delete(session);
+          detach();
+          const durationMs = Math.round(performance.now() - session.openedAt);
+          observer?.finished?.(outcome, durationMs);
+          log.info(
+            {
+              durationMs,
+              framesIn: outcome.framesIn,
+              framesOut: outcome.framesOut,
+              rejected: outcome.rejected,
+              status: outcome.status.name,
+              closeCode: outcome.closeCode,
+              cause: outcome.cause,
+            },
+            'connection closed',
+          );
+        },
       },
-    });
-    const live = relay;
+    );
+    const live = connection;
     const session: Session = {
-      relay: live,
+      connection: live,
       ip: request.ip,
       openedAt,
       alive: true,

@@ -1,20 +1,26 @@
 /**
  * The live connections of one gateway: heartbeat over all of them with one timer, and the graceful
- * drain on shutdown. Knows relays and sockets only through the small interface below.
+ * drain on shutdown. Knows connections and sockets only through the small interface below.
  */
-import type { Relay } from './relay.js';
-
-/** What the registry needs of a connection: v1's relay, or a v2 connection. */
-export type SessionControl = Pick<
-  Relay,
-  'lastActivity' | 'readingPaused' | 'beginShutdown' | 'forceShutdown' | 'closeForTimeout'
->;
+/** What the registry needs of a connection, v1's or v2's. */
+export interface SessionControl {
+  /** When a frame last went either way (clock ms), for the idle sweep. */
+  readonly lastActivity: number;
+  /** The gateway itself has stopped reading the socket (backpressure or rate): pongs wait too. */
+  readonly readingPaused: boolean;
+  /** Graceful shutdown: half-close the calls, finish with 1001 when their statuses come. */
+  beginShutdown(): void;
+  /** Grace period over: cancel what is left, UNAVAILABLE, close 1001. */
+  forceShutdown(): void;
+  /** Ends the calls for a timeout (idle, lifetime) with DEADLINE_EXCEEDED. */
+  closeForTimeout(message: string): void;
+}
 
 export interface Session {
-  readonly relay: SessionControl;
+  readonly connection: SessionControl;
   /** The client's address, for the per-address connection cap. */
   readonly ip: string;
-  /** Clock ms when the stream opened (same clock as the relay's). */
+  /** Clock ms when the stream opened (same clock as the connection's). */
   readonly openedAt: number;
   /** Set by a pong; cleared at each heartbeat tick. */
   alive: boolean;
@@ -71,10 +77,10 @@ export function createSessionRegistry(): SessionRegistry {
     countFor: (ip) => perAddress.get(ip) ?? 0,
     sweep(now, idleMs, lifetimeMs) {
       for (const session of [...sessions]) {
-        if (idleMs > 0 && now - session.relay.lastActivity > idleMs) {
-          session.relay.closeForTimeout(`no frame either way for ${Math.round(idleMs / 1000)} s`);
+        if (idleMs > 0 && now - session.connection.lastActivity > idleMs) {
+          session.connection.closeForTimeout(`no frame either way for ${Math.round(idleMs / 1000)} s`);
         } else if (lifetimeMs > 0 && now - session.openedAt > lifetimeMs) {
-          session.relay.closeForTimeout(
+          session.connection.closeForTimeout(
             `stream lifetime limit of ${Math.round(lifetimeMs / 1000)} s reached`,
           );
         }
@@ -84,8 +90,8 @@ export function createSessionRegistry(): SessionRegistry {
       for (const session of sessions) {
         // While the gateway itself is not reading a socket (the core is slow, or the client is over
         // its rate), its pong cannot be read either: that peer is not dead, so it is not judged.
-        if (!session.alive && !session.relay.readingPaused) {
-          // terminate() makes ws emit 'close', which cancels the call through the relay.
+        if (!session.alive && !session.connection.readingPaused) {
+          // terminate() makes ws emit 'close', which cancels the calls through the connection.
           session.terminate();
           continue;
         }
@@ -99,14 +105,14 @@ export function createSessionRegistry(): SessionRegistry {
       const empty = new Promise<void>((resolve) => {
         onEmpty = resolve;
       });
-      for (const session of sessions) session.relay.beginShutdown();
+      for (const session of sessions) session.connection.beginShutdown();
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<'timeout'>((resolve) => {
         timer = setTimeout(() => resolve('timeout'), graceMs);
       });
       const outcome = await Promise.race([empty, timedOut]);
       clearTimeout(timer);
-      if (outcome === 'timeout') for (const session of [...sessions]) session.relay.forceShutdown();
+      if (outcome === 'timeout') for (const session of [...sessions]) session.connection.forceShutdown();
     },
   };
 }

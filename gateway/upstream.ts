@@ -1,25 +1,13 @@
 /**
- * v1's upstream: RouteChat calls on the gateway's channel pool (upstream/channel-pool.ts, the only
- * module that speaks gRPC), typed as RouteNotes. The pool, its health-checked balancing, rapid-reset
- * retirement and status rules are shared with v2's calls of any method.
+ * The gateway's upstream: calls of any method, v1's RouteChat among them, as wire bytes on the
+ * gateway's channel pool (upstream/channel-pool.ts, the only module that speaks gRPC). One pool for
+ * v1 and v2: its health-checked balancing, rapid-reset retirement and status rules are shared.
  */
-import type * as grpc from '@grpc/grpc-js';
-import { packageDefinition, type RouteNote, type RouteNote__Output, SERVICE_NAME } from '../proto/index.js';
-import type { CallStatus, NoteFrame } from '../protocol/index.js';
-import type { RelayCall } from './relay.js';
-import type { ChannelPool, PoolMethod, PoolStats } from './upstream/channel-pool.js';
+import { createMethodUpstream } from './methods/grpc-call.js';
+import type { CallOpener } from './session/ports.js';
+import type { ChannelPool, PoolStats } from './upstream/channel-pool.js';
 
-export interface UpstreamHandlers {
-  onNote(note: NoteFrame): void;
-  onReadEnd(): void;
-  /** `hiddenDetail`: what the transport said, kept from the client (see core-status.ts); for the log. */
-  onStatus(status: CallStatus, hiddenDetail?: string): void;
-  onDrain(): void;
-}
-
-export interface Upstream {
-  /** Starts a RouteChat call; its events go to `handlers`. Never throws: failures arrive as a status. */
-  openRouteChat(metadata: Readonly<Record<string, string>>, handlers: UpstreamHandlers): RelayCall;
+export interface Upstream extends CallOpener {
   /** true when at least one core is connected and its health watch says SERVING. */
   checkHealth(timeoutMs: number): Promise<boolean>;
   /** The whole pool's channels and calls (v1 and v2). */
@@ -28,35 +16,10 @@ export interface Upstream {
   close(): void;
 }
 
-/** A decoded note with every field present, as the contract sends it. */
-const toNoteFrame = (note: RouteNote__Output): NoteFrame => ({
-  location: { latitude: note.location?.latitude ?? 0, longitude: note.location?.longitude ?? 0 },
-  message: note.message,
-});
-
-const routeChatDefinition = (packageDefinition[SERVICE_NAME] as grpc.ServiceDefinition)
-  .RouteChat as grpc.MethodDefinition<RouteNote, RouteNote__Output>;
-const routeChat: PoolMethod<RouteNote, RouteNote__Output> = {
-  path: routeChatDefinition.path,
-  serialize: routeChatDefinition.requestSerialize,
-  deserialize: routeChatDefinition.responseDeserialize,
-};
-
 export function createUpstream(pool: ChannelPool): Upstream {
+  const calls = createMethodUpstream(pool);
   return {
-    openRouteChat(metadata, handlers) {
-      return pool.call(
-        routeChat,
-        metadata,
-        {},
-        {
-          onMessage: (note) => handlers.onNote(toNoteFrame(note)),
-          onReadEnd: () => handlers.onReadEnd(),
-          onStatus: (status, hiddenDetail) => handlers.onStatus(status, hiddenDetail),
-          onDrain: () => handlers.onDrain(),
-        },
-      );
-    },
+    open: (method, metadata, options, handlers) => calls.open(method, metadata, options, handlers),
     checkHealth: (timeoutMs) => pool.checkHealth(timeoutMs),
     stats: () => pool.stats(),
     close: () => pool.close(),

@@ -121,7 +121,7 @@ export const v2Plugin: FastifyPluginAsync<V2PluginOptions> = async (app, options
       );
       const live = connection;
       const session: Session = {
-        relay: live,
+        connection: live,
         ip: request.ip,
         openedAt,
         alive: true,

@@ -1,8 +1,8 @@
 /**
- * The small interfaces the v2 state machines talk through. Only the plugin adapts ws to
- * `ConnectionSocket`, and only the channel pool (gateway/upstream/channel-pool.ts, through
-gateway/methods/grpc-call.ts) adapts grpc-js to `CallOpener`, so
- * the connection and stream machines are unit-testable with fakes.
+ * The small interfaces the state machines (v1's and v2's) talk through. Only the plugins adapt ws
+ * to `ConnectionSocket`, and only the channel pool (gateway/upstream/channel-pool.ts, through
+ * gateway/methods/grpc-call.ts) adapts grpc-js to `CallOpener`, so the connection and stream
+ * machines are unit-testable with fakes.
  */
 import type { CallStatus } from '../../protocol/index.js';
 import type { MethodCatalog, MethodInfo } from '../methods/method-registry.js';

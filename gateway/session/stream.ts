@@ -1,7 +1,8 @@
 /**
- * One v2 stream: one upstream call of any kind, its state and its flow control. It knows neither
+ * One stream: one upstream call of any kind, its state and its flow control. It knows neither
  * ws nor grpc-js: frames go out through `StreamSink`, the call is a `CallPort`. "What happens if X
- * arrives in state Y" for one stream is answered here; socket-level rules live in connection.ts.
+ * arrives in state Y" for one stream is answered here; socket-level rules live in connection.ts
+ * (v2: many streams per socket) and v1-connection.ts (v1: the socket is one RouteChat stream).
  */
 import { type CallStatus, type ErrorDetail, StatusCode } from '../../protocol/index.js';
 import { errorFrameV2, type ServerFrameV2, type V2RejectReason } from '../../protocol/v2/index.js';
@@ -16,7 +17,10 @@ export interface StreamSink {
 }
 
 export interface StreamLimits {
-  /** Messages the client may send before any credit frame (and the size of the window). */
+  /**
+   * Messages the client may send before any credit frame (and the size of the window). Infinity:
+   * no credit frames (v1, which holds the client back by pausing its socket instead).
+   */
   readonly initialCredit: number;
   /** Rejected frames after which the stream ends with INVALID_ARGUMENT. */
   readonly maxRejections: number;

@@ -9,7 +9,7 @@ import vm from 'node:vm';
 import type { z } from 'zod';
 import { buildGateway } from '../../gateway/app.js';
 import { defaultGatewayConfig, type gatewayConfigSchema } from '../../gateway/config.js';
-import type { RelayOutcome } from '../../gateway/relay.js';
+import type { V1Outcome } from '../../gateway/session/v1-connection.js';
 import type { RouteNote__Output } from '../../proto/index.js';
 import { CloseCode, ROUTECHAT_PATH, type ServerFrame } from '../../protocol/index.js';
 import { type RunningCore, startCore } from '../helpers/core.js';
@@ -167,7 +167,7 @@ describe('nothing lost across a graceful shutdown', () => {
     });
     let forwarded = 0;
     const rejected: string[] = [];
-    const outcomes: RelayOutcome[] = [];
+    const outcomes: V1Outcome[] = [];
     const config = defaultGatewayConfig({
       core: core.address,
       'log-level': 'silent',

@@ -1,10 +1,19 @@
-/** The relay state machine with fake socket, call and clock: every rule without I/O. */
+/** v1's connection (one RouteChat stream) with fake socket, call and clock: every rule without I/O. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createRelay, type RelayClock, type RelayLimits, type RelayOutcome } from '../../gateway/relay.js';
-import { DEFAULT_FRAME_LIMITS, type RouteNoteJson } from '../../protocol/index.js';
+import { ROUTECHAT_V1_METHOD } from '../../gateway/methods/routechat-v1.js';
+import type { CallHandlers, CallOpener, Clock } from '../../gateway/session/ports.js';
+import { createV1Connection, type V1Limits, type V1Outcome } from '../../gateway/session/v1-connection.js';
+import { DEFAULT_FRAME_LIMITS, type NoteFrame, type RouteNoteJson } from '../../protocol/index.js';
 
-function fakes(overrides: Partial<RelayLimits> = {}) {
+/** A note as the core would send it: wire bytes. */
+const encoded = (note: NoteFrame): Uint8Array => {
+  const parsed = ROUTECHAT_V1_METHOD.codec.parseRequest(note);
+  assert.ok(parsed.ok);
+  return parsed.bytes;
+};
+
+function fakes(overrides: Partial<V1Limits> = {}) {
   const sent: Record<string, unknown>[] = [];
   const events: string[] = [];
   const written: RouteNoteJson[] = [];
@@ -19,17 +28,23 @@ function fakes(overrides: Partial<RelayLimits> = {}) {
     pause: () => events.push('socket.pause'),
     resume: () => events.push('socket.resume'),
   };
-  const call = {
-    write: (note: RouteNoteJson) => {
-      written.push(note);
-      return writeAccepts;
+  let handlers: CallHandlers | undefined;
+  const upstream: CallOpener = {
+    open(_method, _metadata, _options, given) {
+      handlers = given;
+      return {
+        write: (bytes: Uint8Array) => {
+          written.push(ROUTECHAT_V1_METHOD.codec.responseToJson(bytes) as RouteNoteJson);
+          return writeAccepts;
+        },
+        end: () => events.push('call.end'),
+        cancel: () => events.push('call.cancel'),
+        pause: () => events.push('call.pause'),
+        resume: () => events.push('call.resume'),
+      };
     },
-    end: () => events.push('call.end'),
-    cancel: () => events.push('call.cancel'),
-    pause: () => events.push('call.pause'),
-    resume: () => events.push('call.resume'),
   };
-  const clock: RelayClock = {
+  const clock: Clock = {
     now: () => now,
     setTimeout: (fn, ms) => {
       nextId += 1;
@@ -40,8 +55,8 @@ function fakes(overrides: Partial<RelayLimits> = {}) {
       timers = timers.filter((t) => t.id !== id);
     },
   };
-  const outcomes: RelayOutcome[] = [];
-  const limits: RelayLimits = {
+  const outcomes: V1Outcome[] = [];
+  const limits: V1Limits = {
     frame: DEFAULT_FRAME_LIMITS,
     maxRejectedFrames: 20,
     socketHighWaterMark: 1000,
@@ -50,9 +65,17 @@ function fakes(overrides: Partial<RelayLimits> = {}) {
     floodGraceMs: 1000,
     ...overrides,
   };
-  const relay = createRelay(socket, call, limits, { onFinished: (o) => outcomes.push(o) }, clock);
+  const connection = createV1Connection(
+    socket,
+    { method: ROUTECHAT_V1_METHOD, upstream, metadata: {} },
+    limits,
+    { onFinished: (o) => outcomes.push(o) },
+    clock,
+  );
+  const call = handlers as CallHandlers;
   return {
-    relay,
+    connection,
+    call,
     socket,
     sent,
     events,
@@ -74,26 +97,26 @@ function fakes(overrides: Partial<RelayLimits> = {}) {
 const note = (message: string) => JSON.stringify({ location: { latitude: 1, longitude: 2 }, message });
 const ok = { code: 0, name: 'OK', message: '', metadata: {} } as const;
 
-describe('relay', () => {
+describe('v1 connection', () => {
   test('valid notes are written to the call in order; end half-closes it', () => {
     const f = fakes();
-    f.relay.onClientText(note('a'));
-    f.relay.onClientText(note('b'));
-    f.relay.onClientText('{"type":"end"}');
+    f.connection.onClientText(note('a'));
+    f.connection.onClientText(note('b'));
+    f.connection.onClientText('{"type":"end"}');
     assert.deepEqual(
       f.written.map((n) => n.message),
       ['a', 'b'],
     );
     assert.deepEqual(f.events, ['call.end']);
-    assert.equal(f.relay.state, 'half-closed');
+    assert.equal(f.connection.state, 'half-closed');
   });
 
   test('the status frame is sent only after the call has delivered all its notes, then the close', () => {
     const f = fakes();
-    f.relay.onCallStatus(ok);
+    f.call.onStatus(ok);
     assert.equal(f.sent.length, 0, 'no status before the read side ended');
-    f.relay.onCallNote({ location: { latitude: 1, longitude: 2 }, message: 'late' });
-    f.relay.onCallReadEnd();
+    f.call.onMessage(encoded({ location: { latitude: 1, longitude: 2 }, message: 'late' }));
+    f.call.onReadEnd();
     assert.deepEqual(f.sent.at(-1), { type: 'status', ...ok });
     assert.equal(f.sent.length, 2);
     assert.deepEqual(f.events, ['close 1000 OK']);
@@ -103,30 +126,30 @@ describe('relay', () => {
   test('a full call write buffer pauses the socket until the call drains', () => {
     const f = fakes();
     f.setWriteAccepts(false);
-    f.relay.onClientText(note('a'));
+    f.connection.onClientText(note('a'));
     assert.deepEqual(f.events, ['socket.pause']);
-    f.relay.onCallDrain();
+    f.call.onDrain();
     assert.deepEqual(f.events, ['socket.pause', 'socket.resume']);
   });
 
   test('a socket over its high-water mark pauses the call until the socket drains', () => {
     const f = fakes();
     f.socket.bufferedAmount = 5000;
-    f.relay.onCallNote({ location: { latitude: 0, longitude: 0 }, message: 'x' });
+    f.call.onMessage(encoded({ location: { latitude: 0, longitude: 0 }, message: 'x' }));
     assert.deepEqual(f.events, ['call.pause']);
-    f.relay.onSocketDrain();
+    f.connection.onSocketDrain();
     assert.deepEqual(f.events, ['call.pause'], 'still over the mark');
     f.socket.bufferedAmount = 10;
-    f.relay.onSocketDrain();
+    f.connection.onSocketDrain();
     assert.deepEqual(f.events, ['call.pause', 'call.resume']);
   });
 
   test('over the rate the socket is paused until the client is back within it', () => {
     const f = fakes({ rateLimit: 10, rateBurst: 2, floodGraceMs: 10_000 });
-    f.relay.onClientText(note('1'));
-    f.relay.onClientText(note('2'));
+    f.connection.onClientText(note('1'));
+    f.connection.onClientText(note('2'));
     assert.deepEqual(f.events, []);
-    f.relay.onClientText(note('3'));
+    f.connection.onClientText(note('3'));
     assert.deepEqual(f.events, ['socket.pause']);
     assert.equal(f.written.length, 3, 'the frame that arrived is still processed');
     f.advance(100);
@@ -137,11 +160,11 @@ describe('relay', () => {
   test('a sustained flood gets a rate_limited error frame, status RESOURCE_EXHAUSTED and close 1008', () => {
     const f = fakes({ rateLimit: 10, rateBurst: 2, floodGraceMs: 500 });
     // Twice the rate, for longer than the grace period.
-    for (let i = 0; i < 40 && f.relay.state !== 'closed'; i += 1) {
-      f.relay.onClientText(note(String(i)));
+    for (let i = 0; i < 40 && f.connection.state !== 'closed'; i += 1) {
+      f.connection.onClientText(note(String(i)));
       f.advance(50);
     }
-    assert.equal(f.relay.state, 'closed');
+    assert.equal(f.connection.state, 'closed');
     const error = f.sent.find((s) => s.type === 'error');
     assert.equal(error?.reason, 'rate_limited');
     assert.equal(error?.code, 'RESOURCE_EXHAUSTED');
@@ -153,16 +176,16 @@ describe('relay', () => {
   test('a client sending under its rate is never throttled', () => {
     const f = fakes({ rateLimit: 10, rateBurst: 5, floodGraceMs: 500 });
     for (let i = 0; i < 50; i += 1) {
-      f.relay.onClientText(note(String(i)));
+      f.connection.onClientText(note(String(i)));
       f.advance(200);
     }
-    assert.equal(f.relay.state, 'open');
+    assert.equal(f.connection.state, 'open');
     assert.deepEqual(f.events, []);
   });
 
   test('a timeout ends the stream with DEADLINE_EXCEEDED and close 4004', () => {
     const f = fakes();
-    f.relay.closeForTimeout('idle');
+    f.connection.closeForTimeout('idle');
     assert.deepEqual(f.sent.at(-1), {
       type: 'status',
       code: 4,
@@ -175,7 +198,7 @@ describe('relay', () => {
 
   test('a gateway fault ends the stream with INTERNAL and close 1011', () => {
     const f = fakes();
-    f.relay.fail();
+    f.connection.fail();
     assert.equal(f.sent.at(-1)?.name, 'INTERNAL');
     assert.deepEqual(f.events, ['call.cancel', 'close 1011 gateway fault']);
     assert.equal(f.outcomes[0]?.cause, 'fault');
@@ -183,20 +206,20 @@ describe('relay', () => {
 
   test('shutdown half-closes the call and finishes with 1001 when the status comes', () => {
     const f = fakes();
-    f.relay.beginShutdown();
-    f.relay.onClientText(note('late'));
+    f.connection.beginShutdown();
+    f.connection.onClientText(note('late'));
     assert.equal(f.sent[0]?.reason, 'after_end');
-    f.relay.onCallReadEnd();
-    f.relay.onCallStatus(ok);
+    f.call.onReadEnd();
+    f.call.onStatus(ok);
     assert.deepEqual(f.events, ['call.end', 'close 1001 gateway shutting down']);
     assert.deepEqual(f.sent.at(-1), { type: 'status', ...ok });
   });
 
   test('a client gone before the status cancels the call and nothing is sent after', () => {
     const f = fakes();
-    f.relay.onClientGone();
-    f.relay.onCallNote({ location: { latitude: 0, longitude: 0 }, message: 'x' });
-    f.relay.onCallStatus(ok);
+    f.connection.onClientGone();
+    f.call.onMessage(encoded({ location: { latitude: 0, longitude: 0 }, message: 'x' }));
+    f.call.onStatus(ok);
     assert.deepEqual(f.events, ['call.cancel']);
     assert.equal(f.sent.length, 0);
     assert.equal(f.outcomes.length, 1);
