@@ -13,7 +13,13 @@ import { ROUTECHAT_V1_METHOD } from './methods/routechat-v1.js';
 import type { CallOpener } from './session/ports.js';
 import { createV1Connection, type V1Connection, type V1Outcome } from './session/v1-connection.js';
 import type { Session, SessionRegistry } from './sessions.js';
-import { coalescingSocket, createGuard, listenToSocket, type RawSocket } from './socket-adapter.js';
+import {
+  coalescingSocket,
+  createGuard,
+  guardedCalls,
+  listenToSocket,
+  type RawSocket,
+} from './socket-adapter.js';
 import { offeredSubprotocols, upstreamMetadata } from './upgrade.js';
 
 export interface RoutechatPluginOptions {
@@ -73,23 +79,9 @@ export const routechatPlugin: FastifyPluginAsync<RoutechatPluginOptions> = async
     // Listeners first, before anything can yield: frames that arrive meanwhile must not be lost.
     let connection: V1Connection | undefined;
     const guard = createGuard(log, 'v1 connection fault', () => connection?.fail());
-    const guardedUpstream: CallOpener = {
-      open: (method, callMetadata, callOptions, handlers) =>
-        upstream.open(method, callMetadata, callOptions, {
-          onMessage: guard(handlers.onMessage),
-          onReadEnd: guard(handlers.onReadEnd),
-          onStatus: guard((status, hiddenDetail) => {
-            // The client gets a plain message; what the transport said stays here, under this reqId.
-            if (hiddenDetail !== undefined)
-              log.warn({ status: status.name, detail: hiddenDetail }, 'core call failed');
-            handlers.onStatus(status);
-          }),
-          onDrain: guard(handlers.onDrain),
-        }),
-    };
     connection = createV1Connection(
       coalescingSocket(socket, rawSocket),
-      { method: ROUTECHAT_V1_METHOD, upstream: guardedUpstream, metadata },
+      { method: ROUTECHAT_V1_METHOD, upstream: guardedCalls(upstream, guard, log), metadata },
       limits,
       {
         onRejected: (reason) => observer?.rejected?.(reason),

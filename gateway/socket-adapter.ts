@@ -1,19 +1,11 @@
 /**
- * The thin adapter from one ws socket to a connection machine (v1's relay, v2's connection): the
- * only place, with the two plugins that call it, that touches ws objects. Both protocols get the
- * same socket view (write coalescing), the same event wiring and the same fault guard.
+ * The thin adapter from one ws socket to a connection machine (v1's or v2's): the only place, with
+ * the two plugins that call it, that touches ws objects. Both protocols get the same socket view
+ * (write coalescing), the same event wiring, the same fault guard and the same guarded calls.
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { WebSocket } from 'ws';
-
-/** The socket as a connection machine needs it (v1's `RelaySocket`, v2's `ConnectionSocket`). */
-export interface MachineSocket {
-  readonly bufferedAmount: number;
-  send(text: string): void;
-  close(code: number, reason: string): void;
-  pause(): void;
-  resume(): void;
-}
+import type { CallOpener, ConnectionSocket } from './session/ports.js';
 
 /** The raw TCP (or TLS) socket under ws: corked for coalescing, its 'drain' is when the client caught up. */
 export interface RawSocket {
@@ -30,7 +22,7 @@ export interface RawSocket {
  * delivers the messages of one HTTP/2 read over several ticks), a burst becomes one syscall; an idle
  * connection pays nothing. Measured: +15% notes/s, -11% CPU per note (bench/proposals/README.md).
  */
-export function coalescingSocket(socket: WebSocket, raw: RawSocket | null): MachineSocket {
+export function coalescingSocket(socket: WebSocket, raw: RawSocket | null): ConnectionSocket {
   let corked = false;
   const uncork = () => {
     corked = false;
@@ -86,6 +78,26 @@ export interface SocketEvents {
 }
 
 export type Guard = ReturnType<typeof createGuard>;
+
+/**
+ * `upstream` with every call event through `guard`. A status's hidden detail (what the transport
+ * said, kept from the client by core-status.ts) is logged here, under the connection's request id.
+ */
+export function guardedCalls(upstream: CallOpener, guard: Guard, log: FastifyBaseLogger): CallOpener {
+  return {
+    open: (method, metadata, options, handlers) =>
+      upstream.open(method, metadata, options, {
+        onMessage: guard(handlers.onMessage),
+        onReadEnd: guard(handlers.onReadEnd),
+        onStatus: guard((status, hiddenDetail) => {
+          if (hiddenDetail !== undefined)
+            log.warn({ method: method.name, status: status.name, detail: hiddenDetail }, 'core call failed');
+          handlers.onStatus(status);
+        }),
+        onDrain: guard(handlers.onDrain),
+      }),
+  };
+}
 
 /**
  * Wires ws's events to `events`, each through `guard`; `session.alive` is set by pongs. Returns the

@@ -28,7 +28,13 @@ import {
 } from './session/connection.js';
 import type { CallOpener } from './session/ports.js';
 import type { Session, SessionRegistry } from './sessions.js';
-import { coalescingSocket, createGuard, listenToSocket, type RawSocket } from './socket-adapter.js';
+import {
+  coalescingSocket,
+  createGuard,
+  guardedCalls,
+  listenToSocket,
+  type RawSocket,
+} from './socket-adapter.js';
 import { upstreamMetadata } from './upgrade.js';
 
 export interface V2PluginOptions {
@@ -85,26 +91,9 @@ export const v2Plugin: FastifyPluginAsync<V2PluginOptions> = async (app, options
       let connection: Connection | undefined;
       // A bug must cost one connection (each stream INTERNAL, close 1011), never the process.
       const guard = createGuard(log, 'v2 connection fault', () => connection?.fail());
-      const guardedUpstream: CallOpener = {
-        open: (method, metadata, callOptions, handlers) =>
-          options.upstream.open(method, metadata, callOptions, {
-            onMessage: guard(handlers.onMessage),
-            onReadEnd: guard(handlers.onReadEnd),
-            onStatus: guard((status, hiddenDetail) => {
-              // The client gets a plain message; what the transport said stays here, under this reqId.
-              if (hiddenDetail !== undefined)
-                log.warn(
-                  { method: method.name, status: status.name, detail: hiddenDetail },
-                  'core call failed',
-                );
-              handlers.onStatus(status);
-            }),
-            onDrain: guard(handlers.onDrain),
-          }),
-      };
       connection = createConnection(
         coalescingSocket(socket, rawSocket),
-        { methods: options.methods, upstream: guardedUpstream, baseMetadata },
+        { methods: options.methods, upstream: guardedCalls(options.upstream, guard, log), baseMetadata },
         limits,
         {
           onRejected: (reason) => v2Observer?.errorFrame?.(reason),
