@@ -224,4 +224,39 @@ describe('v1 connection', () => {
     assert.equal(f.sent.length, 0);
     assert.equal(f.outcomes.length, 1);
   });
+
+  test('a frame after end is answered after_end and never written to the call', () => {
+    const f = fakes();
+    f.connection.onClientText('{"type":"end"}');
+    f.connection.onClientText(note('late'));
+    f.connection.onClientText('{"type":"end"}');
+    assert.deepEqual(
+      f.sent.map((s) => s.reason),
+      ['after_end', 'after_end'],
+    );
+    assert.equal(f.written.length, 0);
+    assert.deepEqual(f.events, ['call.end']);
+  });
+
+  test('rejected frames while the gateway drains never close the connection for policy', () => {
+    const f = fakes({ maxRejectedFrames: 3 });
+    f.connection.onClientText(note('kept'));
+    f.connection.beginShutdown();
+    for (let i = 0; i < 10; i += 1) f.connection.onClientText(note(`late ${i}`));
+    assert.equal(f.connection.state, 'draining');
+    assert.ok(!f.events.includes('call.cancel'), 'the notes already accepted are not lost');
+    f.call.onReadEnd();
+    f.call.onStatus(ok);
+    assert.deepEqual(f.events, ['call.end', 'close 1001 gateway shutting down']);
+    assert.equal(f.outcomes[0]?.cause, 'shutdown');
+  });
+
+  test('too many rejected frames cancel the call: status INVALID_ARGUMENT, close 1008', () => {
+    const f = fakes({ maxRejectedFrames: 3 });
+    for (let i = 0; i < 3; i += 1) f.connection.onClientText('{"message":1}');
+    assert.equal(f.connection.state, 'closed');
+    assert.equal(f.sent.at(-1)?.name, 'INVALID_ARGUMENT');
+    assert.deepEqual(f.events, ['call.cancel', 'close 1008 too many rejected frames (3)']);
+    assert.equal(f.outcomes[0]?.cause, 'policy');
+  });
 });
