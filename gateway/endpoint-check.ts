@@ -35,7 +35,8 @@ export function createEndpointCheck(
       headers?: Record<string, string>,
     ) => {
       observer?.refused?.(statusCode, error);
-      request.log.info({ statusCode, error, origin: request.headers.origin }, 'upgrade refused');
+      // Counted by reason; logged at debug only, so a reconnect loop or a crowd at the cap cannot flood the log.
+      request.log.debug({ statusCode, error, origin: request.headers.origin }, 'upgrade refused');
       return refuse(reply, { statusCode, error, message, ...(headers ? { headers } : {}) });
     };
     if (sessions.closing)

@@ -122,6 +122,20 @@ describe('upgrade requests that must not become a WebSocket', () => {
     assert.deepEqual(infoOrAbove, []);
   });
 
+  test('upgrades refused at the endpoint checks (origin) are counted, not logged per request at info level', async () => {
+    const before = logLines.length;
+    const counted = await refusedCount(403, 'origin_not_allowed');
+    for (let i = 0; i < 5; i += 1) {
+      const answer = await rawUpgrade(address, { headers: { Origin: 'https://evil.example' } });
+      assert.equal(answer.status, 403);
+    }
+    assert.equal(await refusedCount(403, 'origin_not_allowed'), counted + 5, 'each one is counted');
+    const infoOrAbove = logLines
+      .slice(before)
+      .filter((line) => (JSON.parse(line) as { level: number }).level >= 30);
+    assert.deepEqual(infoOrAbove, []);
+  });
+
   test('300 upgrades to an unknown path from one address with a foreign Origin are all refused and leave no socket open', async () => {
     const answers = await Promise.all(
       Array.from({ length: 300 }, () =>
