@@ -7,8 +7,9 @@
 import type { CallOpener } from '../session/ports.js';
 import type { ChannelPool } from '../upstream/channel-pool.js';
 
+/** grpc-js writes Buffers; a codec that made one already (v1's) is passed as it is, others get a view, no copy. */
 const serialize = (bytes: Uint8Array): Buffer =>
-  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 const deserialize = (bytes: Buffer): Uint8Array => bytes;
 
 export function createMethodUpstream(pool: ChannelPool): CallOpener {
