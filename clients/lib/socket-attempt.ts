@@ -44,7 +44,7 @@ interface UpgradeResponseSource {
     listener: (request: unknown, response: { statusCode?: number; headers: Record<string, unknown> }) => void,
   ): unknown;
 }
-export const hasUpgradeResponse = (socket: object): socket is UpgradeResponseSource =>
+const hasUpgradeResponse = (socket: object): socket is UpgradeResponseSource =>
   typeof (socket as { on?: unknown }).on === 'function';
 
 export const localStatus = (code: StatusCode, message: string): CallStatus => ({
