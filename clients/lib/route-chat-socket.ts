@@ -18,6 +18,7 @@ import {
 } from '../../protocol/frames.js';
 import { type CallStatus, GatewayError, StatusCode } from '../../protocol/status.js';
 import { type Clock, systemClock } from './clock.js';
+import { localStatus } from './close-status.js';
 import { createInFlight, type FateName, type InFlight, NOTE_OUTCOME_TRAILER, noteKey } from './fates.js';
 import { createOutbox, type Outbox } from './outbox.js';
 import {
@@ -28,7 +29,7 @@ import {
   isRetryable,
   type ReconnectOptions,
 } from './reconnect.js';
-import { type Attempt, type AttemptEnding, localStatus, startAttempt } from './socket-attempt.js';
+import { type Attempt, type AttemptEnding, startAttempt } from './socket-attempt.js';
 import { bearerSubprotocol, checkBearerToken } from './token.js';
 import { createEmitter, type Listener, type TypedEvents } from './typed-events.js';
 import { resolveWebSocket, type WebSocketConstructor } from './web-socket-like.js';

@@ -3,9 +3,9 @@
  * from the close, the HTTP status and Retry-After of a refused upgrade). The v2 client's reconnect
  * loop starts one per attempt; nothing here retries.
  */
-import { type CallStatus, StatusCode, statusName } from '../../protocol/status.js';
+import { type CallStatus, StatusCode } from '../../protocol/status.js';
 import type { Clock } from './clock.js';
-import { statusForClose } from './close-status.js';
+import { localStatus, statusForClose } from './close-status.js';
 import { parseRetryAfter, type StreamEnding } from './reconnect.js';
 import type { WebSocketConstructor, WebSocketLike } from './web-socket-like.js';
 
@@ -46,13 +46,6 @@ interface UpgradeResponseSource {
 }
 const hasUpgradeResponse = (socket: object): socket is UpgradeResponseSource =>
   typeof (socket as { on?: unknown }).on === 'function';
-
-export const localStatus = (code: StatusCode, message: string): CallStatus => ({
-  code,
-  name: statusName(code),
-  message,
-  metadata: {},
-});
 
 /** Throws what the WebSocket constructor throws (a malformed URL). */
 export function startAttempt(options: AttemptOptions): Attempt {
