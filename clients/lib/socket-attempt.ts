@@ -1,7 +1,7 @@
 /**
  * One connection attempt: a WebSocket, its handshake timeout, and how it ended (the status derived
- * from the close, the HTTP status and Retry-After of a refused upgrade). The v2 client's reconnect
- * loop starts one per attempt; nothing here retries.
+ * from the close, the HTTP status and Retry-After of a refused upgrade). Both clients' reconnect
+ * loops (RouteChatSocket, GatewayClient) start one per attempt; nothing here retries.
  */
 import { type CallStatus, StatusCode } from '../../protocol/status.js';
 import type { Clock } from './clock.js';
@@ -25,7 +25,10 @@ export interface AttemptOptions {
   readonly handshakeTimeoutMs: number;
   onOpen(socket: WebSocketLike): void;
   onMessage(data: unknown): void;
-  /** Once, whatever ended the attempt. `local` is a status decided by this side (set via `fail`). */
+  /**
+   * Once, whatever ended the attempt. The status is the one given to `fail`, else derived from the
+   * close; status frames are the caller's business (a caller that read one prefers it).
+   */
   onClose(ending: AttemptEnding): void;
 }
 
