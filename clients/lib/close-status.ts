@@ -6,7 +6,11 @@
 import { CloseCode, statusForCloseCode } from '../../protocol/close-codes.js';
 import { type CallStatus, StatusCode, statusName } from '../../protocol/status.js';
 
-const status = (code: StatusCode, message: string): CallStatus => ({
+/**
+ * A status built on this side, not sent in a status frame: derived from a close, or decided here
+ * (closed by the client, a timeout, a frame outside the contract).
+ */
+export const localStatus = (code: StatusCode, message: string): CallStatus => ({
   code,
   name: statusName(code),
   message,
@@ -57,7 +61,7 @@ const REFUSAL_HINTS: Readonly<Record<number, string>> = {
 
 function refusedUpgrade(httpStatus: number): CallStatus {
   const hint = REFUSAL_HINTS[httpStatus];
-  return status(
+  return localStatus(
     statusForHttpStatus(httpStatus),
     `upgrade refused: HTTP ${httpStatus}${hint ? ` (${hint})` : ''}`,
   );
@@ -80,12 +84,12 @@ export function statusForClose({
 }: ClosedWithoutStatus): CallStatus {
   if (httpStatus !== undefined) return refusedUpgrade(httpStatus);
   const fromCode = statusForCloseCode(closeCode);
-  if (fromCode !== undefined) return status(fromCode, closeReason);
+  if (fromCode !== undefined) return localStatus(fromCode, closeReason);
   // ws reports a refused upgrade as "Unexpected server response: 403".
   const http = transportError ? /server response: (\d{3})/.exec(transportError) : null;
   if (http?.[1]) return refusedUpgrade(Number(http[1]));
   const detail = closeReason || transportError || `connection closed with code ${closeCode}`;
-  if (TRANSPORT_CLOSE_CODES.has(closeCode)) return status(StatusCode.UNAVAILABLE, detail);
-  if (closeCode === CloseCode.MESSAGE_TOO_BIG) return status(StatusCode.RESOURCE_EXHAUSTED, detail);
-  return status(StatusCode.UNKNOWN, detail);
+  if (TRANSPORT_CLOSE_CODES.has(closeCode)) return localStatus(StatusCode.UNAVAILABLE, detail);
+  if (closeCode === CloseCode.MESSAGE_TOO_BIG) return localStatus(StatusCode.RESOURCE_EXHAUSTED, detail);
+  return localStatus(StatusCode.UNKNOWN, detail);
 }

@@ -16,6 +16,7 @@ import {
 } from '../../protocol/v2/index.js';
 import { type Call, type CallOptions, CallRecord, FrameRejectedError } from './call-record.js';
 import { type Clock, systemClock } from './clock.js';
+import { localStatus } from './close-status.js';
 import { createOutbox, type Outbox, OutboxFullError } from './outbox.js';
 import {
   type Backoff,
@@ -26,7 +27,7 @@ import {
   type ReconnectOptions,
 } from './reconnect.js';
 import type { TokenSource } from './route-chat-socket.js';
-import { type Attempt, type AttemptEnding, localStatus, startAttempt } from './socket-attempt.js';
+import { type Attempt, type AttemptEnding, startAttempt } from './socket-attempt.js';
 import { bearerSubprotocol, checkBearerToken, fetchToken } from './token.js';
 import { createEmitter, type Listener, type TypedEvents } from './typed-events.js';
 import { resolveWebSocket, type WebSocketConstructor, type WebSocketLike } from './web-socket-like.js';

@@ -8,7 +8,6 @@
  */
 import { closeCodeForStatus } from '../../protocol/close-codes.js';
 import {
-  BEARER_SUBPROTOCOL_PREFIX,
   type ErrorFrame,
   type NoteFrame,
   type RouteNoteInput,
@@ -17,9 +16,9 @@ import {
   SUBPROTOCOL,
   serverFrameSchema,
 } from '../../protocol/frames.js';
-import { type CallStatus, GatewayError, StatusCode, statusName } from '../../protocol/status.js';
+import { type CallStatus, GatewayError, StatusCode } from '../../protocol/status.js';
 import { type Clock, systemClock } from './clock.js';
-import { statusForClose } from './close-status.js';
+import { localStatus } from './close-status.js';
 import { createInFlight, type FateName, type InFlight, NOTE_OUTCOME_TRAILER, noteKey } from './fates.js';
 import { createOutbox, type Outbox } from './outbox.js';
 import {
@@ -28,13 +27,12 @@ import {
   backoffPolicy,
   createBackoff,
   isRetryable,
-  parseRetryAfter,
   type ReconnectOptions,
 } from './reconnect.js';
-import { hasUpgradeResponse } from './socket-attempt.js';
-import { checkBearerToken } from './token.js';
+import { type Attempt, type AttemptEnding, startAttempt } from './socket-attempt.js';
+import { bearerSubprotocol, checkBearerToken } from './token.js';
 import { createEmitter, type Listener, type TypedEvents } from './typed-events.js';
-import { resolveWebSocket, type WebSocketConstructor, type WebSocketLike } from './web-socket-like.js';
+import { resolveWebSocket, type WebSocketConstructor } from './web-socket-like.js';
 
 export type { ReconnectOptions } from './reconnect.js';
 
@@ -150,13 +148,6 @@ const CLOSING = 2;
 const CLOSED = 3;
 const END_FRAME = JSON.stringify({ type: 'end' });
 
-const localStatus = (code: StatusCode, message: string): CallStatus => ({
-  code,
-  name: statusName(code),
-  message,
-  metadata: {},
-});
-
 /** A frame waiting in the outbox or in flight. */
 interface Item {
   readonly text: string;
@@ -189,7 +180,8 @@ export class RouteChatSocket implements TypedEvents<RouteChatEvents>, AsyncItera
   readonly #clock: Clock;
   readonly #outbox: Outbox<Item>;
   #state: ConnectionState = { name: 'connecting', attempt: 1 };
-  #socket: WebSocketLike | undefined;
+  /** The current connection attempt (its socket), from creation until its close. */
+  #attempt: Attempt | undefined;
   /** The current stream's frames written and not settled. */
   #inFlight: InFlight<Item> = createInFlight();
   /** Bumped per attempt: callbacks of an older attempt (a late token, a late event) are ignored. */
@@ -209,7 +201,6 @@ export class RouteChatSocket implements TypedEvents<RouteChatEvents>, AsyncItera
   #timer: unknown;
   /** A token function's answer is awaited: no socket yet. */
   #fetchingToken = false;
-  #handshakeTimer: unknown;
   #healthyTimer: unknown;
   /** Set while a new stream settles: nothing is written until it fires. */
   #settleTimer: unknown;
@@ -253,11 +244,11 @@ export class RouteChatSocket implements TypedEvents<RouteChatEvents>, AsyncItera
 
   /** The subprotocol the gateway selected (`routechat.v1`), or '' before open. */
   get protocol(): string {
-    return this.#socket?.protocol ?? '';
+    return this.#attempt?.socket.protocol ?? '';
   }
 
   get bufferedAmount(): number {
-    return this.#socket?.bufferedAmount ?? 0;
+    return this.#attempt?.socket.bufferedAmount ?? 0;
   }
 
   /** Notes waiting for a stream (disconnected, or the in-flight window is full). */
@@ -380,7 +371,7 @@ export class RouteChatSocket implements TypedEvents<RouteChatEvents>, AsyncItera
     if (this.#state.name === 'closed') return;
     this.#closedByUser = true;
     this.#localStatus ??= localStatus(StatusCode.CANCELLED, why);
-    const socket = this.#socket;
+    const socket = this.#attempt?.socket;
     if (socket && this.#timer === undefined && !this.#fetchingToken && socket.readyState !== CLOSED) {
       // The close event settles the stream (a socket already closing just gets there).
       if (socket.readyState !== CLOSING) socket.close(1000, 'client closed');
@@ -412,11 +403,10 @@ export class RouteChatSocket implements TypedEvents<RouteChatEvents>, AsyncItera
   }
 
   #clearTimers() {
-    for (const timer of [this.#timer, this.#handshakeTimer, this.#healthyTimer, this.#settleTimer]) {
+    for (const timer of [this.#timer, this.#healthyTimer, this.#settleTimer]) {
       if (timer !== undefined) this.#clock.clearTimeout(timer);
     }
     this.#timer = undefined;
-    this.#handshakeTimer = undefined;
     this.#healthyTimer = undefined;
     this.#settleTimer = undefined;
   }
@@ -431,7 +421,7 @@ export class RouteChatSocket implements TypedEvents<RouteChatEvents>, AsyncItera
 
   /** Writes what the outbox holds, as far as the in-flight window allows; then the end frame. */
   #pump() {
-    const socket = this.#socket;
+    const socket = this.#attempt?.socket;
     if (this.#state.name !== 'open' && this.#state.name !== 'half-closed') return;
     if (!socket || socket.readyState !== OPEN || this.#inFlight.refusing) return;
     if (this.#settleTimer !== undefined) return;
@@ -495,15 +485,25 @@ export class RouteChatSocket implements TypedEvents<RouteChatEvents>, AsyncItera
 
   #open(token: string | undefined) {
     const generation = this.#generation;
-    const protocols = [SUBPROTOCOL];
-    if (token !== undefined) protocols.push(`${BEARER_SUBPROTOCOL_PREFIX}${token}`);
-    let transportError: string | undefined;
-    let httpStatus: number | undefined;
-    let retryAfterMs: number | undefined;
-    let handshakeTimedOut = false;
-    let socket: WebSocketLike;
+    const protocols = [SUBPROTOCOL, ...(token === undefined ? [] : [bearerSubprotocol(token)])];
+    let attempt: Attempt;
     try {
-      socket = new this.#WebSocket(this.#url, protocols);
+      attempt = startAttempt({
+        url: this.#url,
+        protocols,
+        WebSocket: this.#WebSocket,
+        clock: this.#clock,
+        handshakeTimeoutMs: this.#handshakeTimeoutMs,
+        onOpen: (socket) => {
+          if (generation === this.#generation) this.#streamOpened(socket.protocol);
+        },
+        onMessage: (data) => {
+          if (generation === this.#generation) this.#onMessage(data);
+        },
+        onClose: (ending) => {
+          if (generation === this.#generation) this.#socketClosed(ending);
+        },
+      });
     } catch (error) {
       // A malformed URL: nothing to retry.
       this.#localStatus = localStatus(
@@ -515,81 +515,47 @@ export class RouteChatSocket implements TypedEvents<RouteChatEvents>, AsyncItera
       );
       return;
     }
-    this.#socket = socket;
+    this.#attempt = attempt;
     this.#frameStatus = undefined;
     this.#endSent = false;
     this.#streamProven = false;
     this.#inFlight = createInFlight();
-    const current = () => generation === this.#generation && this.#socket === socket;
-    socket.addEventListener('error', (event) => {
-      const message = (event as { message?: unknown }).message;
-      transportError = typeof message === 'string' ? message : 'WebSocket error';
-    });
-    if (hasUpgradeResponse(socket)) {
-      // With a listener, ws leaves the refused handshake to us: note the status, then abort.
-      socket.on('unexpected-response', (_request, response) => {
-        httpStatus = response.statusCode;
-        const retryAfter = response.headers['retry-after'];
-        retryAfterMs = parseRetryAfter(
-          typeof retryAfter === 'string' ? retryAfter : undefined,
-          this.#clock.now(),
-        );
-        socket.close();
-      });
+  }
+
+  /** The attempt's socket opened: a new stream. */
+  #streamOpened(protocol: string) {
+    // Open is not proof of health (a gateway whose core is down opens, then closes with 4014).
+    if (this.#backoff && this.#policy) {
+      const backoff = this.#backoff;
+      this.#healthyTimer = this.#clock.setTimeout(() => {
+        this.#healthyTimer = undefined;
+        backoff.worked();
+      }, this.#policy.healthyAfterMs);
     }
-    this.#handshakeTimer = this.#clock.setTimeout(() => {
-      this.#handshakeTimer = undefined;
-      handshakeTimedOut = true;
-      socket.close();
-    }, this.#handshakeTimeoutMs);
-    socket.addEventListener('open', () => {
-      if (!current()) return;
-      this.#clock.clearTimeout(this.#handshakeTimer);
-      this.#handshakeTimer = undefined;
-      // Open is not proof of health (a gateway whose core is down opens, then closes with 4014).
-      if (this.#backoff && this.#policy) {
-        const backoff = this.#backoff;
-        this.#healthyTimer = this.#clock.setTimeout(() => {
-          this.#healthyTimer = undefined;
-          backoff.worked();
-        }, this.#policy.healthyAfterMs);
-      }
-      if (this.#settleMs > 0) {
-        this.#settleTimer = this.#clock.setTimeout(() => {
-          this.#settleTimer = undefined;
-          this.#pump();
-        }, this.#settleMs);
-      }
-      this.#setState(this.#ended ? { name: 'half-closed' } : { name: 'open', protocol: socket.protocol });
-      this.#pump();
-    });
-    socket.addEventListener('message', (event) => {
-      if (current()) this.#onMessage(event.data);
-    });
-    socket.addEventListener('close', (event) => {
-      if (!current()) return;
-      this.#clearTimers();
-      const timedOut = handshakeTimedOut && httpStatus === undefined;
-      const status =
-        this.#frameStatus ??
-        this.#localStatus ??
-        (timedOut
-          ? localStatus(
-              StatusCode.DEADLINE_EXCEEDED,
-              `no WebSocket handshake answer within ${this.#handshakeTimeoutMs} ms`,
-            )
-          : statusForClose({ closeCode: event.code, closeReason: event.reason, transportError, httpStatus }));
-      this.#streamEnded(
-        {
-          status,
-          closeCode: event.code,
-          closeReason: event.reason,
-          statusFrame: this.#frameStatus !== undefined,
-          ...(httpStatus === undefined ? {} : { httpStatus }),
-        },
-        { handshakeTimedOut: timedOut, retryAfterMs },
-      );
-    });
+    if (this.#settleMs > 0) {
+      this.#settleTimer = this.#clock.setTimeout(() => {
+        this.#settleTimer = undefined;
+        this.#pump();
+      }, this.#settleMs);
+    }
+    this.#setState(this.#ended ? { name: 'half-closed' } : { name: 'open', protocol });
+    this.#pump();
+  }
+
+  /** The attempt's socket closed: the stream's status is its status frame, else one decided here. */
+  #socketClosed(ending: AttemptEnding) {
+    this.#clearTimers();
+    const status = this.#frameStatus ?? this.#localStatus ?? ending.status;
+    this.#streamEnded(
+      {
+        status,
+        closeCode: ending.closeCode,
+        closeReason: ending.closeReason,
+        statusFrame: this.#frameStatus !== undefined,
+        ...(ending.httpStatus === undefined ? {} : { httpStatus: ending.httpStatus }),
+      },
+      { handshakeTimedOut: ending.handshakeTimedOut, retryAfterMs: ending.retryAfterMs },
+    );
   }
 
   #onMessage(data: unknown) {
@@ -607,7 +573,7 @@ export class RouteChatSocket implements TypedEvents<RouteChatEvents>, AsyncItera
         StatusCode.INTERNAL,
         'the gateway sent a frame outside the v1 contract',
       );
-      this.#socket?.close(closeCodeForStatus(StatusCode.INTERNAL), 'invalid frame');
+      this.#attempt?.socket.close(closeCodeForStatus(StatusCode.INTERNAL), 'invalid frame');
       return;
     }
     const value = frame.data;
@@ -639,7 +605,7 @@ export class RouteChatSocket implements TypedEvents<RouteChatEvents>, AsyncItera
   /** One stream is over: settle its notes, then reconnect or finish. */
   #streamEnded(
     outcome: CloseOutcome,
-    extra: { handshakeTimedOut?: boolean; retryAfterMs?: number | undefined } = {},
+    extra: Partial<Pick<AttemptEnding, 'handshakeTimedOut' | 'retryAfterMs'>> = {},
   ) {
     const { refused, unknown } = this.#inFlight.settle(outcome.status?.metadata[NOTE_OUTCOME_TRAILER]);
     const policy = this.#policy;
@@ -665,7 +631,7 @@ export class RouteChatSocket implements TypedEvents<RouteChatEvents>, AsyncItera
       this.#finish(outcome);
       return;
     }
-    this.#socket = undefined;
+    this.#attempt = undefined;
     this.#setState({
       name: 'reconnecting',
       attempt: next.attempt,
@@ -682,6 +648,8 @@ export class RouteChatSocket implements TypedEvents<RouteChatEvents>, AsyncItera
   #finish(outcome: CloseOutcome) {
     if (this.#state.name === 'closed') return;
     this.#clearTimers();
+    // Closed for good before the socket's close event (if any): its handshake timer stops too.
+    this.#attempt?.detach();
     for (const item of this.#outbox.drain()) {
       this.#settle(item, { fate: 'unsent', resend: false, status: outcome.status });
     }

@@ -1,11 +1,11 @@
 /**
  * One connection attempt: a WebSocket, its handshake timeout, and how it ended (the status derived
- * from the close, the HTTP status and Retry-After of a refused upgrade). The v2 client's reconnect
- * loop starts one per attempt; nothing here retries.
+ * from the close, the HTTP status and Retry-After of a refused upgrade). Both clients' reconnect
+ * loops (RouteChatSocket, GatewayClient) start one per attempt; nothing here retries.
  */
-import { type CallStatus, StatusCode, statusName } from '../../protocol/status.js';
+import { type CallStatus, StatusCode } from '../../protocol/status.js';
 import type { Clock } from './clock.js';
-import { statusForClose } from './close-status.js';
+import { localStatus, statusForClose } from './close-status.js';
 import { parseRetryAfter, type StreamEnding } from './reconnect.js';
 import type { WebSocketConstructor, WebSocketLike } from './web-socket-like.js';
 
@@ -25,7 +25,10 @@ export interface AttemptOptions {
   readonly handshakeTimeoutMs: number;
   onOpen(socket: WebSocketLike): void;
   onMessage(data: unknown): void;
-  /** Once, whatever ended the attempt. `local` is a status decided by this side (set via `fail`). */
+  /**
+   * Once, whatever ended the attempt. The status is the one given to `fail`, else derived from the
+   * close; status frames are the caller's business (a caller that read one prefers it).
+   */
   onClose(ending: AttemptEnding): void;
 }
 
@@ -44,15 +47,8 @@ interface UpgradeResponseSource {
     listener: (request: unknown, response: { statusCode?: number; headers: Record<string, unknown> }) => void,
   ): unknown;
 }
-export const hasUpgradeResponse = (socket: object): socket is UpgradeResponseSource =>
+const hasUpgradeResponse = (socket: object): socket is UpgradeResponseSource =>
   typeof (socket as { on?: unknown }).on === 'function';
-
-export const localStatus = (code: StatusCode, message: string): CallStatus => ({
-  code,
-  name: statusName(code),
-  message,
-  metadata: {},
-});
 
 /** Throws what the WebSocket constructor throws (a malformed URL). */
 export function startAttempt(options: AttemptOptions): Attempt {

@@ -18,9 +18,10 @@
  */
 import { CloseCode, closeCodeForStatus, closeReasonForStatus } from '../../protocol/close-codes.js';
 import type { ErrorFrame, RejectReason } from '../../protocol/frames.js';
-import { type CallStatus, StatusCode, statusName } from '../../protocol/status.js';
+import { type CallStatus, StatusCode } from '../../protocol/status.js';
 import { type ErrorFrameV2, V2_SUBPROTOCOL, type V2RejectReason } from '../../protocol/v2/index.js';
 import type { Call } from './call-record.js';
+import { localStatus } from './close-status.js';
 import type { GatewayClient, MethodMap } from './gateway-client.js';
 import type { WebSocketCloseEventLike, WebSocketConstructor, WebSocketLike } from './web-socket-like.js';
 
@@ -87,7 +88,7 @@ export function routeChatOverV2<M extends WithRouteChat>(client: GatewayClient<M
       } catch (error) {
         // The client is closed for good: nothing a retry can fix.
         const message = error instanceof Error ? error.message : String(error);
-        queueMicrotask(() => this.#finish(status(StatusCode.FAILED_PRECONDITION, message)));
+        queueMicrotask(() => this.#finish(localStatus(StatusCode.FAILED_PRECONDITION, message)));
         return;
       }
       this.#call = call;
@@ -197,10 +198,3 @@ export function routeChatOverV2<M extends WithRouteChat>(client: GatewayClient<M
     }
   };
 }
-
-const status = (code: StatusCode, message: string): CallStatus => ({
-  code,
-  name: statusName(code),
-  message,
-  metadata: {},
-});

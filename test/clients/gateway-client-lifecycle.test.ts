@@ -14,68 +14,8 @@ import {
   OutboxFullError,
   StatusCode,
 } from '../../clients/lib/index.js';
-import type { WebSocketCloseEventLike } from '../../clients/lib/web-socket-like.js';
 import { createFakeClock, type FakeClock } from '../helpers/fake-clock.js';
-
-type Handler = (event: never) => void;
-type UpgradeListener = (
-  request: unknown,
-  response: { statusCode?: number; headers: Record<string, unknown> },
-) => void;
-
-/** A WebSocket the test drives by hand, with ws's `unexpected-response` hook. */
-class ScriptedSocket {
-  static made: ScriptedSocket[] = [];
-  readyState = 0;
-  protocol = '';
-  bufferedAmount = 0;
-  readonly sent: string[] = [];
-  readonly handlers = new Map<string, Handler[]>();
-  upgradeListener: UpgradeListener | undefined;
-  constructor(
-    readonly url: string,
-    readonly protocols: string[],
-  ) {
-    ScriptedSocket.made.push(this);
-  }
-  addEventListener(type: string, listener: Handler) {
-    this.handlers.set(type, [...(this.handlers.get(type) ?? []), listener]);
-  }
-  on(_event: 'unexpected-response', listener: UpgradeListener) {
-    this.upgradeListener = listener;
-  }
-  emit(type: string, event: unknown) {
-    for (const handler of this.handlers.get(type) ?? []) (handler as (e: unknown) => void)(event);
-  }
-  send(data: string) {
-    this.sent.push(data);
-  }
-  close(code = 1005, reason = '') {
-    if (this.readyState === 3) return;
-    const wasConnecting = this.readyState === 0;
-    this.readyState = 3;
-    queueMicrotask(() => this.emit('close', { code: wasConnecting ? 1006 : code, reason }));
-  }
-  // What the server does:
-  open() {
-    this.readyState = 1;
-    this.protocol = 'gateway.v2';
-    this.emit('open', {});
-  }
-  reply(frame: unknown) {
-    this.emit('message', { data: JSON.stringify(frame) });
-  }
-  drop(event: WebSocketCloseEventLike = { code: 1006, reason: '' }) {
-    this.readyState = 3;
-    this.emit('close', event);
-  }
-  refuse(statusCode: number, headers: Record<string, unknown> = {}) {
-    this.upgradeListener?.({}, { statusCode, headers });
-  }
-  frames(): { type: string; id?: string; [key: string]: unknown }[] {
-    return this.sent.map((text) => JSON.parse(text));
-  }
-}
+import { ScriptedSocket } from '../helpers/scripted-websocket.js';
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 const last = () => ScriptedSocket.made.at(-1)!;

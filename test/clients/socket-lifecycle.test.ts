@@ -13,58 +13,8 @@ import {
   type RouteChatSocketOptions,
   StatusCode,
 } from '../../clients/lib/index.js';
-import type { WebSocketCloseEventLike } from '../../clients/lib/web-socket-like.js';
 import { createFakeClock, type FakeClock } from '../helpers/fake-clock.js';
-
-type Handler = (event: never) => void;
-
-/** A WebSocket the test drives by hand. */
-class ScriptedSocket {
-  static made: ScriptedSocket[] = [];
-  readyState = 0;
-  protocol = '';
-  bufferedAmount = 0;
-  readonly sent: string[] = [];
-  readonly handlers = new Map<string, Handler[]>();
-  constructor(
-    readonly url: string,
-    readonly protocols: string[],
-  ) {
-    ScriptedSocket.made.push(this);
-  }
-  addEventListener(type: string, listener: Handler) {
-    this.handlers.set(type, [...(this.handlers.get(type) ?? []), listener]);
-  }
-  emit(type: string, event: unknown) {
-    for (const handler of this.handlers.get(type) ?? []) (handler as (e: unknown) => void)(event);
-  }
-  send(data: string) {
-    this.sent.push(data);
-  }
-  close(code = 1005, reason = '') {
-    if (this.readyState === 3) return;
-    const wasConnecting = this.readyState === 0;
-    this.readyState = 3;
-    queueMicrotask(() => this.emit('close', { code: wasConnecting ? 1006 : code, reason }));
-  }
-  // What the server does:
-  open() {
-    this.readyState = 1;
-    this.protocol = 'routechat.v1';
-    this.emit('open', {});
-  }
-  reply(frame: unknown) {
-    this.emit('message', { data: JSON.stringify(frame) });
-  }
-  drop(event: WebSocketCloseEventLike) {
-    this.readyState = 3;
-    this.emit('close', event);
-  }
-  endWith(code: number, name: string, closeCode: number) {
-    this.reply({ type: 'status', code, name, message: '', metadata: {} });
-    this.drop({ code: closeCode, reason: name });
-  }
-}
+import { ScriptedSocket } from '../helpers/scripted-websocket.js';
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 const last = () => ScriptedSocket.made.at(-1)!;
@@ -182,6 +132,59 @@ describe('RouteChatSocket lifecycle (scripted socket, fake clock)', () => {
     assert.equal(outcome.status.code, StatusCode.DEADLINE_EXCEEDED);
     assert.match(outcome.status.message, /handshake/);
     assert.equal(ScriptedSocket.made.length, 2);
+  });
+
+  test('a 503 upgrade answer with Retry-After is retried no sooner than the header says', async () => {
+    const clock = createFakeClock();
+    const { socket, states } = start(clock, { reconnect: { retries: 3, initialDelayMs: 100 } });
+    last().refuse(503, { 'retry-after': '7' });
+    await tick();
+    const reconnecting = states.find((s) => s.name === 'reconnecting');
+    assert.equal(reconnecting?.name === 'reconnecting' && reconnecting.delayMs, 7000);
+    assert.equal(reconnecting?.name === 'reconnecting' && reconnecting.lastStatus.name, 'UNAVAILABLE');
+    clock.advance(6999);
+    assert.equal(ScriptedSocket.made.length, 1);
+    clock.advance(1);
+    assert.equal(ScriptedSocket.made.length, 2);
+    socket.close();
+  });
+
+  test('a 401 upgrade answer is never retried: UNAUTHENTICATED, the HTTP status in the outcome', async () => {
+    const clock = createFakeClock();
+    const { socket } = start(clock, { reconnect: { retries: 5 } });
+    last().refuse(401);
+    const outcome = await socket.closed;
+    assert.equal(outcome.status.code, StatusCode.UNAUTHENTICATED);
+    assert.equal(outcome.httpStatus, 401);
+    assert.equal(outcome.statusFrame, false);
+    clock.advance(60_000);
+    assert.equal(ScriptedSocket.made.length, 1);
+  });
+
+  test('a frame outside the v1 contract closes the socket (4013) and ends INTERNAL, not retried', async () => {
+    const clock = createFakeClock();
+    const { socket } = start(clock, { reconnect: { retries: 5 } });
+    last().open();
+    last().emit('message', { data: '{"type":"surprise"}' });
+    const outcome = await socket.closed;
+    assert.equal(outcome.status.code, StatusCode.INTERNAL);
+    assert.equal(outcome.closeCode, 4013);
+    clock.advance(60_000);
+    assert.equal(ScriptedSocket.made.length, 1);
+  });
+
+  test("closed while the socket's own close is still on its way: closed at once, no timer left", async () => {
+    const clock = createFakeClock();
+    const { socket } = start(clock, { reconnect: { retries: 5 } });
+    // A runtime sets CLOSED before it dispatches the close event.
+    last().readyState = 3;
+    socket.close();
+    assert.equal(socket.state.name, 'closed');
+    assert.equal((await socket.status).name, 'CANCELLED');
+    assert.equal(clock.pending, 0, 'no handshake timer left');
+    last().emit('close', { code: 1006, reason: '' });
+    clock.advance(60_000);
+    assert.equal(ScriptedSocket.made.length, 1);
   });
 
   test('the AbortSignal stops a pending reconnect for good', async () => {
