@@ -11,15 +11,9 @@ import type { GatewayConfig } from './config.js';
 import { createEndpointCheck } from './endpoint-check.js';
 import { ROUTECHAT_V1_METHOD } from './methods/routechat-v1.js';
 import type { CallOpener } from './session/ports.js';
-import { createV1Connection, type V1Connection, type V1Outcome } from './session/v1-connection.js';
-import type { Session, SessionRegistry } from './sessions.js';
-import {
-  coalescingSocket,
-  createGuard,
-  guardedCalls,
-  listenToSocket,
-  type RawSocket,
-} from './socket-adapter.js';
+import { createV1Connection, type V1Outcome } from './session/v1-connection.js';
+import type { SessionRegistry } from './sessions.js';
+import { acceptSocket, guardedCalls } from './socket-adapter.js';
 import { offeredSubprotocols, upstreamMetadata } from './upgrade.js';
 
 export interface RoutechatPluginOptions {
@@ -72,67 +66,36 @@ export const routechatPlugin: FastifyPluginAsync<RoutechatPluginOptions> = async
   const checkUpgrade = createEndpointCheck(options, ROUTECHAT_PATH);
 
   app.get(ROUTECHAT_PATH, { websocket: true, preValidation: checkUpgrade }, (socket: WebSocket, request) => {
-    const log = request.log;
-    const openedAt = performance.now();
+    const log = request.log.child({ protocol: 'v1' });
     const metadata = upstreamMetadata(request.headers, config['forward-headers'], request.id);
-    const rawSocket = request.raw.socket as RawSocket | null;
-    // Listeners first, before anything can yield: frames that arrive meanwhile must not be lost.
-    let connection: V1Connection | undefined;
-    const guard = createGuard(log, 'v1 connection fault', () => connection?.fail());
-    connection = createV1Connection(
-      coalescingSocket(socket, rawSocket),
-      { method: ROUTECHAT_V1_METHOD, upstream: guardedCalls(upstream, guard, log), metadata },
-      limits,
-      {
-        onRejected: (reason) => observer?.rejected?.(reason),
-        onNoteForwarded: () => observer?.forwarded?.(),
-        ...(options.onRelayLatency ? { onRelayLatency: options.onRelayLatency } : {}),
-        onFinished: (outcome) => {
-          sessions.delete(session);
-          detach();
-          const durationMs = Math.round(performance.now() - session.openedAt);
-          observer?.finished?.(outcome, durationMs);
-          log.info(
-            {
-              durationMs,
-              framesIn: outcome.framesIn,
-              framesOut: outcome.framesOut,
-              rejected: outcome.rejected,
-              status: outcome.status.name,
-              closeCode: outcome.closeCode,
-              cause: outcome.cause,
-            },
-            'connection closed',
-          );
+    acceptSocket(socket, request, sessions, log, ({ socket: connectionSocket, guard, finished }) =>
+      createV1Connection(
+        connectionSocket,
+        { method: ROUTECHAT_V1_METHOD, upstream: guardedCalls(upstream, guard, log), metadata },
+        limits,
+        {
+          onRejected: (reason) => observer?.rejected?.(reason),
+          onNoteForwarded: () => observer?.forwarded?.(),
+          ...(options.onRelayLatency ? { onRelayLatency: options.onRelayLatency } : {}),
+          onFinished: (outcome) => {
+            const durationMs = finished();
+            observer?.finished?.(outcome, durationMs);
+            log.info(
+              {
+                durationMs,
+                framesIn: outcome.framesIn,
+                framesOut: outcome.framesOut,
+                rejected: outcome.rejected,
+                status: outcome.status.name,
+                closeCode: outcome.closeCode,
+                cause: outcome.cause,
+              },
+              'connection closed',
+            );
+          },
         },
-      },
+      ),
     );
-    const live = connection;
-    const session: Session = {
-      connection: live,
-      ip: request.ip,
-      openedAt,
-      alive: true,
-      ping: () => socket.ping(),
-      terminate: () => socket.terminate(),
-    };
-    const detach = listenToSocket(
-      socket,
-      rawSocket,
-      {
-        onClientText: (text) => live.onClientText(text),
-        onClientBinary: () => live.onClientBinary(),
-        onClientGone: () => live.onClientGone(),
-        onSocketDrain: () => live.onSocketDrain(),
-        onClientClosed: (code) => {
-          if (live.state !== 'closed') log.debug({ code }, 'client closed before the call ended');
-        },
-      },
-      session,
-      guard,
-      log,
-    );
-    sessions.add(session);
     observer?.opened?.();
     log.info(
       {

@@ -3,9 +3,10 @@
  * the two plugins that call it, that touches ws objects. Both protocols get the same socket view
  * (write coalescing), the same event wiring, the same fault guard and the same guarded calls.
  */
-import type { FastifyBaseLogger } from 'fastify';
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { CallOpener, ConnectionSocket } from './session/ports.js';
+import type { Session, SessionControl, SessionRegistry } from './sessions.js';
 
 /** The raw TCP (or TLS) socket under ws: corked for coalescing, its 'drain' is when the client caught up. */
 export interface RawSocket {
@@ -73,8 +74,13 @@ export interface SocketEvents {
   /** The client closed, or the connection failed: the machine has no client any more. */
   onClientGone(): void;
   onSocketDrain(): void;
-  /** The close handshake finished (before `onClientGone`), with the client's close code. */
-  onClientClosed?(code: number): void;
+}
+
+/** A connection machine, v1's or v2's, as the adapter drives it. */
+export interface SocketMachine extends SocketEvents, SessionControl {
+  readonly state: string;
+  /** A bug in the machine: end everything with INTERNAL, close 1011. */
+  fail(): void;
 }
 
 export type Guard = ReturnType<typeof createGuard>;
@@ -99,14 +105,70 @@ export function guardedCalls(upstream: CallOpener, guard: Guard, log: FastifyBas
   };
 }
 
+/** What a plugin's machine gets from `acceptSocket`. */
+export interface AcceptedSocket {
+  /** The socket, with write coalescing. */
+  readonly socket: ConnectionSocket;
+  /** Wraps a handler so that a bug in it costs this connection (`fail()`), never the process. */
+  readonly guard: Guard;
+  /**
+   * Call once, when the machine has finished: the session is forgotten (caps, heartbeat, drain)
+   * and the socket's listeners detached. Returns how long the connection lived, in ms.
+   */
+  finished(): number;
+}
+
 /**
- * Wires ws's events to `events`, each through `guard`; `session.alive` is set by pongs. Returns the
+ * One accepted WebSocket, for either protocol: the machine built by `build` over the coalescing
+ * socket, its events wired (each through the fault guard), and its session registered for the caps,
+ * the heartbeat, the sweeps and the drain. Synchronous: no frame can arrive before the listeners.
+ */
+export function acceptSocket<M extends SocketMachine>(
+  socket: WebSocket,
+  request: FastifyRequest,
+  sessions: SessionRegistry,
+  log: FastifyBaseLogger,
+  build: (accepted: AcceptedSocket) => M,
+): M {
+  const openedAt = performance.now();
+  const raw = request.raw.socket as RawSocket | null;
+  let machine: M | undefined;
+  let session: Session | undefined;
+  let detach: (() => void) | undefined;
+  const guard = createGuard(log, 'connection fault', () => machine?.fail());
+  machine = build({
+    socket: coalescingSocket(socket, raw),
+    guard,
+    finished() {
+      if (session) sessions.delete(session);
+      detach?.();
+      return Math.round(performance.now() - openedAt);
+    },
+  });
+  const live = machine;
+  session = {
+    connection: live,
+    ip: request.ip,
+    openedAt,
+    alive: true,
+    ping: () => socket.ping(),
+    terminate: () => socket.terminate(),
+  };
+  if (live.state !== 'closed') {
+    detach = listenToSocket(socket, raw, live, session, guard, log);
+    sessions.add(session);
+  }
+  return live;
+}
+
+/**
+ * Wires ws's events to `machine`, each through `guard`; `session.alive` is set by pongs. Returns the
  * function that detaches what was attached to the raw socket (call it when the connection finishes).
  */
-export function listenToSocket(
+function listenToSocket(
   socket: WebSocket,
   raw: RawSocket | null,
-  events: SocketEvents,
+  events: SocketEvents & { readonly state: string },
   session: { alive: boolean },
   guard: Guard,
   log: FastifyBaseLogger,
@@ -130,7 +192,7 @@ export function listenToSocket(
     events.onClientGone();
   });
   socket.on('close', (code) => {
-    events.onClientClosed?.(code);
+    if (events.state !== 'closed') log.debug({ code }, 'client closed before the gateway did');
     events.onClientGone();
   });
   return () => raw?.off('drain', onSocketDrain);

@@ -20,21 +20,10 @@ import type { GatewayConfig } from './config.js';
 import { createEndpointCheck } from './endpoint-check.js';
 import type { MethodCatalog } from './methods/method-registry.js';
 import type { ConnectionObserver } from './routechat-plugin.js';
-import {
-  type Connection,
-  type ConnectionLimits,
-  type ConnectionOutcome,
-  createConnection,
-} from './session/connection.js';
+import { type ConnectionLimits, type ConnectionOutcome, createConnection } from './session/connection.js';
 import type { CallOpener } from './session/ports.js';
-import type { Session, SessionRegistry } from './sessions.js';
-import {
-  coalescingSocket,
-  createGuard,
-  guardedCalls,
-  listenToSocket,
-  type RawSocket,
-} from './socket-adapter.js';
+import type { SessionRegistry } from './sessions.js';
+import { acceptSocket, guardedCalls } from './socket-adapter.js';
 import { upstreamMetadata } from './upgrade.js';
 
 export interface V2PluginOptions {
@@ -85,40 +74,26 @@ export const v2Plugin: FastifyPluginAsync<V2PluginOptions> = async (app, options
     { websocket: true, preValidation: createEndpointCheck(options, V2_PATH) },
     (socket: WebSocket, request) => {
       const log = request.log.child({ protocol: 'v2' });
-      const openedAt = performance.now();
       const baseMetadata = upstreamMetadata(request.headers, config['forward-headers'], request.id);
-      const rawSocket = request.raw.socket as RawSocket | null;
-      let connection: Connection | undefined;
-      // A bug must cost one connection (each stream INTERNAL, close 1011), never the process.
-      const guard = createGuard(log, 'v2 connection fault', () => connection?.fail());
-      connection = createConnection(
-        coalescingSocket(socket, rawSocket),
-        { methods: options.methods, upstream: guardedCalls(options.upstream, guard, log), baseMetadata },
-        limits,
-        {
-          onRejected: (reason) => v2Observer?.errorFrame?.(reason),
-          onStreamOpened: (method) => v2Observer?.streamOpened?.(method),
-          onStreamFinished: (method, status, opened) => v2Observer?.streamFinished?.(method, status, opened),
-          onFinished: (outcome) => {
-            sessions.delete(session);
-            detach();
-            const durationMs = Math.round(performance.now() - openedAt);
-            v2Observer?.finished?.(outcome, durationMs);
-            log.info({ durationMs, ...outcome }, 'connection closed');
+      // A bug costs one connection (each stream INTERNAL, close 1011), never the process.
+      acceptSocket(socket, request, sessions, log, ({ socket: connectionSocket, guard, finished }) =>
+        createConnection(
+          connectionSocket,
+          { methods: options.methods, upstream: guardedCalls(options.upstream, guard, log), baseMetadata },
+          limits,
+          {
+            onRejected: (reason) => v2Observer?.errorFrame?.(reason),
+            onStreamOpened: (method) => v2Observer?.streamOpened?.(method),
+            onStreamFinished: (method, status, opened) =>
+              v2Observer?.streamFinished?.(method, status, opened),
+            onFinished: (outcome) => {
+              const durationMs = finished();
+              v2Observer?.finished?.(outcome, durationMs);
+              log.info({ durationMs, ...outcome }, 'connection closed');
+            },
           },
-        },
+        ),
       );
-      const live = connection;
-      const session: Session = {
-        connection: live,
-        ip: request.ip,
-        openedAt,
-        alive: true,
-        ping: () => socket.ping(),
-        terminate: () => socket.terminate(),
-      };
-      const detach = listenToSocket(socket, rawSocket, live, session, guard, log);
-      sessions.add(session);
       v2Observer?.opened?.();
       log.info(
         { origin: request.headers.origin, subprotocol: socket.protocol || undefined },
