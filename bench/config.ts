@@ -22,6 +22,8 @@ export interface BenchConfig {
   /** Protocol v2 at scale: sockets, each with this many open RouteChat streams. */
   readonly v2ScaleSockets: number;
   readonly v2StreamsPerSocket: number;
+  /** `--only v2-routechat`: just the RouteChat v1-vs-v2 comparison (a codec change's effect, quickly). */
+  readonly only: 'v2-routechat' | undefined;
 }
 
 export function readConfig(argv: readonly string[]): BenchConfig {
@@ -36,10 +38,13 @@ export function readConfig(argv: readonly string[]): BenchConfig {
       window: { type: 'string' },
       'scale-connections': { type: 'string' },
       'v2-scale-sockets': { type: 'string' },
+      only: { type: 'string' },
     },
     strict: true,
   });
   const quick = values.quick === true;
+  if (values.only !== undefined && values.only !== 'v2-routechat')
+    throw new Error(`--only takes "v2-routechat", got "${values.only}"`);
   const num = (value: string | undefined, fallback: number) => {
     if (value === undefined) return fallback;
     const n = Number(value);
@@ -65,5 +70,6 @@ export function readConfig(argv: readonly string[]): BenchConfig {
     // 1,000 × 10 = 10,000 streams, as many as v1's scale connections: figures compare like for like.
     v2ScaleSockets: num(values['v2-scale-sockets'], quick ? 50 : 1000),
     v2StreamsPerSocket: 10,
+    only: values.only,
   };
 }

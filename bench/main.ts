@@ -169,6 +169,26 @@ async function writeResults(config: BenchConfig, results: BenchResults): Promise
   writeFileSync(join(config.outDir, 'latency.svg'), svg);
 }
 
+/** `--only v2-routechat`: the RouteChat v1-vs-v2 section alone; prints its JSON, writes v2-routechat.json. */
+async function runV2RouteChatOnly(config: BenchConfig): Promise<void> {
+  const workers: LoadWorker[] = Array.from({ length: config.loadWorkers }, forkWorker);
+  try {
+    log(
+      `RouteChat v1 vs v2 (closed loop, ${config.connections} sockets × 1 stream × window ${config.window})`,
+    );
+    const comparison = await withProducts([], (core, gateway) =>
+      compareV1V2(config, workers, core, gateway, log),
+    );
+    mkdirSync(config.outDir, { recursive: true });
+    writeFileSync(join(config.outDir, 'v2-routechat.json'), `${JSON.stringify(comparison, null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ gatewayCpuPerNoteRatio: comparison.gatewayCpuPerNoteRatio })}\n`,
+    );
+  } finally {
+    await Promise.all(workers.map((w) => w.stop()));
+  }
+}
+
 async function main(): Promise<void> {
   const config = readConfig(process.argv.slice(2));
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -177,6 +197,7 @@ async function main(): Promise<void> {
       process.exit(130);
     });
   }
+  if (config.only === 'v2-routechat') return runV2RouteChatOnly(config);
   const results = await run(config);
   await writeResults(config, results);
   process.stdout.write(`${markdown(results)}\n`);
