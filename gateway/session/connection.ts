@@ -14,6 +14,8 @@ import {
 import {
   type ErrorFrameV2,
   errorFrameV2,
+  MESSAGE_FRAME_SUFFIX,
+  messageFramePrefix,
   metadataProblems,
   type OpenFrame,
   parseClientFrameV2,
@@ -109,18 +111,23 @@ export function createConnection(
     },
   );
 
-  const send = (frame: ServerFrameV2) => {
+  const sendText = (text: string) => {
     if (state === 'closed') return;
     framesOut += 1;
     lastActivity = clock.now();
-    if (frame.type === 'error') hooks.onRejected?.(frame.reason);
-    socket.send(JSON.stringify(frame));
+    socket.send(text);
     if (!callsPaused && socket.bufferedAmount > limits.socketHighWaterMark) {
       // The client reads slower than the calls answer: stop reading every call; HTTP/2 flow
       // control holds the servers back and our memory stays bounded.
       callsPaused = true;
       for (const stream of streams.values()) stream.pause();
     }
+  };
+
+  const send = (frame: ServerFrameV2) => {
+    if (state === 'closed') return;
+    if (frame.type === 'error') hooks.onRejected?.(frame.reason);
+    sendText(JSON.stringify(frame));
   };
 
   const closeSocket = (code: number, reason: string, cause: ConnectionOutcome['cause']) => {
@@ -132,18 +139,25 @@ export function createConnection(
     hooks.onFinished({ closeCode: code, cause, framesIn, framesOut, streams: streamsOpened, rejected });
   };
 
-  const sink: StreamSink = {
-    send,
-    finished(stream, status) {
-      if (streams.get(stream.id) !== stream) return;
-      streams.delete(stream.id);
-      recentlyFinished.add(stream.id);
-      if (recentlyFinished.size > RECENTLY_FINISHED)
-        recentlyFinished.delete(recentlyFinished.values().next().value as string);
-      hooks.onStreamFinished?.(stream.method.name, status, true);
-      if (state === 'draining' && streams.size === 0)
-        closeSocket(CloseCode.GOING_AWAY, 'gateway shutting down', 'shutdown');
-    },
+  const finishedStream = (stream: Stream, status: CallStatus) => {
+    if (streams.get(stream.id) !== stream) return;
+    streams.delete(stream.id);
+    recentlyFinished.add(stream.id);
+    if (recentlyFinished.size > RECENTLY_FINISHED)
+      recentlyFinished.delete(recentlyFinished.values().next().value as string);
+    hooks.onStreamFinished?.(stream.method.name, status, true);
+    if (state === 'draining' && streams.size === 0)
+      closeSocket(CloseCode.GOING_AWAY, 'gateway shutting down', 'shutdown');
+  };
+
+  /** Each stream's sink: the shared frame path, and its message frames' prefix made once. */
+  const sinkFor = (id: string): StreamSink => {
+    const prefix = messageFramePrefix(id);
+    return {
+      send,
+      sendMessage: (message) => sendText(prefix + JSON.stringify(message) + MESSAGE_FRAME_SUFFIX),
+      finished: finishedStream,
+    };
   };
 
   /** A stream that ends as it opens: status only (and the error's details first, when any). */
@@ -249,7 +263,7 @@ export function createConnection(
           frame.timeoutMs === undefined ? {} : { timeoutMs: frame.timeoutMs },
           handlers,
         ),
-      sink,
+      sinkFor(id),
       { initialCredit: limits.initialCredit, maxRejections: limits.maxStreamRejections },
       callsPaused,
     );

@@ -4,6 +4,7 @@
  * arrives in state Y" for one stream is answered here; socket-level rules live in connection.ts
  * (v2: many streams per socket) and v1-connection.ts (v1: the socket is one RouteChat stream).
  */
+import type { JsonValue } from '@bufbuild/protobuf';
 import { type CallStatus, type ErrorDetail, StatusCode } from '../../protocol/index.js';
 import { errorFrameV2, type ServerFrameV2, type V2RejectReason } from '../../protocol/v2/index.js';
 import { gatewayStatus } from '../core-status.js';
@@ -12,6 +13,8 @@ import type { CallHandlers, CallPort } from './ports.js';
 
 export interface StreamSink {
   send(frame: ServerFrameV2): void;
+  /** A response message for this stream (the frame most sent: the sink writes its text itself). */
+  sendMessage(message: JsonValue): void;
   /** The stream is over (its status was sent, or the socket is gone): forget it. */
   finished(stream: Stream, status: CallStatus): void;
 }
@@ -106,14 +109,14 @@ export function createStream(
   const handlers: CallHandlers = {
     onMessage(bytes) {
       if (state.name === 'closed') return;
-      let message: unknown;
+      let message: JsonValue;
       try {
         message = method.codec.responseToJson(bytes);
       } catch {
         call.cancel();
         return finish(gatewayStatus(StatusCode.INTERNAL, 'the core sent a message that does not decode'));
       }
-      sink.send({ type: 'message', id, message });
+      sink.sendMessage(message);
     },
     onReadEnd() {
       readEnded = true;

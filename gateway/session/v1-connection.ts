@@ -5,6 +5,7 @@
  * the status closing the socket (4000 + code, 1001 at shutdown), and backpressure by pausing the
  * socket instead of credit frames.
  */
+import type { JsonValue } from '@bufbuild/protobuf';
 import {
   type CallStatus,
   CloseCode,
@@ -138,19 +139,23 @@ export function createV1Connection(
     cause,
   });
 
+  /** A note from the core: v1's frame is the note itself. */
+  const sendNote = (note: JsonValue) => {
+    if (closed) return;
+    framesOut += 1;
+    lastActivity = clock.now();
+    socket.send(JSON.stringify(note));
+    if (!callPausedForSocket && socket.bufferedAmount > limits.socketHighWaterMark) {
+      // The client reads slower than the server sends: stop reading the call; HTTP/2 flow
+      // control then holds the server back, and our memory stays bounded.
+      callPausedForSocket = true;
+      stream.pause();
+    }
+  };
+
   const sendFrame = (frame: ServerFrameV2) => {
     if (closed) return;
-    if (frame.type === 'message') {
-      framesOut += 1;
-      lastActivity = clock.now();
-      socket.send(JSON.stringify(frame.message));
-      if (!callPausedForSocket && socket.bufferedAmount > limits.socketHighWaterMark) {
-        // The client reads slower than the server sends: stop reading the call; HTTP/2 flow
-        // control then holds the server back, and our memory stays bounded.
-        callPausedForSocket = true;
-        stream.pause();
-      }
-    } else if (frame.type === 'status') {
+    if (frame.type === 'status') {
       const status: StatusFrame = {
         type: 'status',
         code: frame.code,
@@ -167,7 +172,8 @@ export function createV1Connection(
     } else if (frame.type === 'error') {
       reject(errorFrame(toV1Reason(frame.reason), frame.message, frame.details as ErrorDetail[]));
     }
-    // Credit frames: v1 has none (its stream has unlimited credit; the socket is paused instead).
+    // Credit frames: v1 has none (its stream has unlimited credit; the socket is paused instead);
+    // message frames come through sendNote.
   };
 
   const finished = (status: CallStatus) => {
@@ -231,7 +237,7 @@ export function createV1Connection(
     '',
     deps.method,
     openCall,
-    { send: sendFrame, finished: (_stream, status) => finished(status) },
+    { send: sendFrame, sendMessage: sendNote, finished: (_stream, status) => finished(status) },
     // No credit frames and no per-stream rejection limit: v1 counts rejections per socket, below.
     { initialCredit: Number.POSITIVE_INFINITY, maxRejections: Number.POSITIVE_INFINITY },
   );

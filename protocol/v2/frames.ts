@@ -47,6 +47,15 @@ export const serverMessageFrameSchema = z.strictObject({
   message: z.unknown(),
 });
 
+/**
+ * The text of a message frame is `messageFramePrefix(id) + JSON.stringify(message) + '}'`: exactly
+ * `JSON.stringify({ type: 'message', id, message })`, with the prefix made once per stream instead of
+ * the whole object once per message (the frame most sent; test/protocol/v2-frames.test.ts).
+ */
+export const messageFramePrefix = (id: string): string =>
+  `{"type":"message","id":${JSON.stringify(id)},"message":`;
+export const MESSAGE_FRAME_SUFFIX = '}';
+
 /** Why a client frame was rejected (the error frame's `reason`; also a metrics label). */
 export const V2_REJECT_REASONS = [
   'binary_frame',
