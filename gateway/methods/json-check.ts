@@ -124,119 +124,128 @@ function fieldByKey(desc: DescMessage, key: string): DescField | undefined {
   return byKey.get(key);
 }
 
+/**
+ * Where a value is: its parent's path and its own key, joined only when a problem is reported (the
+ * walk of a valid message, the common case, builds no path strings).
+ */
+const join = (path: string, key: string) => (path ? `${path}.${key}` : key);
+
+function problem(details: ErrorDetail[], path: string, key: string, text: string): void {
+  if (details.length < MAX_DETAILS) details.push({ path: join(path, key), message: text });
+}
+
+function walkStrings(details: ErrorDetail[], path: string, key: string, v: unknown): void {
+  if (typeof v === 'string') {
+    if (!isWellFormedString(v)) problem(details, path, key, 'ill-formed string (lone surrogate)');
+  } else if (Array.isArray(v)) {
+    const here = join(path, key);
+    for (let i = 0; i < v.length; i += 1) walkStrings(details, here, String(i), v[i]);
+  } else if (isObject(v)) {
+    const here = join(path, key);
+    for (const k of Object.keys(v)) walkStrings(details, here, k, v[k]);
+  }
+}
+
+function single(
+  details: ErrorDetail[],
+  path: string,
+  key: string,
+  kind: 'scalar' | 'enum' | 'message',
+  field: { scalar?: ScalarType | undefined; enum?: DescEnum | undefined; message?: DescMessage | undefined },
+  v: unknown,
+): void {
+  if (kind === 'message' && field.message) return walkMessage(details, path, key, field.message, v);
+  if (kind === 'enum' && field.enum) {
+    const p = enumProblem(field.enum, v);
+    if (p) problem(details, path, key, p);
+    return;
+  }
+  if (field.scalar !== undefined) {
+    const p = scalarProblem(field.scalar, v);
+    if (p) problem(details, path, key, p);
+  }
+}
+
+function walkField(details: ErrorDetail[], path: string, key: string, field: DescField, v: unknown): void {
+  // null is "absent", except for google.protobuf.Value (where it is a value) — the library knows.
+  if (v === null) return;
+  switch (field.fieldKind) {
+    case 'scalar':
+    case 'enum':
+    case 'message':
+      return single(details, path, key, field.fieldKind, field, v);
+    case 'list': {
+      if (!Array.isArray(v)) return problem(details, path, key, 'expected an array');
+      const here = join(path, key);
+      for (let i = 0; i < v.length; i += 1) {
+        const item: unknown = v[i];
+        if (
+          item === null &&
+          !(field.listKind === 'message' && field.message.typeName === 'google.protobuf.Value')
+        )
+          problem(details, here, String(i), 'null is not allowed in a repeated field');
+        else single(details, here, String(i), field.listKind, field, item);
+      }
+      return;
+    }
+    case 'map': {
+      if (!isObject(v)) return problem(details, path, key, 'expected an object (map)');
+      const here = join(path, key);
+      for (const mapKey of Object.keys(v)) {
+        const item = v[mapKey];
+        const keyProblem =
+          field.mapKey === ScalarType.BOOL
+            ? MAP_KEY_BOOL.test(mapKey)
+              ? undefined
+              : 'a bool map key is "true" or "false"'
+            : field.mapKey === ScalarType.STRING
+              ? isWellFormedString(mapKey)
+                ? undefined
+                : 'ill-formed string (lone surrogate)'
+              : scalarProblem(field.mapKey, mapKey);
+        if (keyProblem) problem(details, here, mapKey, `map key: ${keyProblem}`);
+        if (item === null) problem(details, here, mapKey, 'null is not allowed as a map value');
+        else single(details, here, mapKey, field.mapKind, field, item);
+      }
+      return;
+    }
+  }
+}
+
+/** `v` as the JSON of message `desc`, found at `key` under `path` ('' and '' for the root). */
+function walkMessage(details: ErrorDetail[], path: string, key: string, desc: DescMessage, v: unknown): void {
+  if (v === null) return;
+  if (hasSpecialJson(desc)) return walkStrings(details, path, key, v);
+  if (!isObject(v)) return problem(details, path, key, `expected an object (${desc.name})`);
+  const here = join(path, key);
+  // Only messages with a oneof need the map (most messages have none: no allocation per message).
+  let oneofSeen: Map<string, string> | undefined;
+  for (const fieldKey of Object.keys(v)) {
+    const item = v[fieldKey];
+    const field = fieldByKey(desc, fieldKey);
+    if (!field) {
+      problem(details, here, fieldKey, 'unknown field');
+      continue;
+    }
+    if (field.oneof && item !== null) {
+      oneofSeen ??= new Map();
+      const other = oneofSeen.get(field.oneof.name);
+      if (other !== undefined)
+        problem(
+          details,
+          here,
+          fieldKey,
+          `only one of the oneof "${field.oneof.name}" may be set (also "${other}")`,
+        );
+      oneofSeen.set(field.oneof.name, fieldKey);
+    }
+    walkField(details, here, fieldKey, field, item);
+  }
+}
+
 /** Every problem (at most MAX_DETAILS) of `value` as JSON of `message`; empty when it is well-formed. */
 export function checkMessageJson(message: DescMessage, value: unknown): ErrorDetail[] {
   const details: ErrorDetail[] = [];
-  const problem = (path: string, text: string) => {
-    if (details.length < MAX_DETAILS) details.push({ path, message: text });
-  };
-  const join = (path: string, key: string) => (path ? `${path}.${key}` : key);
-
-  const walkStrings = (path: string, v: unknown): void => {
-    if (typeof v === 'string') {
-      if (!isWellFormedString(v)) problem(path, 'ill-formed string (lone surrogate)');
-    } else if (Array.isArray(v))
-      v.forEach((item, i) => {
-        walkStrings(join(path, String(i)), item);
-      });
-    else if (isObject(v)) for (const [k, item] of Object.entries(v)) walkStrings(join(path, k), item);
-  };
-
-  const single = (
-    path: string,
-    kind: 'scalar' | 'enum' | 'message',
-    field: {
-      scalar?: ScalarType | undefined;
-      enum?: DescEnum | undefined;
-      message?: DescMessage | undefined;
-    },
-    v: unknown,
-  ) => {
-    if (kind === 'message' && field.message) return walkMessage(path, field.message, v);
-    if (kind === 'enum' && field.enum) {
-      const p = enumProblem(field.enum, v);
-      if (p) problem(path, p);
-      return;
-    }
-    if (field.scalar !== undefined) {
-      const p = scalarProblem(field.scalar, v);
-      if (p) problem(path, p);
-    }
-  };
-
-  const walkField = (path: string, field: DescField, v: unknown) => {
-    if (v === null) {
-      // null is "absent", except for google.protobuf.Value (where it is a value) — the library knows.
-      return;
-    }
-    switch (field.fieldKind) {
-      case 'scalar':
-      case 'enum':
-      case 'message':
-        return single(path, field.fieldKind, field, v);
-      case 'list':
-        if (!Array.isArray(v)) return problem(path, 'expected an array');
-        v.forEach((item, i) => {
-          if (
-            item === null &&
-            !(field.listKind === 'message' && field.message.typeName === 'google.protobuf.Value')
-          )
-            problem(join(path, String(i)), 'null is not allowed in a repeated field');
-          else single(join(path, String(i)), field.listKind, field, item);
-        });
-        return;
-      case 'map':
-        if (!isObject(v)) return problem(path, 'expected an object (map)');
-        for (const [key, item] of Object.entries(v)) {
-          const itemPath = join(path, key);
-          const keyProblem =
-            field.mapKey === ScalarType.BOOL
-              ? MAP_KEY_BOOL.test(key)
-                ? undefined
-                : 'a bool map key is "true" or "false"'
-              : field.mapKey === ScalarType.STRING
-                ? isWellFormedString(key)
-                  ? undefined
-                  : 'ill-formed string (lone surrogate)'
-                : scalarProblem(field.mapKey, key);
-          if (keyProblem) problem(itemPath, `map key: ${keyProblem}`);
-          if (item === null) problem(itemPath, 'null is not allowed as a map value');
-          else single(itemPath, field.mapKind, field, item);
-        }
-        return;
-    }
-  };
-
-  function walkMessage(path: string, desc: DescMessage, v: unknown): void {
-    if (v === null) return;
-    if (hasSpecialJson(desc)) {
-      walkStrings(path, v);
-      return;
-    }
-    if (!isObject(v)) {
-      problem(path, `expected an object (${desc.name})`);
-      return;
-    }
-    // Only messages with a oneof need the map (most messages have none: no allocation per message).
-    let oneofSeen: Map<string, string> | undefined;
-    for (const [key, item] of Object.entries(v)) {
-      const field = fieldByKey(desc, key);
-      const fieldPath = join(path, key);
-      if (!field) {
-        problem(fieldPath, 'unknown field');
-        continue;
-      }
-      if (field.oneof && item !== null) {
-        oneofSeen ??= new Map();
-        const other = oneofSeen.get(field.oneof.name);
-        if (other !== undefined)
-          problem(fieldPath, `only one of the oneof "${field.oneof.name}" may be set (also "${other}")`);
-        oneofSeen.set(field.oneof.name, key);
-      }
-      walkField(fieldPath, field, item);
-    }
-  }
-
-  walkMessage('', message, value);
+  walkMessage(details, '', '', message, value);
   return details;
 }

@@ -1,0 +1,69 @@
+/**
+ * `npx tsx bench/frame-micro.ts [rounds]`: the gateway's own work per RouteChat note without I/O,
+ * v1 against v2 in one process, interleaved: a client frame's text to request bytes (frame parse,
+ * checks, encode) and response bytes to the frame's text. What the end-to-end v2/v1 ratio is made
+ * of, apart from ws and grpc-js (which cost the same per note in both). Median µs per note.
+ */
+import { ROUTECHAT_V1_METHOD } from '../gateway/methods/routechat-v1.js';
+import { registryFromProtoFiles } from '../gateway/methods/descriptors.js';
+import { createCodec } from '../gateway/methods/index.js';
+import { DEFAULT_FRAME_LIMITS, parseClientFrame } from '../protocol/index.js';
+import {
+  DEFAULT_V2_FRAME_LIMITS,
+  MESSAGE_FRAME_SUFFIX,
+  messageFramePrefix,
+  parseClientFrameV2,
+} from '../protocol/v2/index.js';
+import { PROTO_PATH } from '../proto/index.js';
+
+const registry = registryFromProtoFiles([PROTO_PATH]);
+const noteType = registry.getMessage('routeguide.RouteNote');
+if (!noteType) throw new Error('routeguide.RouteNote not found');
+const v2Codec = createCodec(noteType, noteType, registry, 4 * 1024 * 1024);
+const v1Codec = ROUTECHAT_V1_METHOD.codec;
+
+// A note as the bench sends it (64-byte message).
+const note = { location: { latitude: 412345678, longitude: -741234567 }, message: 'x'.repeat(64) };
+const v1Text = JSON.stringify(note);
+const v2Text = JSON.stringify({ type: 'message', id: 's12', message: note });
+const prefix = messageFramePrefix('s12');
+const parsedV1 = v1Codec.parseRequest(note);
+if (!parsedV1.ok) throw new Error('the note does not encode');
+const bytes = Buffer.from(parsedV1.bytes);
+
+let sink = 0;
+const cases: Record<string, () => void> = {
+  'in, v1': () => {
+    const frame = parseClientFrame(v1Text, DEFAULT_FRAME_LIMITS);
+    if (frame.kind !== 'note') throw new Error('rejected');
+    const parsed = v1Codec.parseRequest(frame.note);
+    if (parsed.ok) sink += parsed.bytes.length;
+  },
+  'in, v2': () => {
+    const frame = parseClientFrameV2(v2Text, DEFAULT_V2_FRAME_LIMITS);
+    if (frame.kind !== 'frame' || frame.frame.type !== 'message') throw new Error('rejected');
+    const parsed = v2Codec.parseRequest(frame.frame.message);
+    if (parsed.ok) sink += parsed.bytes.length;
+  },
+  'out, v1': () => {
+    sink += JSON.stringify(v1Codec.responseToJson(bytes)).length;
+  },
+  'out, v2': () => {
+    sink += (prefix + JSON.stringify(v2Codec.responseToJson(bytes)) + MESSAGE_FRAME_SUFFIX).length;
+  },
+};
+
+const N = 200_000;
+const rounds = Number(process.argv[2] ?? 5);
+const samples = new Map<string, number[]>(Object.keys(cases).map((k) => [k, []]));
+for (let r = 0; r <= rounds; r++) {
+  for (const [name, run] of Object.entries(cases)) {
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < N; i++) run();
+    const us = Number(process.hrtime.bigint() - start) / 1000 / N;
+    if (r > 0) samples.get(name)?.push(us); // round 0 warms up
+  }
+}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+for (const [name, xs] of samples) console.log(`${name.padEnd(8)} ${median(xs).toFixed(3)} µs`);
+if (sink === 0) console.log('');
