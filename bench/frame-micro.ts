@@ -4,9 +4,11 @@
  * checks, encode) and response bytes to the frame's text. What the end-to-end v2/v1 ratio is made
  * of, apart from ws and grpc-js (which cost the same per note in both). Median µs per note.
  */
-import { ROUTECHAT_V1_METHOD } from '../gateway/methods/routechat-v1.js';
+
 import { registryFromProtoFiles } from '../gateway/methods/descriptors.js';
 import { createCodec } from '../gateway/methods/index.js';
+import { ROUTECHAT_V1_METHOD } from '../gateway/methods/routechat-v1.js';
+import { PROTO_PATH } from '../proto/index.js';
 import { DEFAULT_FRAME_LIMITS, parseClientFrame } from '../protocol/index.js';
 import {
   DEFAULT_V2_FRAME_LIMITS,
@@ -14,7 +16,6 @@ import {
   messageFramePrefix,
   parseClientFrameV2,
 } from '../protocol/v2/index.js';
-import { PROTO_PATH } from '../proto/index.js';
 
 const registry = registryFromProtoFiles([PROTO_PATH]);
 const noteType = registry.getMessage('routeguide.RouteNote');

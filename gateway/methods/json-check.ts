@@ -153,7 +153,7 @@ function single(
   kind: 'scalar' | 'enum' | 'message',
   field: { scalar?: ScalarType | undefined; enum?: DescEnum | undefined; message?: DescMessage | undefined },
   v: unknown,
-): void {
+) {
   if (kind === 'message' && field.message) return walkMessage(details, path, key, field.message, v);
   if (kind === 'enum' && field.enum) {
     const p = enumProblem(field.enum, v);
@@ -166,7 +166,7 @@ function single(
   }
 }
 
-function walkField(details: ErrorDetail[], path: string, key: string, field: DescField, v: unknown): void {
+function walkField(details: ErrorDetail[], path: string, key: string, field: DescField, v: unknown) {
   // null is "absent", except for google.protobuf.Value (where it is a value) — the library knows.
   if (v === null) return;
   switch (field.fieldKind) {
@@ -213,7 +213,7 @@ function walkField(details: ErrorDetail[], path: string, key: string, field: Des
 }
 
 /** `v` as the JSON of message `desc`, found at `key` under `path` ('' and '' for the root). */
-function walkMessage(details: ErrorDetail[], path: string, key: string, desc: DescMessage, v: unknown): void {
+function walkMessage(details: ErrorDetail[], path: string, key: string, desc: DescMessage, v: unknown) {
   if (v === null) return;
   if (hasSpecialJson(desc)) return walkStrings(details, path, key, v);
   if (!isObject(v)) return problem(details, path, key, `expected an object (${desc.name})`);
