@@ -8,6 +8,7 @@ import { fromBinary, fromJson, type JsonValue, toBinary, toJson } from '@bufbuil
 import { registryFromProtoFiles } from '../gateway/methods/descriptors.js';
 import { createCodec } from '../gateway/methods/index.js';
 import { checkMessageJson } from '../gateway/methods/json-check.js';
+import { runMicro } from './micro.js';
 import { PROTO_PATH } from './processes.js';
 
 const registry = registryFromProtoFiles([PROTO_PATH]);
@@ -44,22 +45,7 @@ const cases: Record<string, () => void> = {
   },
 };
 
-const N = 200_000;
-const rounds = Number(process.argv[2] ?? 7);
-const samples = new Map<string, number[]>(Object.keys(cases).map((k) => [k, []]));
-for (let r = 0; r <= rounds; r++) {
-  for (const [name, run] of Object.entries(cases)) {
-    const start = process.hrtime.bigint();
-    for (let i = 0; i < N; i++) run();
-    const us = Number(process.hrtime.bigint() - start) / 1000 / N;
-    if (r > 0) samples.get(name)?.push(us); // round 0 warms up
-  }
-}
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
-for (const [name, xs] of samples)
-  process.stdout.write(
-    `${name.padEnd(20)} median ${median(xs).toFixed(3)} µs  (rounds: ${xs.map((x) => x.toFixed(2)).join(' ')})\n`,
-  );
+runMicro(cases, Number(process.argv[2] ?? 7));
 process.stdout.write(
   `(JSON.parse of the frame's message and JSON.stringify of the reply included; ${sink > 0})\n`,
 );
