@@ -2,8 +2,8 @@
  * The loop of the in-process micro-benches (codec-micro.ts, frame-micro.ts): each case `n` times
  * per round, the cases interleaved round by round, round 0 as warm-up; prints each case's median
  * µs per call and its rounds. Run the built files (dist/bench/): under tsx, esbuild's keepNames
- * wraps every closure made per call in `__name` (a defineProperty), which measured 10× the cost of
- * json-check's old per-call closures and would skew any comparison of them.
+ * wraps every closure made per call in `__name` (a defineProperty): json-check with its old
+ * per-call closures measured 2.3 µs per RouteNote under tsx against 0.21 µs built.
  */
 export function runMicro(cases: Readonly<Record<string, () => void>>, rounds: number, n = 200_000): void {
   const samples = new Map<string, number[]>(Object.keys(cases).map((k) => [k, []]));
