@@ -1,4 +1,5 @@
 /** Assembles the gRPC server: RouteGuide, NoteFeed, health, reflection; listening and graceful shutdown. */
+import { setMaxListeners } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, type ServingStatus as HealthStatus } from 'grpc-health-check';
@@ -70,6 +71,9 @@ export function createCoreServer(options: CoreServerOptions): CoreServer {
   // Aborted when the drain starts: long-lived calls (RouteChat) end themselves instead of waiting
   // out the grace period and being cancelled, which clients read as "you cancelled" (not retried).
   const draining = new AbortController();
+  // Each open RouteChat listens on this one signal until its call closes: thousands of listeners
+  // are the normal case, not a leak (Node warns past 10 and would print that to stderr).
+  setMaxListeners(0, draining.signal);
   const { notes, feed } = options.feed
     ? { notes: options.notes, feed: options.feed }
     : createInProcessFeed(options.notes);

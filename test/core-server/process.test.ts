@@ -161,6 +161,29 @@ describe('core server process', () => {
     assert.match(proc.lines.join('\n'), /^routeguide-core: invalid --max-total-notes/);
   });
 
+  test('50 concurrent RouteChat streams print no warning (one drain listener per stream is expected)', async () => {
+    const core = await spawnCore();
+    const client = new routeguide.RouteGuide(core.address, grpc.credentials.createInsecure());
+    try {
+      const calls = Array.from({ length: 50 }, (_, i) => {
+        const call = client.RouteChat();
+        call.on('error', () => {});
+        const answered = once(call, 'data');
+        call.write({ location: { latitude: i, longitude: i }, message: `stream ${i}` });
+        return { call, answered };
+      });
+      // Every stream is open (each answered its note) at the same time.
+      await Promise.all(calls.map((c) => c.answered));
+      for (const { call } of calls) call.end();
+      await Promise.all(calls.map(({ call }) => once(call, 'status')));
+      const warnings = core.lines.filter((line) => /Warning/.test(line));
+      assert.deepEqual(warnings, []);
+    } finally {
+      client.close();
+      await core.stop('SIGKILL');
+    }
+  });
+
   test('SIGTERM lets an in-flight RecordRoute finish within the grace period, then exits 0', async () => {
     // RouteChat streams are ended by the drain (test/core-server/drain.test.ts); a client stream
     // with an end in sight gets the grace period to finish.
