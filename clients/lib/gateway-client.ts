@@ -130,6 +130,8 @@ export class GatewayClient<M extends MethodMap = RouteGuideMethods>
   readonly #random: (() => number) | undefined;
   readonly #handshakeTimeoutMs: number;
   readonly #clock: Clock;
+  /** Removes the listener on the caller's AbortSignal (when one was given). */
+  #forgetSignal: (() => void) | undefined;
   readonly #events = createEmitter<GatewayClientEvents>();
   /** Calls waiting for a socket, in call order. */
   readonly #outbox: Outbox<CallRecord>;
@@ -163,7 +165,12 @@ export class GatewayClient<M extends MethodMap = RouteGuideMethods>
     );
     const signal = options.signal;
     if (signal?.aborted) this.#shutDown('aborted by the signal');
-    else signal?.addEventListener('abort', () => this.#shutDown('aborted by the signal'), { once: true });
+    else if (signal) {
+      const onAbort = () => this.#shutDown('aborted by the signal');
+      signal.addEventListener('abort', onAbort, { once: true });
+      // A signal shared by many clients (one per app) must not keep every closed client alive.
+      this.#forgetSignal = () => signal.removeEventListener('abort', onAbort);
+    }
   }
 
   get state(): GatewayClientState {
@@ -578,6 +585,7 @@ export class GatewayClient<M extends MethodMap = RouteGuideMethods>
 
   #shutDown(why: string): void {
     if (this.#state.name === 'closed') return;
+    this.#forgetSignal?.();
     const status = localStatus(StatusCode.CANCELLED, why);
     this.#generation += 1;
     this.#clearConnectionTimers();

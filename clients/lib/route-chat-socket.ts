@@ -178,6 +178,8 @@ export class RouteChatSocket implements TypedEvents<RouteChatEvents>, AsyncItera
   readonly #maxInFlight: number;
   readonly #atLeastOnce: boolean;
   readonly #clock: Clock;
+  /** Removes the listener on the caller's AbortSignal (when one was given). */
+  #forgetSignal: (() => void) | undefined;
   readonly #outbox: Outbox<Item>;
   #state: ConnectionState = { name: 'connecting', attempt: 1 };
   /** The current connection attempt (its socket), from creation until its close. */
@@ -234,7 +236,12 @@ export class RouteChatSocket implements TypedEvents<RouteChatEvents>, AsyncItera
       queueMicrotask(() => this.#finishLocally());
       return;
     }
-    signal?.addEventListener('abort', () => this.#abort('aborted by the signal'), { once: true });
+    if (signal) {
+      const onAbort = () => this.#abort('aborted by the signal');
+      signal.addEventListener('abort', onAbort, { once: true });
+      // A signal shared by many sockets (one per app) must not keep every closed socket alive.
+      this.#forgetSignal = () => signal.removeEventListener('abort', onAbort);
+    }
     this.#connect();
   }
 
@@ -647,6 +654,7 @@ export class RouteChatSocket implements TypedEvents<RouteChatEvents>, AsyncItera
 
   #finish(outcome: CloseOutcome) {
     if (this.#state.name === 'closed') return;
+    this.#forgetSignal?.();
     this.#clearTimers();
     // Closed for good before the socket's close event (if any): its handshake timer stops too.
     this.#attempt?.detach();

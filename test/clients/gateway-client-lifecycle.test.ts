@@ -4,6 +4,7 @@
  * gateway-client.test.ts.
  */
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { describe, test } from 'node:test';
 import {
   FrameRejectedError,
@@ -315,6 +316,13 @@ describe('GatewayClient lifecycle (scripted socket, fake clock)', () => {
     );
     assert.equal(client.outboxSize, 0);
     client.close();
+  });
+
+  test('a closed client leaves no listener on a shared AbortSignal', () => {
+    const clock = createFakeClock();
+    const controller = new AbortController();
+    for (let i = 0; i < 20; i += 1) start(clock, { signal: controller.signal }).client.close();
+    assert.equal(getEventListeners(controller.signal, 'abort').length, 0);
   });
 
   test('the signal stops everything: waiting, in-flight and retrying calls end CANCELLED, no more attempts', async () => {

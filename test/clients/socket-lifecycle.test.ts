@@ -4,6 +4,7 @@
  * route-chat-socket.test.ts and rolling-restart.test.ts.
  */
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { describe, test } from 'node:test';
 import {
   type ConnectionState,
@@ -198,6 +199,18 @@ describe('RouteChatSocket lifecycle (scripted socket, fake clock)', () => {
     assert.equal(status.name, 'CANCELLED');
     clock.advance(60_000);
     assert.equal(ScriptedSocket.made.length, 1);
+  });
+
+  test('a closed socket leaves no listener on a shared AbortSignal', async () => {
+    const clock = createFakeClock();
+    const controller = new AbortController();
+    for (let i = 0; i < 20; i += 1) {
+      const { socket } = start(clock, { signal: controller.signal });
+      socket.close();
+      last().emit('close', { code: 1000, reason: '' });
+      await socket.closed;
+    }
+    assert.equal(getEventListeners(controller.signal, 'abort').length, 0);
   });
 
   test('a token function is called before every attempt; the fresh token is offered', async () => {
