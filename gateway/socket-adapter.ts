@@ -92,15 +92,16 @@ export type Guard = ReturnType<typeof createGuard>;
 export function guardedCalls(upstream: CallOpener, guard: Guard, log: FastifyBaseLogger): CallOpener {
   return {
     open: (method, metadata, options, handlers) =>
+      // `handlers` may be a class instance (session/stream.ts): its methods are called on it.
       upstream.open(method, metadata, options, {
-        onMessage: guard(handlers.onMessage),
-        onReadEnd: guard(handlers.onReadEnd),
+        onMessage: guard((bytes: Uint8Array) => handlers.onMessage(bytes)),
+        onReadEnd: guard(() => handlers.onReadEnd()),
         onStatus: guard((status, hiddenDetail) => {
           if (hiddenDetail !== undefined)
             log.warn({ method: method.name, status: status.name, detail: hiddenDetail }, 'core call failed');
           handlers.onStatus(status);
         }),
-        onDrain: guard(handlers.onDrain),
+        onDrain: guard(() => handlers.onDrain()),
       }),
   };
 }

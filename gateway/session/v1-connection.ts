@@ -26,7 +26,7 @@ import type { ServerFrameV2 } from '../../protocol/v2/index.js';
 import { gatewayStatus } from '../core-status.js';
 import type { MethodInfo } from '../methods/method-registry.js';
 import { createReadThrottle } from '../read-throttle.js';
-import type { CallOpener, CallPort, Clock, ConnectionSocket } from './ports.js';
+import type { CallOpener, Clock, ConnectionSocket } from './ports.js';
 import { systemClock } from './ports.js';
 import { createStream, type Stream } from './stream.js';
 
@@ -145,6 +145,7 @@ export function createV1Connection(
     framesOut += 1;
     lastActivity = clock.now();
     socket.send(JSON.stringify(note));
+    hooks.onRelayLatency?.((clock.now() - lastActivity) / 1000);
     if (!callPausedForSocket && socket.bufferedAmount > limits.socketHighWaterMark) {
       // The client reads slower than the server sends: stop reading the call; HTTP/2 flow
       // control then holds the server back, and our memory stays bounded.
@@ -192,52 +193,26 @@ export function createV1Connection(
     hooks.onFinished(outcome(status, end.code, end.cause));
   };
 
-  /** The call, as the stream sees it; a full write buffer pauses the socket until the call drains. */
-  const openCall = (handlers: Parameters<CallOpener['open']>[3]): CallPort => {
-    const port = deps.upstream.open(
-      deps.method,
-      deps.metadata,
-      {},
-      {
-        onMessage: hooks.onRelayLatency
-          ? (bytes) => {
-              const arrived = clock.now();
-              handlers.onMessage(bytes);
-              hooks.onRelayLatency?.((clock.now() - arrived) / 1000);
-            }
-          : handlers.onMessage,
-        onReadEnd: handlers.onReadEnd,
-        onStatus: handlers.onStatus,
-        onDrain() {
-          handlers.onDrain();
-          if (socketPausedForCall && !closed) {
-            socketPausedForCall = false;
-            if (!throttle.paused) socket.resume();
-          }
-        },
-      },
-    );
-    return {
-      write(bytes) {
-        const accepted = port.write(bytes);
-        if (!accepted && !socketPausedForCall) {
-          socketPausedForCall = true;
-          socket.pause();
-        }
-        return accepted;
-      },
-      end: () => port.end(),
-      cancel: () => port.cancel(),
-      pause: () => port.pause(),
-      resume: () => port.resume(),
-    };
-  };
-
   const stream: Stream = createStream(
     '',
     deps.method,
-    openCall,
-    { send: sendFrame, sendMessage: sendNote, finished: (_stream, status) => finished(status) },
+    (handlers) => deps.upstream.open(deps.method, deps.metadata, {}, handlers),
+    {
+      send: sendFrame,
+      sendMessage: sendNote,
+      finished: (_stream, status) => finished(status),
+      // A full call write buffer pauses the socket until the call drains.
+      callBlocked() {
+        if (socketPausedForCall) return;
+        socketPausedForCall = true;
+        socket.pause();
+      },
+      callDrained() {
+        if (!socketPausedForCall || closed) return;
+        socketPausedForCall = false;
+        if (!throttle.paused) socket.resume();
+      },
+    },
     // No credit frames and no per-stream rejection limit: v1 counts rejections per socket, below.
     { initialCredit: Number.POSITIVE_INFINITY, maxRejections: Number.POSITIVE_INFINITY },
   );
