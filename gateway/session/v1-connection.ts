@@ -25,10 +25,10 @@ import {
 import type { ServerFrameV2 } from '../../protocol/v2/index.js';
 import { gatewayStatus } from '../core-status.js';
 import type { MethodInfo } from '../methods/method-registry.js';
-import { createReadThrottle } from '../read-throttle.js';
+import { createReadThrottle, type ReadThrottle } from '../read-throttle.js';
 import type { CallOpener, Clock, ConnectionSocket } from './ports.js';
 import { systemClock } from './ports.js';
-import { createStream, type Stream } from './stream.js';
+import { createStream, type Stream, type StreamSink } from './stream.js';
 
 export interface V1Limits {
   readonly frame: FrameLimits;
@@ -111,51 +111,102 @@ export function createV1Connection(
   hooks: V1Hooks,
   clock: Clock = systemClock,
 ): V1Connection {
-  let closed = false;
-  let shuttingDown = false;
-  /** Set by whoever ends the stream on the gateway's side, before the stream sends its status. */
-  let ending: Ending | undefined;
-  let lastActivity = clock.now();
-  let framesIn = 0;
-  let framesOut = 0;
-  let rejected = 0;
-  let socketPausedForCall = false;
-  let callPausedForSocket = false;
-  const throttle = createReadThrottle(
-    limits,
-    clock,
-    () => socket.pause(),
-    () => {
-      if (!closed && !socketPausedForCall) socket.resume();
-    },
-  );
+  return new V1SocketConnection(socket, deps, limits, hooks, clock);
+}
 
-  const outcome = (status: CallStatus, closeCode: number, cause: V1Outcome['cause']): V1Outcome => ({
-    status,
-    closeCode,
-    framesIn,
-    framesOut,
-    rejected,
-    cause,
-  });
+const SHUTDOWN_ENDING: Ending = {
+  code: CloseCode.GOING_AWAY,
+  reason: 'gateway shutting down',
+  cause: 'shutdown',
+};
+
+/** A class for the same reason as the stream (stream.ts): one per connection, methods shared. It is its stream's sink. */
+class V1SocketConnection implements V1Connection, StreamSink {
+  #closed = false;
+  #shuttingDown = false;
+  /** Set by whoever ends the stream on the gateway's side, before the stream sends its status. */
+  #ending: Ending | undefined;
+  #lastActivity: number;
+  #framesIn = 0;
+  #framesOut = 0;
+  #rejected = 0;
+  #socketPausedForCall = false;
+  #callPausedForSocket = false;
+  readonly #socket: ConnectionSocket;
+  readonly #limits: V1Limits;
+  readonly #hooks: V1Hooks;
+  readonly #clock: Clock;
+  readonly #throttle: ReadThrottle;
+  readonly #stream: Stream;
+
+  constructor(socket: ConnectionSocket, deps: V1Deps, limits: V1Limits, hooks: V1Hooks, clock: Clock) {
+    this.#socket = socket;
+    this.#limits = limits;
+    this.#hooks = hooks;
+    this.#clock = clock;
+    this.#lastActivity = clock.now();
+    this.#throttle = createReadThrottle(
+      limits,
+      clock,
+      () => socket.pause(),
+      () => {
+        if (!this.#closed && !this.#socketPausedForCall) socket.resume();
+      },
+    );
+    this.#stream = createStream(
+      '',
+      deps.method,
+      (handlers) => deps.upstream.open(deps.method, deps.metadata, {}, handlers),
+      this,
+      // No credit frames and no per-stream rejection limit: v1 counts rejections per socket, below.
+      { initialCredit: Number.POSITIVE_INFINITY, maxRejections: Number.POSITIVE_INFINITY },
+    );
+  }
+
+  get state(): V1Connection['state'] {
+    if (this.#closed) return 'closed';
+    if (this.#shuttingDown) return 'draining';
+    return this.#stream.state === 'open' ? 'open' : 'half-closed';
+  }
+
+  get lastActivity(): number {
+    return this.#lastActivity;
+  }
+
+  get readingPaused(): boolean {
+    return this.#socketPausedForCall || this.#throttle.paused;
+  }
+
+  #outcome(status: CallStatus, closeCode: number, cause: V1Outcome['cause']): V1Outcome {
+    return {
+      status,
+      closeCode,
+      framesIn: this.#framesIn,
+      framesOut: this.#framesOut,
+      rejected: this.#rejected,
+      cause,
+    };
+  }
+
+  // The stream's output (StreamSink).
 
   /** A note from the core: v1's frame is the note itself. */
-  const sendNote = (note: JsonValue) => {
-    if (closed) return;
-    framesOut += 1;
-    lastActivity = clock.now();
-    socket.send(JSON.stringify(note));
-    hooks.onRelayLatency?.((clock.now() - lastActivity) / 1000);
-    if (!callPausedForSocket && socket.bufferedAmount > limits.socketHighWaterMark) {
+  sendMessage(note: JsonValue): void {
+    if (this.#closed) return;
+    this.#framesOut += 1;
+    this.#lastActivity = this.#clock.now();
+    this.#socket.send(JSON.stringify(note));
+    this.#hooks.onRelayLatency?.((this.#clock.now() - this.#lastActivity) / 1000);
+    if (!this.#callPausedForSocket && this.#socket.bufferedAmount > this.#limits.socketHighWaterMark) {
       // The client reads slower than the server sends: stop reading the call; HTTP/2 flow
       // control then holds the server back, and our memory stays bounded.
-      callPausedForSocket = true;
-      stream.pause();
+      this.#callPausedForSocket = true;
+      this.#stream.pause();
     }
-  };
+  }
 
-  const sendFrame = (frame: ServerFrameV2) => {
-    if (closed) return;
+  send(frame: ServerFrameV2): void {
+    if (this.#closed) return;
     if (frame.type === 'status') {
       const status: StatusFrame = {
         type: 'status',
@@ -165,178 +216,169 @@ export function createV1Connection(
         metadata: frame.metadata,
       };
       // The close handshake needs the client's Close frame read: never leave the socket paused.
-      if (throttle.stop() || socketPausedForCall) {
-        socketPausedForCall = false;
-        socket.resume();
+      if (this.#throttle.stop() || this.#socketPausedForCall) {
+        this.#socketPausedForCall = false;
+        this.#socket.resume();
       }
-      socket.send(JSON.stringify(status));
+      this.#socket.send(JSON.stringify(status));
     } else if (frame.type === 'error') {
-      reject(errorFrame(toV1Reason(frame.reason), frame.message, frame.details as ErrorDetail[]));
+      this.#reject(errorFrame(toV1Reason(frame.reason), frame.message, frame.details as ErrorDetail[]));
     }
     // Credit frames: v1 has none (its stream has unlimited credit; the socket is paused instead);
-    // message frames come through sendNote.
-  };
+    // message frames come through sendMessage.
+  }
 
-  const finished = (status: CallStatus) => {
-    if (closed) return;
-    closed = true;
+  finished(_stream: Stream, status: CallStatus): void {
+    if (this.#closed) return;
+    this.#closed = true;
     const end: Ending =
-      ending ??
-      (shuttingDown
-        ? { code: CloseCode.GOING_AWAY, reason: 'gateway shutting down', cause: 'shutdown' }
+      this.#ending ??
+      (this.#shuttingDown
+        ? SHUTDOWN_ENDING
         : {
             code: closeCodeForStatus(status.code),
             reason: closeReasonForStatus(status.code),
             cause: 'status',
           });
-    socket.close(end.code, truncateCloseReason(end.reason));
-    hooks.onFinished(outcome(status, end.code, end.cause));
-  };
+    this.#socket.close(end.code, truncateCloseReason(end.reason));
+    this.#hooks.onFinished(this.#outcome(status, end.code, end.cause));
+  }
 
-  const stream: Stream = createStream(
-    '',
-    deps.method,
-    (handlers) => deps.upstream.open(deps.method, deps.metadata, {}, handlers),
-    {
-      send: sendFrame,
-      sendMessage: sendNote,
-      finished: (_stream, status) => finished(status),
-      // A full call write buffer pauses the socket until the call drains.
-      callBlocked() {
-        if (socketPausedForCall) return;
-        socketPausedForCall = true;
-        socket.pause();
-      },
-      callDrained() {
-        if (!socketPausedForCall || closed) return;
-        socketPausedForCall = false;
-        if (!throttle.paused) socket.resume();
-      },
-    },
-    // No credit frames and no per-stream rejection limit: v1 counts rejections per socket, below.
-    { initialCredit: Number.POSITIVE_INFINITY, maxRejections: Number.POSITIVE_INFINITY },
-  );
+  /** A full call write buffer pauses the socket until the call drains. */
+  callBlocked(): void {
+    if (this.#socketPausedForCall) return;
+    this.#socketPausedForCall = true;
+    this.#socket.pause();
+  }
+
+  callDrained(): void {
+    if (!this.#socketPausedForCall || this.#closed) return;
+    this.#socketPausedForCall = false;
+    if (!this.#throttle.paused) this.#socket.resume();
+  }
 
   /** Ends the stream from the gateway's side: the status goes out, then the socket closes as `end` says. */
-  const endStream = (status: CallStatus, end: Ending) => {
-    if (closed) return;
-    ending = end;
-    stream.abort(status);
-  };
+  #endStream(status: CallStatus, end: Ending): void {
+    if (this.#closed) return;
+    this.#ending = end;
+    this.#stream.abort(status);
+  }
 
-  function closeForPolicy(code: StatusCode, message: string) {
-    endStream(gatewayStatus(code, message), {
+  #reject(error: ErrorFrame): void {
+    if (this.#closed) return;
+    this.#rejected += 1;
+    this.#hooks.onRejected?.(error.reason);
+    this.#socket.send(JSON.stringify(error));
+    // Notes refused while the gateway drains are no fault of the client: closing for policy then
+    // would cancel the call and lose the notes already accepted, and tell the client it misbehaved.
+    if (
+      this.#rejected >= this.#limits.maxRejectedFrames &&
+      error.reason !== 'rate_limited' &&
+      !this.#shuttingDown
+    )
+      this.closeForPolicy(StatusCode.INVALID_ARGUMENT, `too many rejected frames (${this.#rejected})`);
+  }
+
+  /** Charges one frame to the rate (read-throttle.ts); false when the connection was closed for flooding. */
+  #chargeRate(now: number): boolean {
+    if (this.#throttle.charge(now)) return true;
+    this.#reject(
+      errorFrame(
+        'rate_limited',
+        `more than ${this.#limits.rateLimit} frames/s for ${this.#limits.floodGraceMs} ms`,
+      ),
+    );
+    this.closeForPolicy(StatusCode.RESOURCE_EXHAUSTED, 'rate limit exceeded');
+    return false;
+  }
+
+  // The socket's events and the registry's controls (V1Connection).
+
+  onClientText(text: string): void {
+    if (this.#closed) return;
+    this.#framesIn += 1;
+    this.#lastActivity = this.#clock.now();
+    if (!this.#chargeRate(this.#lastActivity)) return;
+    const parsed = parseClientFrame(text, this.#limits.frame);
+    if (parsed.kind === 'rejected') {
+      this.#reject(parsed.error);
+      return;
+    }
+    if (this.#shuttingDown || this.#stream.state !== 'open') {
+      const why = this.#shuttingDown ? 'the gateway is shutting down' : 'the client already sent "end"';
+      this.#reject(errorFrame('after_end', `frame not accepted: ${why}`));
+      return;
+    }
+    if (parsed.kind === 'end') {
+      this.#stream.onClientEnd();
+      return;
+    }
+    this.#hooks.onNoteForwarded?.();
+    this.#stream.onClientMessage(parsed.note);
+    this.#hooks.onRelayLatency?.((this.#clock.now() - this.#lastActivity) / 1000);
+  }
+
+  onClientBinary(): void {
+    if (this.#closed) return;
+    this.#framesIn += 1;
+    this.#lastActivity = this.#clock.now();
+    if (!this.#chargeRate(this.#lastActivity)) return;
+    this.#reject(
+      errorFrame('binary_frame', 'binary frames are not part of the protocol: send JSON text frames'),
+    );
+  }
+
+  onClientGone(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#throttle.stop();
+    const status = gatewayStatus(StatusCode.CANCELLED, 'client closed the connection');
+    this.#stream.abort(status, true);
+    this.#hooks.onFinished(this.#outcome(status, 0, 'client_closed'));
+  }
+
+  onSocketDrain(): void {
+    if (
+      this.#callPausedForSocket &&
+      !this.#closed &&
+      this.#socket.bufferedAmount <= this.#limits.socketHighWaterMark
+    ) {
+      this.#callPausedForSocket = false;
+      this.#stream.resume();
+    }
+  }
+
+  beginShutdown(): void {
+    if (this.#closed || this.#shuttingDown) return;
+    this.#shuttingDown = true;
+    this.#stream.beginShutdown();
+  }
+
+  forceShutdown(): void {
+    this.#endStream(gatewayStatus(StatusCode.UNAVAILABLE, 'gateway shutting down'), SHUTDOWN_ENDING);
+  }
+
+  closeForPolicy(code: StatusCode, message: string): void {
+    this.#endStream(gatewayStatus(code, message), {
       code: CloseCode.POLICY_VIOLATION,
       reason: message,
       cause: 'policy',
     });
   }
 
-  function reject(error: ErrorFrame) {
-    if (closed) return;
-    rejected += 1;
-    hooks.onRejected?.(error.reason);
-    socket.send(JSON.stringify(error));
-    // Notes refused while the gateway drains are no fault of the client: closing for policy then
-    // would cancel the call and lose the notes already accepted, and tell the client it misbehaved.
-    if (rejected >= limits.maxRejectedFrames && error.reason !== 'rate_limited' && !shuttingDown)
-      closeForPolicy(StatusCode.INVALID_ARGUMENT, `too many rejected frames (${rejected})`);
+  fail(): void {
+    this.#endStream(gatewayStatus(StatusCode.INTERNAL, 'gateway fault'), {
+      code: CloseCode.INTERNAL_ERROR,
+      reason: 'gateway fault',
+      cause: 'fault',
+    });
   }
 
-  /** Charges one frame to the rate (read-throttle.ts); false when the connection was closed for flooding. */
-  const chargeRate = (now: number): boolean => {
-    if (throttle.charge(now)) return true;
-    reject(
-      errorFrame('rate_limited', `more than ${limits.rateLimit} frames/s for ${limits.floodGraceMs} ms`),
-    );
-    closeForPolicy(StatusCode.RESOURCE_EXHAUSTED, 'rate limit exceeded');
-    return false;
-  };
-
-  return {
-    get state() {
-      if (closed) return 'closed';
-      if (shuttingDown) return 'draining';
-      return stream.state === 'open' ? 'open' : 'half-closed';
-    },
-    get lastActivity() {
-      return lastActivity;
-    },
-    get readingPaused() {
-      return socketPausedForCall || throttle.paused;
-    },
-
-    onClientText(text) {
-      if (closed) return;
-      framesIn += 1;
-      lastActivity = clock.now();
-      if (!chargeRate(lastActivity)) return;
-      const parsed = parseClientFrame(text, limits.frame);
-      if (parsed.kind === 'rejected') return reject(parsed.error);
-      if (shuttingDown || stream.state !== 'open') {
-        const why = shuttingDown ? 'the gateway is shutting down' : 'the client already sent "end"';
-        return reject(errorFrame('after_end', `frame not accepted: ${why}`));
-      }
-      if (parsed.kind === 'end') return stream.onClientEnd();
-      hooks.onNoteForwarded?.();
-      stream.onClientMessage(parsed.note);
-      hooks.onRelayLatency?.((clock.now() - lastActivity) / 1000);
-    },
-
-    onClientBinary() {
-      if (closed) return;
-      framesIn += 1;
-      lastActivity = clock.now();
-      if (!chargeRate(lastActivity)) return;
-      reject(errorFrame('binary_frame', 'binary frames are not part of the protocol: send JSON text frames'));
-    },
-
-    onClientGone() {
-      if (closed) return;
-      closed = true;
-      throttle.stop();
-      const status = gatewayStatus(StatusCode.CANCELLED, 'client closed the connection');
-      stream.abort(status, true);
-      hooks.onFinished(outcome(status, 0, 'client_closed'));
-    },
-
-    onSocketDrain() {
-      if (callPausedForSocket && !closed && socket.bufferedAmount <= limits.socketHighWaterMark) {
-        callPausedForSocket = false;
-        stream.resume();
-      }
-    },
-
-    beginShutdown() {
-      if (closed || shuttingDown) return;
-      shuttingDown = true;
-      stream.beginShutdown();
-    },
-
-    forceShutdown() {
-      endStream(gatewayStatus(StatusCode.UNAVAILABLE, 'gateway shutting down'), {
-        code: CloseCode.GOING_AWAY,
-        reason: 'gateway shutting down',
-        cause: 'shutdown',
-      });
-    },
-
-    closeForPolicy,
-
-    fail() {
-      endStream(gatewayStatus(StatusCode.INTERNAL, 'gateway fault'), {
-        code: CloseCode.INTERNAL_ERROR,
-        reason: 'gateway fault',
-        cause: 'fault',
-      });
-    },
-
-    closeForTimeout(message) {
-      endStream(gatewayStatus(StatusCode.DEADLINE_EXCEEDED, message), {
-        code: closeCodeForStatus(StatusCode.DEADLINE_EXCEEDED),
-        reason: closeReasonForStatus(StatusCode.DEADLINE_EXCEEDED),
-        cause: 'timeout',
-      });
-    },
-  };
+  closeForTimeout(message: string): void {
+    this.#endStream(gatewayStatus(StatusCode.DEADLINE_EXCEEDED, message), {
+      code: closeCodeForStatus(StatusCode.DEADLINE_EXCEEDED),
+      reason: closeReasonForStatus(StatusCode.DEADLINE_EXCEEDED),
+      cause: 'timeout',
+    });
+  }
 }
