@@ -2,19 +2,13 @@
  * The live connections of one gateway: heartbeat over all of them with one timer, and the graceful
  * drain on shutdown. Knows connections and sockets only through the small interface below.
  */
+import type { ConnectionMachine } from './session/ports.js';
+
 /** What the registry needs of a connection, v1's or v2's. */
-export interface SessionControl {
-  /** When a frame last went either way (clock ms), for the idle sweep. */
-  readonly lastActivity: number;
-  /** The gateway itself has stopped reading the socket (backpressure or rate): pongs wait too. */
-  readonly readingPaused: boolean;
-  /** Graceful shutdown: half-close the calls, finish with 1001 when their statuses come. */
-  beginShutdown(): void;
-  /** Grace period over: cancel what is left, UNAVAILABLE, close 1001. */
-  forceShutdown(): void;
-  /** Ends the calls for a timeout (idle, lifetime) with DEADLINE_EXCEEDED. */
-  closeForTimeout(message: string): void;
-}
+export type SessionControl = Pick<
+  ConnectionMachine,
+  'lastActivity' | 'readingPaused' | 'beginShutdown' | 'forceShutdown' | 'closeForTimeout'
+>;
 
 export interface Session {
   readonly connection: SessionControl;

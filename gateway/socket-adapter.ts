@@ -5,8 +5,8 @@
  */
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
-import type { CallOpener, ConnectionSocket } from './session/ports.js';
-import type { Session, SessionControl, SessionRegistry } from './sessions.js';
+import type { CallOpener, ConnectionMachine, ConnectionSocket } from './session/ports.js';
+import type { Session, SessionRegistry } from './sessions.js';
 
 /** The raw TCP (or TLS) socket under ws: corked for coalescing, its 'drain' is when the client caught up. */
 export interface RawSocket {
@@ -68,20 +68,10 @@ export const createGuard =
   };
 
 /** What a connection machine takes from its socket. */
-export interface SocketEvents {
-  onClientText(text: string): void;
-  onClientBinary(): void;
-  /** The client closed, or the connection failed: the machine has no client any more. */
-  onClientGone(): void;
-  onSocketDrain(): void;
-}
-
-/** A connection machine, v1's or v2's, as the adapter drives it. */
-export interface SocketMachine extends SocketEvents, SessionControl {
-  readonly state: string;
-  /** A bug in the machine: end everything with INTERNAL, close 1011. */
-  fail(): void;
-}
+type SocketEvents = Pick<
+  ConnectionMachine,
+  'state' | 'onClientText' | 'onClientBinary' | 'onClientGone' | 'onSocketDrain'
+>;
 
 export type Guard = ReturnType<typeof createGuard>;
 
@@ -124,7 +114,7 @@ export interface AcceptedSocket {
  * socket, its events wired (each through the fault guard), and its session registered for the caps,
  * the heartbeat, the sweeps and the drain. Synchronous: no frame can arrive before the listeners.
  */
-export function acceptSocket<M extends SocketMachine>(
+export function acceptSocket<M extends ConnectionMachine>(
   socket: WebSocket,
   request: FastifyRequest,
   sessions: SessionRegistry,
@@ -169,7 +159,7 @@ export function acceptSocket<M extends SocketMachine>(
 function listenToSocket(
   socket: WebSocket,
   raw: RawSocket | null,
-  events: SocketEvents & { readonly state: string },
+  events: SocketEvents,
   session: { alive: boolean },
   guard: Guard,
   log: FastifyBaseLogger,

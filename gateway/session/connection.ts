@@ -24,7 +24,13 @@ import {
 } from '../../protocol/v2/index.js';
 import { gatewayStatus } from '../core-status.js';
 import { createReadThrottle } from '../read-throttle.js';
-import { type Clock, type ConnectionDeps, type ConnectionSocket, systemClock } from './ports.js';
+import {
+  type Clock,
+  type ConnectionDeps,
+  type ConnectionMachine,
+  type ConnectionSocket,
+  systemClock,
+} from './ports.js';
 import { createStream, type Stream, type StreamSink } from './stream.js';
 
 export interface ConnectionLimits {
@@ -67,20 +73,10 @@ export interface ConnectionHooks {
 /** The method label of a refused `open` whose method the catalog does not know (bounded label sets). */
 export const UNKNOWN_METHOD = '(unknown)';
 
-export interface Connection {
+export interface Connection extends ConnectionMachine {
   readonly state: 'open' | 'draining' | 'closed';
   readonly streamCount: number;
-  readonly lastActivity: number;
-  readonly readingPaused: boolean;
-  onClientText(text: string): void;
-  onClientBinary(): void;
-  onClientGone(): void;
-  onSocketDrain(): void;
-  beginShutdown(): void;
-  forceShutdown(): void;
-  closeForTimeout(message: string): void;
   closeForPolicy(code: StatusCode, message: string): void;
-  fail(): void;
 }
 
 /** Ids of recently finished streams remembered, so a frame racing a status is not held against the client. */

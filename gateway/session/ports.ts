@@ -16,6 +16,31 @@ export interface ConnectionSocket {
   resume(): void;
 }
 
+/**
+ * What every connection machine (v1's, v2's) offers the socket adapter (socket-adapter.ts) and the
+ * session registry (sessions.ts): the socket's events in, the registry's controls.
+ */
+export interface ConnectionMachine {
+  readonly state: string;
+  /** When a frame last went either way (clock ms), for the idle sweep. */
+  readonly lastActivity: number;
+  /** The gateway itself has stopped reading the socket (backpressure or rate): pongs wait too. */
+  readonly readingPaused: boolean;
+  onClientText(text: string): void;
+  onClientBinary(): void;
+  /** The socket closed (any reason) or errored: the calls have no client any more. */
+  onClientGone(): void;
+  onSocketDrain(): void;
+  /** Graceful shutdown: half-close the calls, finish with 1001 when their statuses come. */
+  beginShutdown(): void;
+  /** Grace period over: cancel what is left, UNAVAILABLE, close 1001. */
+  forceShutdown(): void;
+  /** Ends the calls for a timeout (idle, lifetime) with DEADLINE_EXCEEDED. */
+  closeForTimeout(message: string): void;
+  /** A bug in the gateway: end everything with INTERNAL, close 1011. */
+  fail(): void;
+}
+
 /** One upstream call of any kind, message-agnostic: wire bytes in and out. */
 export interface CallPort {
   /** false when the call's write buffer is full: `onDrain` follows. */

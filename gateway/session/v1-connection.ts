@@ -26,7 +26,7 @@ import type { ServerFrameV2 } from '../../protocol/v2/index.js';
 import { gatewayStatus } from '../core-status.js';
 import type { MethodInfo } from '../methods/method-registry.js';
 import { createReadThrottle, type ReadThrottle } from '../read-throttle.js';
-import type { CallOpener, Clock, ConnectionSocket } from './ports.js';
+import type { CallOpener, Clock, ConnectionMachine, ConnectionSocket } from './ports.js';
 import { systemClock } from './ports.js';
 import { createStream, type Stream, type StreamSink } from './stream.js';
 
@@ -70,27 +70,11 @@ export interface V1Deps {
   readonly metadata: Readonly<Record<string, string>>;
 }
 
-export interface V1Connection {
+/** v1's connection machine: the registry's controls with v1's close codes (1001, 4004, 1008, 1011). */
+export interface V1Connection extends ConnectionMachine {
   readonly state: 'open' | 'half-closed' | 'draining' | 'closed';
-  onClientText(text: string): void;
-  onClientBinary(): void;
-  /** The socket closed (any reason) or errored: cancel the call if it is still running. */
-  onClientGone(): void;
-  onSocketDrain(): void;
-  /** Graceful shutdown: half-close the call, finish with 1001 when its status comes. */
-  beginShutdown(): void;
-  /** Grace period over: cancel the call, send UNAVAILABLE and close 1001. */
-  forceShutdown(): void;
   /** Close for a policy reason (e.g. flooding): status frame, cancel, close 1008. */
   closeForPolicy(code: StatusCode, message: string): void;
-  /** An unexpected fault in the gateway: cancel the call, status INTERNAL, close 1011. */
-  fail(): void;
-  /** Ends the call for a timeout (idle, lifetime): status DEADLINE_EXCEEDED, close 4004. */
-  closeForTimeout(message: string): void;
-  /** When a frame last went either way (clock ms), for the idle sweep. */
-  readonly lastActivity: number;
-  /** The gateway itself has stopped reading the socket (backpressure or rate): pongs wait too. */
-  readonly readingPaused: boolean;
 }
 
 /** How the socket closes once the status is sent. */
