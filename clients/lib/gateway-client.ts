@@ -27,6 +27,7 @@ import {
   type ReconnectOptions,
 } from './reconnect.js';
 import type { TokenSource } from './route-chat-socket.js';
+import { readServerFrame } from './server-frame.js';
 import { type Attempt, type AttemptEnding, startAttempt } from './socket-attempt.js';
 import { bearerSubprotocol, checkBearerToken, fetchToken } from './token.js';
 import { createEmitter, type Listener, type TypedEvents } from './typed-events.js';
@@ -454,22 +455,15 @@ export class GatewayClient<M extends MethodMap = RouteGuideMethods>
   }
 
   #onMessage(data: unknown): void {
-    let parsed: ReturnType<typeof serverFrameV2Schema.safeParse> | undefined;
-    if (typeof data === 'string') {
-      try {
-        parsed = serverFrameV2Schema.safeParse(JSON.parse(data));
-      } catch {
-        parsed = undefined;
-      }
-    }
-    if (!parsed?.success) {
+    const frame = readServerFrame(serverFrameV2Schema, data);
+    if (!frame) {
       this.#attempt?.fail(
         localStatus(StatusCode.INTERNAL, 'the gateway sent a frame outside the v2 contract'),
         1002,
       );
       return;
     }
-    this.#onFrame(parsed.data);
+    this.#onFrame(frame);
   }
 
   #onFrame(frame: ServerFrameV2): void {

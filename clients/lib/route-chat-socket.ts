@@ -29,6 +29,7 @@ import {
   isRetryable,
   type ReconnectOptions,
 } from './reconnect.js';
+import { readServerFrame } from './server-frame.js';
 import { type Attempt, type AttemptEnding, startAttempt } from './socket-attempt.js';
 import { bearerSubprotocol, checkBearerToken } from './token.js';
 import { createEmitter, type Listener, type TypedEvents } from './typed-events.js';
@@ -567,15 +568,8 @@ export class RouteChatSocket implements TypedEvents<RouteChatEvents>, AsyncItera
 
   #onMessage(data: unknown) {
     if (this.#frameStatus || this.#localStatus) return;
-    let frame: ReturnType<typeof serverFrameSchema.safeParse> | undefined;
-    if (typeof data === 'string') {
-      try {
-        frame = serverFrameSchema.safeParse(JSON.parse(data));
-      } catch {
-        frame = undefined;
-      }
-    }
-    if (!frame?.success) {
+    const value = readServerFrame(serverFrameSchema, data);
+    if (!value) {
       this.#localStatus = localStatus(
         StatusCode.INTERNAL,
         'the gateway sent a frame outside the v1 contract',
@@ -583,7 +577,6 @@ export class RouteChatSocket implements TypedEvents<RouteChatEvents>, AsyncItera
       this.#attempt?.socket.close(closeCodeForStatus(StatusCode.INTERNAL), 'invalid frame');
       return;
     }
-    const value = frame.data;
     if (!('type' in value)) {
       // A reply: this stream works.
       this.#backoff?.worked();
