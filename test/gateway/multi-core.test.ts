@@ -51,6 +51,20 @@ async function eventually(check: () => Promise<boolean>, what: string, timeoutMs
 const routeChats = (core: Core) => activeStreams(core.metrics, ROUTE_CHAT_METHOD);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * The pool's channel connects to both cores and watches each one's health; once both answered
+ * (and a moment for the picker to take both), round_robin alternates between them.
+ */
+async function bothHealthWatched(a: Core, b: Core): Promise<void> {
+  await eventually(
+    async () =>
+      (await activeStreams(a.metrics, HEALTH_WATCH_METHOD)) >= 1 &&
+      (await activeStreams(b.metrics, HEALTH_WATCH_METHOD)) >= 1,
+    'both cores health-watched',
+  );
+  await sleep(100);
+}
+
 /** Opens a socket and proves its stream works: a second note at a location returns the first. */
 async function chatRoundTrip(client: TestClient, latitude: number): Promise<void> {
   await client.opened;
@@ -85,15 +99,7 @@ describe('several core processes behind one gateway', () => {
 
   test('streams are spread over both cores', async () => {
     await open().opened;
-    // The pool's channel connects to both cores and watches each one's health; once both answered,
-    // round_robin alternates between them.
-    await eventually(
-      async () =>
-        (await activeStreams(coreA.metrics, HEALTH_WATCH_METHOD)) >= 1 &&
-        (await activeStreams(coreB.metrics, HEALTH_WATCH_METHOD)) >= 1,
-      'both cores health-watched',
-    );
-    await sleep(100);
+    await bothHealthWatched(coreA, coreB);
     for (let i = 0; i < 6; i += 1) await open().opened;
     await eventually(async () => (await routeChats(coreA)) + (await routeChats(coreB)) === 7, '7 streams');
     const onA = await routeChats(coreA);
@@ -216,13 +222,7 @@ describe('a draining core process (SIGTERM)', () => {
 
   test('ends its own streams with UNAVAILABLE (4014) at once, gets no new ones, and exits; the other core’s streams go on', async () => {
     await open().opened;
-    await eventually(
-      async () =>
-        (await activeStreams(coreA.metrics, HEALTH_WATCH_METHOD)) >= 1 &&
-        (await activeStreams(coreB.metrics, HEALTH_WATCH_METHOD)) >= 1,
-      'both cores health-watched',
-    );
-    await sleep(100);
+    await bothHealthWatched(coreA, coreB);
     for (let i = 0; i < 3; i += 1) await open().opened;
     await eventually(async () => (await routeChats(coreA)) + (await routeChats(coreB)) === 4, '4 streams');
     const onA = await routeChats(coreA);
