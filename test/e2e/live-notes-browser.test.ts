@@ -4,26 +4,16 @@
  * page says that notes may have been missed.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
-import { type Browser, chromium, type Page } from 'playwright-core';
-import { buildBrowserClient } from '../../clients/browser/build.js';
+import type { Browser, Page } from 'playwright-core';
 import { FEATURES } from '../../clients/browser/src/features.js';
 import { buildGateway, type Gateway } from '../../gateway/app.js';
 import { defaultGatewayConfig } from '../../gateway/config.js';
-import { REPO_ROOT, type RunningCore, startCore } from '../helpers/core.js';
+import { browserAvailable, launchBrowser, RESULTS } from '../helpers/browser.js';
+import { type RunningCore, startCore } from '../helpers/core.js';
 import { type RunningGateway, startGateway } from '../helpers/gateway.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const RESULTS = `${REPO_ROOT}test-results`;
-const hasBrowser = existsSync(CHROMIUM);
-
-if (!hasBrowser) {
-  const message = `\n*** ${CHROMIUM} is missing: the live-notes browser test cannot run (apt-get install chromium). ***\n`;
-  if (process.env.CI === 'true') throw new Error(`${message}Under CI=true a missing browser is a failure.`);
-  process.stderr.write(`${message}*** Skipping test/e2e/live-notes-browser.test.ts. ***\n\n`);
-}
+const hasBrowser = browserAvailable('the live-notes browser test', 'test/e2e/live-notes-browser.test.ts');
 
 const expectText = async (page: Page, selector: string, pattern: RegExp, timeout = 10_000) => {
   const locator = page.locator(selector);
@@ -86,23 +76,9 @@ describe('live notes on the page, in real Chromium', { skip: !hasBrowser, timeou
   };
 
   before(async () => {
-    await buildBrowserClient();
-    await mkdir(RESULTS, { recursive: true });
     core = await startCore();
     gw = await startGateway(core.address);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchBrowser();
   });
   after(async () => {
     await browser?.close();
