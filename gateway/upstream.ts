@@ -17,9 +17,8 @@ export interface Upstream extends CallOpener {
 }
 
 export function createUpstream(pool: ChannelPool): Upstream {
-  const calls = createMethodUpstream(pool);
   return {
-    open: (method, metadata, options, handlers) => calls.open(method, metadata, options, handlers),
+    ...createMethodUpstream(pool),
     checkHealth: (timeoutMs) => pool.checkHealth(timeoutMs),
     stats: () => pool.stats(),
     close: () => pool.close(),

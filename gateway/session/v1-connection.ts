@@ -19,7 +19,6 @@ import {
   REJECT_REASONS,
   type RejectReason,
   StatusCode,
-  type StatusFrame,
   truncateCloseReason,
 } from '../../protocol/index.js';
 import type { ServerFrameV2 } from '../../protocol/v2/index.js';
@@ -192,13 +191,8 @@ class V1SocketConnection implements V1Connection, StreamSink {
   send(frame: ServerFrameV2): void {
     if (this.#closed) return;
     if (frame.type === 'status') {
-      const status: StatusFrame = {
-        type: 'status',
-        code: frame.code,
-        name: frame.name,
-        message: frame.message,
-        metadata: frame.metadata,
-      };
+      // v1's status frame is v2's without the stream id.
+      const { id: _id, ...status } = frame;
       // The close handshake needs the client's Close frame read: never leave the socket paused.
       if (this.#throttle.stop() || this.#socketPausedForCall) {
         this.#socketPausedForCall = false;
