@@ -52,9 +52,10 @@ describe('the browser page, in real Chromium, against a real gateway and core', 
     page.locator(`.group[data-location="${feature.latitude},${feature.longitude}"]`);
 
   before(async () => {
+    // First: it builds the page, which the gateway serves only if it exists when the gateway starts.
+    browser = await launchBrowser();
     core = await startCore();
     gw = await startGateway(core.address);
-    browser = await launchBrowser();
   });
   after(async () => {
     await browser?.close();

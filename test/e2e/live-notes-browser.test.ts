@@ -76,9 +76,10 @@ describe('live notes on the page, in real Chromium', { skip: !hasBrowser, timeou
   };
 
   before(async () => {
+    // First: it builds the page, which the gateway serves only if it exists when the gateway starts.
+    browser = await launchBrowser();
     core = await startCore();
     gw = await startGateway(core.address);
-    browser = await launchBrowser();
   });
   after(async () => {
     await browser?.close();

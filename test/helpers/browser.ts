@@ -21,7 +21,10 @@ export function browserAvailable(what: string, file: string): boolean {
   return false;
 }
 
-/** Builds the page (clients/browser), makes the screenshot folder and launches headless Chromium. */
+/**
+ * Builds the page (clients/browser), makes the screenshot folder and launches headless Chromium.
+ * Call it before starting the gateway: a gateway serves the page only if it is built when it starts.
+ */
 export async function launchBrowser(): Promise<Browser> {
   await buildBrowserClient();
   await mkdir(RESULTS, { recursive: true });
