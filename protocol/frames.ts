@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { STATUS_NAMES } from './status.js';
-import { wellFormedString } from './strings.js';
+import { toWellFormedString, wellFormedString } from './strings.js';
 
 /** The WebSocket endpoint. */
 export const ROUTECHAT_PATH = '/v1/routechat';
@@ -80,13 +80,40 @@ export const REJECT_REASON_MEANINGS: Readonly<Record<RejectReason, string>> = {
 
 export const errorDetailSchema = z.strictObject({ path: wellFormedString(), message: wellFormedString() });
 
+/**
+ * An error frame lists at most this many details (the rest are counted in a last one), each path and
+ * message at most MAX_ERROR_DETAIL_LENGTH characters: a frame of a few KiB can name thousands of bad
+ * keys, and the answer must never be bigger than the question.
+ */
+export const MAX_ERROR_DETAILS = 16;
+export const MAX_ERROR_DETAIL_LENGTH = 200;
+
+/** Cut to the cap; a surrogate pair cut in half becomes U+FFFD, so the text stays well-formed. */
+export const clipDetailText = (text: string): string =>
+  text.length <= MAX_ERROR_DETAIL_LENGTH
+    ? text
+    : `${toWellFormedString(text.slice(0, MAX_ERROR_DETAIL_LENGTH - 1))}…`;
+
+/** `details` within the caps above: the first ones, clipped, and one saying how many were left out. */
+export function capErrorDetails(details: readonly ErrorDetail[]): ErrorDetail[] {
+  const shown = details.length > MAX_ERROR_DETAILS ? details.slice(0, MAX_ERROR_DETAILS - 1) : details;
+  const capped = shown.map((detail) =>
+    detail.path.length <= MAX_ERROR_DETAIL_LENGTH && detail.message.length <= MAX_ERROR_DETAIL_LENGTH
+      ? detail
+      : { path: clipDetailText(detail.path), message: clipDetailText(detail.message) },
+  );
+  if (details.length > shown.length)
+    capped.push({ path: '', message: `${details.length - shown.length} more problems not listed` });
+  return capped;
+}
+
 /** A client frame was rejected: it was not forwarded; the stream stays open. */
 export const errorFrameSchema = z.strictObject({
   type: z.literal('error'),
   code: z.enum(STATUS_NAMES),
   reason: z.enum(REJECT_REASONS),
   message: wellFormedString(),
-  details: z.array(errorDetailSchema),
+  details: z.array(errorDetailSchema).max(MAX_ERROR_DETAILS),
 });
 
 /** The call ended, for any reason; always the last frame before the close. */

@@ -6,6 +6,7 @@
 import secureJson from 'secure-json-parse';
 import type { z } from 'zod';
 import {
+  capErrorDetails,
   DEFAULT_FRAME_LIMITS,
   type ErrorDetail,
   type ErrorFrame,
@@ -29,7 +30,7 @@ export function errorFrame(reason: RejectReason, message: string, details: Error
     code: reason === 'rate_limited' ? 'RESOURCE_EXHAUSTED' : 'INVALID_ARGUMENT',
     reason,
     message,
-    details,
+    details: capErrorDetails(details),
   };
 }
 

@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { SERVICE_NAME } from '../../proto/index.js';
-import { type CallStatus, StatusCode } from '../../protocol/index.js';
+import { type CallStatus, http2RequestHeaderProblem, StatusCode } from '../../protocol/index.js';
 import { toClientStatus } from '../core-status.js';
 import { createTokenBucket, type TokenBucket } from '../token-bucket.js';
 import { healthCheckedRoundRobinOptions } from './health-checked-round-robin.js';
@@ -135,10 +135,51 @@ const GRPC_JS_STREAM_FAILURE =
 const isFromCore = (status: grpc.StatusObject, headersSeen: boolean, metadata: Record<string, string>) =>
   (headersSeen || 'content-type' in metadata) && !GRPC_JS_STREAM_FAILURE.test(status.details);
 
+/** Why HTTP/2 would refuse this metadata as request headers, or undefined when it would not. */
+export function requestMetadataProblem(metadata: Readonly<Record<string, string>>): string | undefined {
+  for (const [key, value] of Object.entries(metadata)) {
+    const problem = http2RequestHeaderProblem(key, value);
+    if (problem) return problem;
+  }
+  return undefined;
+}
+
+/**
+ * A call that fails on its own, never touching a channel: its read end and status arrive on the next
+ * turn (the caller has its call object by then), and every control is a no-op.
+ */
+function failedCall<Req, Res>(
+  handlers: PoolCallHandlers<Res>,
+  status: CallStatus,
+  detail: string,
+): PoolCall<Req> {
+  let cancelled = false;
+  setImmediate(() => {
+    handlers.onReadEnd();
+    handlers.onStatus(cancelled ? CANCELLED_BY_GATEWAY : status, detail);
+  });
+  return {
+    write: () => true,
+    end: () => {},
+    cancel: () => {
+      cancelled = true;
+    },
+    pause: () => {},
+    resume: () => {},
+  };
+}
+
 const CANCELLED_BY_GATEWAY: CallStatus = {
   code: StatusCode.CANCELLED,
   name: 'CANCELLED',
   message: 'cancelled',
+  metadata: {},
+};
+
+const METADATA_REFUSED: CallStatus = {
+  code: StatusCode.INTERNAL,
+  name: 'INTERNAL',
+  message: 'metadata the HTTP/2 transport refuses',
   metadata: {},
 };
 
@@ -205,7 +246,16 @@ export function createChannelPool(options: ChannelPoolOptions): ChannelPool {
       callOptions: PoolCallOptions,
       handlers: PoolCallHandlers<Res>,
     ): PoolCall<Req> {
-      const grpcMetadata = toGrpcMetadata(metadata);
+      // Headers HTTP/2 refuses make grpc-js drop the channel's whole session, with every other call on
+      // it (and re-send the bad call on each reconnect): such a call fails alone, before any channel.
+      const refused = requestMetadataProblem(metadata);
+      if (refused) return failedCall(handlers, METADATA_REFUSED, refused);
+      let grpcMetadata: grpc.Metadata;
+      try {
+        grpcMetadata = toGrpcMetadata(metadata);
+      } catch (error) {
+        return failedCall(handlers, METADATA_REFUSED, (error as Error).message);
+      }
       const channel = pickChannel();
       channel.active += 1;
       const call = channel.client.makeBidiStreamRequest(

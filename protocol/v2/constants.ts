@@ -8,14 +8,22 @@ export const V2_PATH = '/v2';
 /** The subprotocol the gateway selects on /v2 when a client offers it. */
 export const V2_SUBPROTOCOL = 'gateway.v2';
 
-/** A stream id is a string of 1 to 64 characters chosen by the client. */
+/**
+ * A stream id is chosen by the client: 1 to 64 code points of well-formed text (no lone surrogate)
+ * without control characters (no C0, DEL or C1), so it can be echoed back and logged as it is.
+ */
 export const MAX_STREAM_ID_LENGTH = 64;
 /** The longest method name accepted in an `open` frame (`package.Service/Method`). */
 export const MAX_METHOD_NAME_LENGTH = 256;
 /** The longest `timeoutMs` accepted: about 24.8 days, the most a timer can wait. */
 export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
-/** Metadata entries an `open` frame may carry. */
+/** Metadata entries an `open` frame may carry; more: the open is refused INVALID_ARGUMENT. */
 export const MAX_OPEN_METADATA_ENTRIES = 64;
+/**
+ * Bytes of metadata (keys and values, UTF-16 code units) an `open` frame may carry; more: the open
+ * is refused INVALID_ARGUMENT. 8 KiB is gRPC's usual bound on a request's whole header list.
+ */
+export const MAX_OPEN_METADATA_BYTES = 8 * 1024;
 
 /**
  * Messages a client may send on a new stream before it sees any `credit` frame. Each message
@@ -30,3 +38,10 @@ export const DEFAULT_MAX_SOCKET_REJECTIONS = 20;
 export const DEFAULT_MAX_STREAM_REJECTIONS = 20;
 /** Open streams per socket by default; one more `open` gets RESOURCE_EXHAUSTED. */
 export const DEFAULT_MAX_STREAMS_PER_SOCKET = 100;
+/**
+ * Open server-streaming calls (`NoteFeed/Watch`, `ListFeatures`: calls the server may keep open
+ * for as long as it likes) per socket and per client address by default; one more `open` gets
+ * RESOURCE_EXHAUSTED, so one address cannot take every watcher slot of the cores.
+ */
+export const DEFAULT_MAX_SERVER_STREAMS_PER_SOCKET = 16;
+export const DEFAULT_MAX_SERVER_STREAMS_PER_IP = 64;

@@ -7,7 +7,16 @@ import { errorDetailSchema } from '../frames.js';
 import { STATUS_NAMES } from '../status.js';
 import { MAX_METHOD_NAME_LENGTH, MAX_STREAM_ID_LENGTH, MAX_TIMEOUT_MS } from './constants.js';
 
-export const streamIdSchema = z.string().min(1).max(MAX_STREAM_ID_LENGTH);
+/** 1 to MAX_STREAM_ID_LENGTH code points, none a control character or a lone surrogate. */
+const STREAM_ID = new RegExp(`^[^\\p{Cc}\\p{Cs}]{1,${MAX_STREAM_ID_LENGTH}}$`, 'u');
+
+export const STREAM_ID_RULE = `1 to ${MAX_STREAM_ID_LENGTH} characters of well-formed text, no control characters`;
+
+/** A usable stream id (see MAX_STREAM_ID_LENGTH). */
+export const isStreamId = (value: unknown): value is string =>
+  typeof value === 'string' && value.length <= 2 * MAX_STREAM_ID_LENGTH && STREAM_ID.test(value);
+
+export const streamIdSchema = z.string().min(1).refine(isStreamId, { error: STREAM_ID_RULE });
 
 /** Opens a stream: one call of `method` (`package.Service/Method`). */
 export const openFrameSchema = z.strictObject({

@@ -4,17 +4,18 @@
  * report it on that stream; whether the id names an open stream is the connection's business.
  */
 import type { z } from 'zod';
-import type { ErrorDetail, FrameLimits } from '../frames.js';
+import { capErrorDetails, type ErrorDetail, type FrameLimits } from '../frames.js';
 import { jsonComplexityProblem, parseJsonText } from '../parse-frame.js';
-import { MAX_STREAM_ID_LENGTH } from './constants.js';
 import {
   type ClientFrameV2,
   cancelFrameSchema,
   clientMessageFrameSchema,
   type ErrorFrameV2,
   endStreamFrameSchema,
+  isStreamId,
   openFrameSchema,
   RESOURCE_REJECT_REASONS,
+  STREAM_ID_RULE,
   type V2RejectReason,
 } from './frames.js';
 
@@ -48,7 +49,7 @@ export function errorFrameV2(
     code: RESOURCE_REJECT_REASONS.has(reason) ? 'RESOURCE_EXHAUSTED' : 'INVALID_ARGUMENT',
     reason,
     message,
-    details,
+    details: capErrorDetails(details),
   };
 }
 
@@ -102,12 +103,10 @@ export function parseClientFrameV2(
     ]);
   }
   const id = value.id;
-  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_STREAM_ID_LENGTH) {
-    return rejected(
-      'invalid_frame_type',
-      `a ${type} frame needs an id of 1 to ${MAX_STREAM_ID_LENGTH} characters`,
-      [{ path: 'id', message: `expected a string of 1 to ${MAX_STREAM_ID_LENGTH} characters` }],
-    );
+  if (!isStreamId(id)) {
+    return rejected('invalid_frame_type', `${type === 'open' ? 'an' : 'a'} ${type} frame needs a valid id`, [
+      { path: 'id', message: STREAM_ID_RULE },
+    ]);
   }
   // Fast path for the per-note frames: `message`, `end` and `cancel` whose keys are exactly their
   // schema's (type and id were checked above, a JSON value is never undefined) are valid as they
