@@ -12,6 +12,10 @@ import {
   type OptionSpecs,
   positiveInt,
 } from '../common/cli-options.js';
+import {
+  DEFAULT_MAX_SERVER_STREAMS_PER_IP,
+  DEFAULT_MAX_SERVER_STREAMS_PER_SOCKET,
+} from '../protocol/v2/constants.js';
 import { allowListEntryProblem } from './origin.js';
 import { coreTarget } from './upstream/core-target.js';
 
@@ -55,8 +59,15 @@ export const gatewayOptionSpecs = {
   },
   'socket-high-water-mark': {
     env: 'GATEWAY_SOCKET_HIGH_WATER_MARK',
-    description: 'Bytes queued to a client before the call is paused',
+    description:
+      'Bytes queued to a client before its calls are paused (v2: and the socket is not read until it drains)',
     defaultText: '1MiB',
+  },
+  'slow-reader-timeout': {
+    env: 'GATEWAY_SLOW_READER_TIMEOUT',
+    description:
+      'Protocol v2: a client that leaves more than --socket-high-water-mark unread this long is closed with 1008 (0 disables)',
+    defaultText: '30s',
   },
   'heartbeat-interval': {
     env: 'GATEWAY_HEARTBEAT_INTERVAL',
@@ -106,7 +117,8 @@ export const gatewayOptionSpecs = {
   },
   'max-stream-lifetime': {
     env: 'GATEWAY_MAX_STREAM_LIFETIME',
-    description: 'Longest a stream may live: DEADLINE_EXCEEDED (0 disables)',
+    description:
+      'Longest a stream may live: DEADLINE_EXCEEDED (v1: the socket then closes; v2: that stream only) (0 disables)',
     defaultText: '0',
   },
   'header-timeout': {
@@ -183,6 +195,18 @@ export const gatewayOptionSpecs = {
     description: 'Protocol v2: open streams per WebSocket; one more open gets RESOURCE_EXHAUSTED',
     defaultText: '100',
   },
+  'max-server-streams-per-socket': {
+    env: 'GATEWAY_MAX_SERVER_STREAMS_PER_SOCKET',
+    description:
+      'Protocol v2: open server-streaming calls (NoteFeed/Watch, ListFeatures) per WebSocket; one more open gets RESOURCE_EXHAUSTED',
+    defaultText: String(DEFAULT_MAX_SERVER_STREAMS_PER_SOCKET),
+  },
+  'max-server-streams-per-ip': {
+    env: 'GATEWAY_MAX_SERVER_STREAMS_PER_IP',
+    description:
+      'Protocol v2: open server-streaming calls per client address, over all its WebSockets (per gateway process); one more open gets RESOURCE_EXHAUSTED',
+    defaultText: String(DEFAULT_MAX_SERVER_STREAMS_PER_IP),
+  },
 } as const satisfies OptionSpecs;
 
 export const gatewayConfigSchema = z.object({
@@ -244,6 +268,9 @@ export const gatewayConfigSchema = z.object({
   reflection: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]).default(false),
   methods: csv.default([]),
   'max-streams-per-socket': positiveInt.default(100),
+  'max-server-streams-per-socket': positiveInt.default(DEFAULT_MAX_SERVER_STREAMS_PER_SOCKET),
+  'max-server-streams-per-ip': positiveInt.default(DEFAULT_MAX_SERVER_STREAMS_PER_IP),
+  'slow-reader-timeout': duration.default(30_000),
 });
 
 export type GatewayConfig = z.output<typeof gatewayConfigSchema>;

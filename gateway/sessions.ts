@@ -7,15 +7,18 @@ import type { ConnectionMachine } from './session/ports.js';
 /** What the registry needs of a connection, v1's or v2's. */
 export type SessionControl = Pick<
   ConnectionMachine,
-  'lastActivity' | 'readingPaused' | 'beginShutdown' | 'forceShutdown' | 'closeForTimeout'
+  | 'lastActivity'
+  | 'readingPaused'
+  | 'beginShutdown'
+  | 'forceShutdown'
+  | 'closeForTimeout'
+  | 'endStreamsOpenedBefore'
 >;
 
 export interface Session {
   readonly connection: SessionControl;
   /** The client's address, for the per-address connection cap. */
   readonly ip: string;
-  /** Clock ms when the stream opened (same clock as the connection's). */
-  readonly openedAt: number;
   /** Set by a pong; cleared at each heartbeat tick. */
   alive: boolean;
   ping(): void;
@@ -31,8 +34,8 @@ export interface SessionRegistry {
   /** Open sessions from this client address. */
   countFor(ip: string): number;
   /**
-   * Ends streams idle for `idleMs` or older than `lifetimeMs` (0 disables either), with status
-   * DEADLINE_EXCEEDED. One sweep over all sessions replaces a timer per connection.
+   * Ends connections idle for `idleMs` and streams older than `lifetimeMs` (0 disables either), with
+   * status DEADLINE_EXCEEDED. One sweep over all sessions replaces a timer per connection or stream.
    */
   sweep(nowMs: number, idleMs: number, lifetimeMs: number): void;
   /** One heartbeat tick: drop peers that did not answer the previous ping, ping the rest. */
@@ -73,8 +76,9 @@ export function createSessionRegistry(): SessionRegistry {
       for (const session of [...sessions]) {
         if (idleMs > 0 && now - session.connection.lastActivity > idleMs) {
           session.connection.closeForTimeout(`no frame either way for ${Math.round(idleMs / 1000)} s`);
-        } else if (lifetimeMs > 0 && now - session.openedAt > lifetimeMs) {
-          session.connection.closeForTimeout(
+        } else if (lifetimeMs > 0) {
+          session.connection.endStreamsOpenedBefore(
+            now - lifetimeMs,
             `stream lifetime limit of ${Math.round(lifetimeMs / 1000)} s reached`,
           );
         }

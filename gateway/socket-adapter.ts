@@ -140,7 +140,6 @@ export function acceptSocket<M extends ConnectionMachine>(
   session = {
     connection: live,
     ip: request.ip,
-    openedAt,
     alive: true,
     ping: () => socket.ping(),
     terminate: () => socket.terminate(),

@@ -15,6 +15,7 @@ import {
   V2_PATH,
   type V2RejectReason,
 } from '../protocol/v2/index.js';
+import { createAddressQuotas } from './address-quotas.js';
 import type { Authenticator } from './auth.js';
 import type { GatewayConfig } from './config.js';
 import { createEndpointCheck } from './endpoint-check.js';
@@ -62,12 +63,15 @@ export function v2Limits(config: GatewayConfig): ConnectionLimits {
     rateBurst: config['rate-burst'],
     floodGraceMs: config['flood-grace'],
     socketHighWaterMark: config['socket-high-water-mark'],
+    slowReaderTimeoutMs: config['slow-reader-timeout'],
+    maxServerStreams: config['max-server-streams-per-socket'],
   };
 }
 
 export const v2Plugin: FastifyPluginAsync<V2PluginOptions> = async (app, options) => {
   const { config, sessions, v2Observer } = options;
   const limits = v2Limits(config);
+  const addressShares = createAddressQuotas(config['max-server-streams-per-ip']);
 
   app.get(
     V2_PATH,
@@ -79,7 +83,12 @@ export const v2Plugin: FastifyPluginAsync<V2PluginOptions> = async (app, options
       acceptSocket(socket, request, sessions, log, ({ socket: connectionSocket, guard, finished }) =>
         createConnection(
           connectionSocket,
-          { methods: options.methods, upstream: guardedCalls(options.upstream, guard, log), baseMetadata },
+          {
+            methods: options.methods,
+            upstream: guardedCalls(options.upstream, guard, log),
+            baseMetadata,
+            addressServerStreams: addressShares.forAddress(request.ip),
+          },
           limits,
           {
             onRejected: (reason) => v2Observer?.errorFrame?.(reason),

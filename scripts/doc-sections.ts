@@ -5,12 +5,21 @@ import { gatewayOptionSpecs } from '../gateway/config.js';
 import {
   CLOSE_CODE_MEANINGS,
   closeCodeForStatus,
+  MAX_ERROR_DETAIL_LENGTH,
+  MAX_ERROR_DETAILS,
   REJECT_REASON_MEANINGS,
   REJECT_REASONS,
   STATUS_NAMES,
   StatusCode,
 } from '../protocol/index.js';
 import {
+  DEFAULT_MAX_SOCKET_REJECTIONS,
+  DEFAULT_MAX_STREAM_REJECTIONS,
+  INITIAL_STREAM_CREDIT,
+  MAX_METHOD_NAME_LENGTH,
+  MAX_OPEN_METADATA_BYTES,
+  MAX_OPEN_METADATA_ENTRIES,
+  MAX_STREAM_ID_LENGTH,
   RESOURCE_REJECT_REASONS,
   V2_REJECT_REASON_MEANINGS,
   V2_REJECT_REASONS,
@@ -63,10 +72,105 @@ function v2RejectReasonTable(): string {
   return rows.join('\n');
 }
 
+/** Every limit of a v2 socket, with its flag (and default) or constant, and what going over it gets. */
+function v2LimitsTable(): string {
+  const flag = (name: keyof typeof gatewayOptionSpecs) =>
+    `\`--${name}\` (${(gatewayOptionSpecs[name] as { defaultText?: string }).defaultText ?? ''})`;
+  const rows: [string, string, string][] = [
+    ['WebSocket message size', flag('max-frame-size'), 'close 1009'],
+    [
+      'Frames per second',
+      `${flag('rate-limit')}, burst ${flag('rate-burst')}`,
+      `the socket is not read until it is back within its rate; ${flag('flood-grace')} over it: \`rate_limited\` error, every stream a status, close 1008`,
+    ],
+    [
+      'Stream id',
+      `1 to ${MAX_STREAM_ID_LENGTH} code points of well-formed text, no control character`,
+      '`invalid_frame_type` error without `id`',
+    ],
+    [
+      'Method name',
+      `${MAX_METHOD_NAME_LENGTH} characters`,
+      '`invalid_frame` error, then status `INVALID_ARGUMENT`',
+    ],
+    [
+      'Metadata entries in one `open`',
+      String(MAX_OPEN_METADATA_ENTRIES),
+      'error `invalid_frame` and status `INVALID_ARGUMENT`, before any call',
+    ],
+    [
+      'Metadata bytes in one `open` (keys and values)',
+      `${MAX_OPEN_METADATA_BYTES} (8 KiB)`,
+      'error `invalid_frame` and status `INVALID_ARGUMENT`, before any call',
+    ],
+    [
+      'Open streams per socket',
+      flag('max-streams-per-socket'),
+      'status `RESOURCE_EXHAUSTED` for that `open`',
+    ],
+    [
+      'Open server-streaming calls per socket',
+      flag('max-server-streams-per-socket'),
+      'status `RESOURCE_EXHAUSTED` for that `open`',
+    ],
+    [
+      'Open server-streaming calls per client address (all its sockets, per gateway process)',
+      flag('max-server-streams-per-ip'),
+      'status `RESOURCE_EXHAUSTED` for that `open`',
+    ],
+    [
+      'Rejected frames on one stream',
+      String(DEFAULT_MAX_STREAM_REJECTIONS),
+      "that stream ends with the last rejection's code",
+    ],
+    [
+      'Rejected frames and refused opens on one socket',
+      `${DEFAULT_MAX_SOCKET_REJECTIONS} (or ${flag('max-rejected-frames')} if lower)`,
+      'every stream a status, close 1008',
+    ],
+    [
+      'Messages sent without credit',
+      `${INITIAL_STREAM_CREDIT} at first, then what \`credit\` frames give`,
+      '`no_credit` error on that stream',
+    ],
+    ['Request message size', flag('max-message-size'), '`message_too_large` error on that stream'],
+    [
+      'Bytes queued to a client that does not read (output bound)',
+      flag('socket-high-water-mark'),
+      'every call and the socket itself are not read until it drains: nothing more is queued',
+    ],
+    [
+      'Time over the output bound',
+      flag('slow-reader-timeout'),
+      'every stream a status (`RESOURCE_EXHAUSTED`), close 1008',
+    ],
+    [
+      'Details in an error frame',
+      `${MAX_ERROR_DETAILS}, each path and message at most ${MAX_ERROR_DETAIL_LENGTH} characters`,
+      'the rest are counted in the last detail',
+    ],
+    [
+      "A stream's life",
+      flag('max-stream-lifetime'),
+      'that stream ends `DEADLINE_EXCEEDED`; the socket stays open',
+    ],
+    [
+      'No frame either way on the socket',
+      flag('idle-timeout'),
+      'every stream `DEADLINE_EXCEEDED`, close 1000',
+    ],
+  ];
+  const lines = ['| limit | value (default) | over it |', '| --- | --- | --- |'];
+  for (const [limit, value, over] of rows)
+    lines.push(`| ${limit} | ${escapeCell(value)} | ${escapeCell(over)} |`);
+  return lines.join('\n');
+}
+
 export const PROTOCOL_SECTIONS: Sections = {
   'close-codes': closeCodeTable,
   'reject-reasons': rejectReasonTable,
   'v2-reject-reasons': v2RejectReasonTable,
+  'v2-limits': v2LimitsTable,
 };
 export const OPERATIONS_SECTIONS: Sections = {
   'gateway-settings': () => settingsTable(gatewayOptionSpecs),

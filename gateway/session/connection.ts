@@ -2,11 +2,14 @@
  * One v2 WebSocket: parsing, rate, caps, close codes, and routing frames to streams by `id`.
  * Streams are isolated: a stream's bad frames, status or slow call never close the socket or stall
  * the others (the socket is never paused for one call; each stream has its own credit window).
+ * The socket itself is paused only for the client's own doing: over its rate, or not reading what
+ * it is sent (past the high-water mark nothing more is read from it, so nothing more is answered).
  * Socket close codes are only for the socket: 1000, 1001 shutdown, 1008 policy, 1011 fault.
  */
 import {
   type CallStatus,
   CloseCode,
+  clipDetailText,
   type FrameLimits,
   StatusCode,
   truncateCloseReason,
@@ -23,6 +26,7 @@ import {
   type V2RejectReason,
 } from '../../protocol/v2/index.js';
 import { gatewayStatus } from '../core-status.js';
+import type { MethodInfo } from '../methods/method-registry.js';
 import { createReadThrottle } from '../read-throttle.js';
 import {
   type Clock,
@@ -44,8 +48,15 @@ export interface ConnectionLimits {
   readonly rateLimit: number;
   readonly rateBurst: number;
   readonly floodGraceMs: number;
-  /** Pause every call's reads while the socket has more than this many bytes queued. */
+  /**
+   * While the socket has more than this many bytes queued, every call's reads and the socket's own
+   * reading are paused: a client that does not read gets nothing more queued, whatever it sends.
+   */
   readonly socketHighWaterMark: number;
+  /** Over the high-water mark this long (ms) closes the socket with 1008 (0: never). */
+  readonly slowReaderTimeoutMs: number;
+  /** Open server-streaming calls per socket; one more `open` gets RESOURCE_EXHAUSTED. */
+  readonly maxServerStreams: number;
 }
 
 export interface ConnectionOutcome {
@@ -56,6 +67,9 @@ export interface ConnectionOutcome {
   readonly streams: number;
   readonly rejected: number;
 }
+
+/** A server-streaming call may stay open as long as the server likes: these count against the shares. */
+const isServerStream = (method: MethodInfo) => method.responseStream && !method.requestStream;
 
 export interface ConnectionHooks {
   /** An error frame was sent (socket-level or on a stream), with its reason. */
@@ -89,6 +103,7 @@ export function createConnection(
   hooks: ConnectionHooks,
   clock: Clock = systemClock,
 ): Connection {
+  const addressServerStreams = deps.addressServerStreams;
   let state: 'open' | 'draining' | 'closed' = 'open';
   const streams = new Map<string, Stream>();
   const recentlyFinished = new Set<string>();
@@ -97,13 +112,16 @@ export function createConnection(
   let framesOut = 0;
   let streamsOpened = 0;
   let rejected = 0;
+  let serverStreams = 0;
+  /** The socket is over its high-water mark: calls and the socket's reading are paused. */
   let callsPaused = false;
+  let slowReaderTimer: unknown;
   const throttle = createReadThrottle(
     limits,
     clock,
     () => socket.pause(),
     () => {
-      if (state !== 'closed') socket.resume();
+      if (state !== 'closed' && !callsPaused) socket.resume();
     },
   );
 
@@ -113,11 +131,26 @@ export function createConnection(
     lastActivity = clock.now();
     socket.send(text);
     if (!callsPaused && socket.bufferedAmount > limits.socketHighWaterMark) {
-      // The client reads slower than the calls answer: stop reading every call; HTTP/2 flow
-      // control holds the servers back and our memory stays bounded.
+      // The client reads slower than we answer: stop reading every call (HTTP/2 flow control holds
+      // the servers back) and stop reading the socket, since every frame read may earn an answer
+      // (an error, a status, credit). What is queued stays within one frame of the mark.
       callsPaused = true;
       for (const stream of streams.values()) stream.pause();
+      if (!throttle.paused) socket.pause();
+      if (limits.slowReaderTimeoutMs > 0)
+        slowReaderTimer = clock.setTimeout(() => {
+          slowReaderTimer = undefined;
+          closeForPolicy(
+            StatusCode.RESOURCE_EXHAUSTED,
+            `client did not read its frames for ${Math.round(limits.slowReaderTimeoutMs / 1000)} s`,
+          );
+        }, limits.slowReaderTimeoutMs);
     }
+  };
+
+  const stopSlowReaderTimer = () => {
+    if (slowReaderTimer !== undefined) clock.clearTimeout(slowReaderTimer);
+    slowReaderTimer = undefined;
   };
 
   const send = (frame: ServerFrameV2) => {
@@ -129,8 +162,9 @@ export function createConnection(
   const closeSocket = (code: number, reason: string, cause: ConnectionOutcome['cause']) => {
     if (state === 'closed') return;
     state = 'closed';
+    stopSlowReaderTimer();
     // The close handshake needs the client's Close frame read.
-    if (throttle.stop()) socket.resume();
+    if (throttle.stop() || callsPaused) socket.resume();
     socket.close(code, truncateCloseReason(reason));
     hooks.onFinished({ closeCode: code, cause, framesIn, framesOut, streams: streamsOpened, rejected });
   };
@@ -138,6 +172,10 @@ export function createConnection(
   const finishedStream = (stream: Stream, status: CallStatus) => {
     if (streams.get(stream.id) !== stream) return;
     streams.delete(stream.id);
+    if (isServerStream(stream.method)) {
+      serverStreams -= 1;
+      addressServerStreams?.give();
+    }
     recentlyFinished.add(stream.id);
     if (recentlyFinished.size > RECENTLY_FINISHED)
       recentlyFinished.delete(recentlyFinished.values().next().value as string);
@@ -156,7 +194,11 @@ export function createConnection(
     };
   };
 
-  /** A stream that ends as it opens: status only (and the error's details first, when any). */
+  /**
+   * A stream that ends as it opens: status only (and the error's details first, when any). A refused
+   * open is a rejected frame of the socket: it counts against the socket's rejection budget, except
+   * while the gateway drains (no fault of the client's).
+   */
   const refuseStream = (
     id: string,
     method: string,
@@ -168,6 +210,11 @@ export function createConnection(
     const status = gatewayStatus(code, message);
     send({ type: 'status', id, code: status.code, name: status.name, message: status.message, metadata: {} });
     hooks.onStreamFinished?.(method, status, false);
+    if (state === 'open') {
+      rejected += 1;
+      if (rejected >= limits.maxSocketRejections)
+        closeForPolicy(StatusCode.INVALID_ARGUMENT, `too many rejected frames (${rejected})`);
+    }
   };
 
   /** `method`'s name when the catalog knows it (allowed or not), else UNKNOWN_METHOD. */
@@ -233,20 +280,37 @@ export function createConnection(
         StatusCode.PERMISSION_DENIED,
         `method ${frame.method} is not allowed here`,
       );
+    const method = found.method;
     const metadata = frame.metadata ?? {};
     const problems = metadataProblems(metadata);
     if (problems.length > 0) {
       const first = problems[0];
-      const message = `invalid metadata: ${first?.path}: ${first?.message}`;
+      const message = `invalid metadata: ${clipDetailText(first?.path ?? '')}: ${clipDetailText(first?.message ?? '')}`;
       return refuseStream(
         id,
-        found.method.name,
+        method.name,
         StatusCode.INVALID_ARGUMENT,
         message,
         errorFrameV2('invalid_frame', message, problems, id),
       );
     }
-    const method = found.method;
+    if (isServerStream(method)) {
+      if (serverStreams >= limits.maxServerStreams)
+        return refuseStream(
+          id,
+          method.name,
+          StatusCode.RESOURCE_EXHAUSTED,
+          `more than ${limits.maxServerStreams} server-streaming calls on this socket`,
+        );
+      if (addressServerStreams && !addressServerStreams.take())
+        return refuseStream(
+          id,
+          method.name,
+          StatusCode.RESOURCE_EXHAUSTED,
+          `more than ${addressServerStreams.limit} server-streaming calls from this address`,
+        );
+      serverStreams += 1;
+    }
     recentlyFinished.delete(id);
     streamsOpened += 1;
     const stream = createStream(
@@ -261,6 +325,7 @@ export function createConnection(
         ),
       sinkFor(id),
       { initialCredit: limits.initialCredit, maxRejections: limits.maxStreamRejections },
+      clock.now(),
       callsPaused,
     );
     streams.set(id, stream);
@@ -278,7 +343,7 @@ export function createConnection(
       return lastActivity;
     },
     get readingPaused() {
-      return throttle.paused;
+      return throttle.paused || callsPaused;
     },
 
     onClientText(text) {
@@ -331,10 +396,12 @@ export function createConnection(
 
     onClientGone() {
       if (state === 'closed') return;
+      // Closed first: the last stream ending while draining must not finish the connection a second time.
+      state = 'closed';
       for (const stream of [...streams.values()])
         stream.abort(gatewayStatus(StatusCode.CANCELLED, 'client closed the connection'), true);
-      state = 'closed';
       throttle.stop();
+      stopSlowReaderTimer();
       hooks.onFinished({
         closeCode: 0,
         cause: 'client_closed',
@@ -348,6 +415,8 @@ export function createConnection(
     onSocketDrain() {
       if (!callsPaused || state === 'closed' || socket.bufferedAmount > limits.socketHighWaterMark) return;
       callsPaused = false;
+      stopSlowReaderTimer();
+      if (!throttle.paused) socket.resume();
       for (const stream of streams.values()) stream.resume();
     },
 
@@ -368,6 +437,12 @@ export function createConnection(
       if (state === 'closed') return;
       endAll(gatewayStatus(StatusCode.DEADLINE_EXCEEDED, message));
       closeSocket(CloseCode.NORMAL, message, 'timeout');
+    },
+
+    endStreamsOpenedBefore(cutoff, message) {
+      if (state === 'closed') return;
+      for (const stream of [...streams.values()])
+        if (stream.openedAt < cutoff) stream.abort(gatewayStatus(StatusCode.DEADLINE_EXCEEDED, message));
     },
 
     closeForPolicy,

@@ -35,8 +35,13 @@ export interface ConnectionMachine {
   beginShutdown(): void;
   /** Grace period over: cancel what is left, UNAVAILABLE, close 1001. */
   forceShutdown(): void;
-  /** Ends the calls for a timeout (idle, lifetime) with DEADLINE_EXCEEDED. */
+  /** Ends the calls for a timeout (idle) with DEADLINE_EXCEEDED, and closes the socket. */
   closeForTimeout(message: string): void;
+  /**
+   * `--max-stream-lifetime`: ends every stream opened before `cutoff` (clock ms) with
+   * DEADLINE_EXCEEDED. v2's socket stays open for its other streams; v1's socket is its one stream.
+   */
+  endStreamsOpenedBefore(cutoff: number, message: string): void;
   /** A bug in the gateway: end everything with INTERNAL, close 1011. */
   fail(): void;
 }
@@ -95,4 +100,14 @@ export interface ConnectionDeps {
   readonly upstream: CallOpener;
   /** Metadata every call of this socket carries (forwarded headers, the upgrade's token). */
   readonly baseMetadata: Readonly<Record<string, string>>;
+  /** The client address's share of server-streaming calls, across its sockets (none: unlimited). */
+  readonly addressServerStreams?: Quota;
+}
+
+/** A share counted across connections. */
+export interface Quota {
+  /** Takes one unit: false when none is left (nothing is taken then). */
+  take(): boolean;
+  give(): void;
+  readonly limit: number;
 }

@@ -43,6 +43,8 @@ type StreamState =
 export interface Stream {
   readonly id: string;
   readonly method: MethodInfo;
+  /** When the stream opened (the connection's clock), for `--max-stream-lifetime`. */
+  readonly openedAt: number;
   readonly state: StreamState['name'];
   onClientMessage(json: unknown): void;
   onClientEnd(): void;
@@ -67,9 +69,10 @@ export function createStream(
   openCall: (handlers: CallHandlers) => CallPort,
   sink: StreamSink,
   limits: StreamLimits,
+  openedAt: number,
   startPaused = false,
 ): Stream {
-  return new CallStream(id, method, openCall, sink, limits, startPaused);
+  return new CallStream(id, method, openCall, sink, limits, openedAt, startPaused);
 }
 
 const OPEN: StreamState = { name: 'open' };
@@ -103,6 +106,7 @@ class CallStream implements Stream, CallHandlers {
     openCall: (handlers: CallHandlers) => CallPort,
     sink: StreamSink,
     limits: StreamLimits,
+    readonly openedAt: number,
     startPaused: boolean,
   ) {
     this.#sink = sink;

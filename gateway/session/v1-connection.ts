@@ -143,6 +143,7 @@ class V1SocketConnection implements V1Connection, StreamSink {
       this,
       // No credit frames and no per-stream rejection limit: v1 counts rejections per socket, below.
       { initialCredit: Number.POSITIVE_INFINITY, maxRejections: Number.POSITIVE_INFINITY },
+      this.#lastActivity,
     );
   }
 
@@ -350,6 +351,10 @@ class V1SocketConnection implements V1Connection, StreamSink {
       reason: 'gateway fault',
       cause: 'fault',
     });
+  }
+
+  endStreamsOpenedBefore(cutoff: number, message: string): void {
+    if (this.#stream.openedAt < cutoff) this.closeForTimeout(message);
   }
 
   closeForTimeout(message: string): void {

@@ -3,7 +3,7 @@
  * every stream frame carries the client-chosen `id`. See docs/protocol.md ("Protocol v2").
  */
 import { z } from 'zod';
-import { errorDetailSchema } from '../frames.js';
+import { errorDetailSchema, MAX_ERROR_DETAILS } from '../frames.js';
 import { STATUS_NAMES } from '../status.js';
 import { MAX_METHOD_NAME_LENGTH, MAX_STREAM_ID_LENGTH, MAX_TIMEOUT_MS } from './constants.js';
 
@@ -16,7 +16,12 @@ export const STREAM_ID_RULE = `1 to ${MAX_STREAM_ID_LENGTH} characters of well-f
 export const isStreamId = (value: unknown): value is string =>
   typeof value === 'string' && value.length <= 2 * MAX_STREAM_ID_LENGTH && STREAM_ID.test(value);
 
-export const streamIdSchema = z.string().min(1).refine(isStreamId, { error: STREAM_ID_RULE });
+export const streamIdSchema = z
+  .string()
+  .min(1)
+  .refine(isStreamId, { error: STREAM_ID_RULE })
+  // JSON Schema counts a string's length in code points, as the rule does.
+  .meta({ maxLength: MAX_STREAM_ID_LENGTH, description: STREAM_ID_RULE });
 
 /** Opens a stream: one call of `method` (`package.Service/Method`). */
 export const openFrameSchema = z.strictObject({
@@ -120,7 +125,7 @@ export const errorFrameV2Schema = z.strictObject({
   code: z.enum(STATUS_NAMES),
   reason: z.enum(V2_REJECT_REASONS),
   message: z.string(),
-  details: z.array(errorDetailSchema),
+  details: z.array(errorDetailSchema).max(MAX_ERROR_DETAILS),
 });
 
 /** The last frame of every stream, always sent, whatever ended it. */
