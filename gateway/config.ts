@@ -12,6 +12,7 @@ import {
   type OptionSpecs,
   positiveInt,
 } from '../common/cli-options.js';
+import { HTTP2_CONNECTION_HEADERS } from '../protocol/metadata.js';
 import {
   DEFAULT_MAX_SERVER_STREAMS_PER_IP,
   DEFAULT_MAX_SERVER_STREAMS_PER_SOCKET,
@@ -222,6 +223,15 @@ export const gatewayConfigSchema = z.object({
     .default([]),
   'forward-headers': csv
     .transform((names) => names.map((name) => name.toLowerCase()))
+    .superRefine((names, ctx) => {
+      // A header HTTP/2 forbids would fail every call (channel-pool.ts refuses it per call).
+      const forbidden = names.find((name) => HTTP2_CONNECTION_HEADERS.has(name) || name === 'te');
+      if (forbidden)
+        ctx.addIssue({
+          code: 'custom',
+          message: `${forbidden} cannot be sent over HTTP/2 (RFC 9113 §8.2.2)`,
+        });
+    })
     .default(['authorization', 'x-request-id', 'traceparent']),
   'max-frame-size': byteSize
     .pipe(

@@ -49,4 +49,20 @@ describe('configuration', () => {
     );
     assert.equal(checkGatewayConfig(defaultGatewayConfig()), undefined);
   });
+
+  test('--forward-headers refuses a header HTTP/2 forbids, naming it', () => {
+    for (const name of ['Connection', 'upgrade', 'te'])
+      assert.throws(
+        () =>
+          parseOptions(
+            gatewayConfigSchema,
+            { 'forward-headers': `x-request-id,${name}` },
+            gatewayOptionSpecs,
+          ),
+        (e: unknown) =>
+          e instanceof ConfigError &&
+          e.message.includes('--forward-headers') &&
+          e.message.includes(`${name.toLowerCase()} cannot be sent over HTTP/2`),
+      );
+  });
 });
