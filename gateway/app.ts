@@ -11,18 +11,19 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import { type Logger, pino } from 'pino';
 import { ConfigError } from '../common/cli-options.js';
 import { NOTE_FEED_PROTO_PATH, PROTO_PATH } from '../proto/index.js';
-import { createAuthenticator } from './auth.js';
+import { createAuthenticator } from './admission/auth.js';
+import { requestIdFrom, selectSubprotocol } from './admission/upgrade.js';
+import { upgradeGuard } from './admission/upgrade-guard.js';
 import type { GatewayConfig } from './config.js';
-import { healthPlugin } from './health-plugin.js';
+import { healthPlugin } from './endpoints/health.js';
+import { routechatPlugin } from './endpoints/v1.js';
+import { v2Plugin } from './endpoints/v2.js';
 import { loadMethodCatalog } from './methods/index.js';
-import type { GatewayMetrics } from './metrics.js';
-import { type ConnectionObserver, routechatPlugin } from './routechat-plugin.js';
-import { createSessionRegistry, type SessionRegistry } from './sessions.js';
-import { requestIdFrom, selectSubprotocol } from './upgrade.js';
-import { upgradeGuard } from './upgrade-guard.js';
+import type { GatewayMetrics } from './observe/metrics.js';
+import type { ConnectionObserver, V2Observer } from './observe/observer.js';
+import { createSessionRegistry, type SessionRegistry } from './session/registry.js';
 import { type ChannelPool, coreTarget, createChannelPool } from './upstream/index.js';
-import { createUpstream, type Upstream } from './upstream.js';
-import { type V2Observer, v2Plugin } from './v2-plugin.js';
+import { createUpstream, type Upstream } from './upstream/upstream.js';
 
 export const DEFAULT_STATIC_DIR = fileURLToPath(new URL('../clients/browser/dist/', import.meta.url));
 
@@ -133,12 +134,12 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}
   });
   // Every upgrade, whatever route it would reach: a known WebSocket path and a valid handshake, or a JSON refusal.
   app.addHook('onRequest', upgradeGuard(observer ? { observer } : {}));
-  const heartbeatMs = config['heartbeat-interval'];
-  if (heartbeatMs > 0) {
-    const timer = setInterval(() => sessions.heartbeat(), heartbeatMs);
-    timer.unref();
-    app.addHook('onClose', async () => clearInterval(timer));
-  }
+  const stopTimers = sessions.startTimers({
+    heartbeatMs: config['heartbeat-interval'],
+    idleMs: config['idle-timeout'],
+    lifetimeMs: config['max-stream-lifetime'],
+  });
+  app.addHook('onClose', async () => stopTimers());
   // Closes the shared pool, once, after preClose has drained every v1 and v2 session.
   app.addHook('onClose', async () => upstream.close());
 

@@ -15,7 +15,7 @@ import { pino } from 'pino';
 import { type HostPort, parseOptions, readRawOptions } from '../common/cli-options.js';
 import { startMetricsServer } from '../common/metrics-http.js';
 import { type GatewayConfig, gatewayConfigSchema, gatewayOptionSpecs } from './config.js';
-import { clusterMetricsSource } from './metrics.js';
+import { clusterMetricsSource } from './observe/metrics.js';
 
 /** The exit code of main.ts for a configuration error: every worker would fail the same way. */
 const CONFIG_ERROR_EXIT = 2;

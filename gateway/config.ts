@@ -17,7 +17,7 @@ import {
   DEFAULT_MAX_SERVER_STREAMS_PER_IP,
   DEFAULT_MAX_SERVER_STREAMS_PER_SOCKET,
 } from '../protocol/v2/constants.js';
-import { allowListEntryProblem } from './origin.js';
+import { allowListEntryProblem } from './admission/origin.js';
 import { coreTarget } from './upstream/core-target.js';
 
 export const gatewayOptionSpecs = {

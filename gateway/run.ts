@@ -6,7 +6,7 @@ import { ROUTECHAT_PATH } from '../protocol/index.js';
 import { buildGateway } from './app.js';
 import type { GatewayConfig } from './config.js';
 import { checkGatewayConfig } from './config.js';
-import { createGatewayMetrics, shareWithClusterPrimary } from './metrics.js';
+import { createGatewayMetrics, shareWithClusterPrimary } from './observe/metrics.js';
 
 /** Never log a credential, whatever a future log line carries: pino `redact` paths for any gateway logger. */
 export const REDACTED_LOG_PATHS = [

@@ -8,7 +8,6 @@ import { fetchReflectedDescriptors } from './reflection.js';
 
 export * from './codec.js';
 export * from './descriptors.js';
-export * from './grpc-call.js';
 export * from './method-registry.js';
 
 export interface MethodSourceOptions {

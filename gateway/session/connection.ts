@@ -25,9 +25,8 @@ import {
   type ServerFrameV2,
   type V2RejectReason,
 } from '../../protocol/v2/index.js';
-import { gatewayStatus } from '../core-status.js';
 import type { MethodInfo } from '../methods/method-registry.js';
-import { createReadThrottle } from '../read-throttle.js';
+import { gatewayStatus } from '../upstream/core-status.js';
 import {
   type Clock,
   type ConnectionDeps,
@@ -35,6 +34,7 @@ import {
   type ConnectionSocket,
   systemClock,
 } from './ports.js';
+import { createReadThrottle } from './read-throttle.js';
 import { createStream, type Stream, type StreamSink } from './stream.js';
 
 export interface ConnectionLimits {

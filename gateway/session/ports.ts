@@ -1,11 +1,12 @@
 /**
- * The small interfaces the state machines (v1's and v2's) talk through. Only the plugins adapt ws
- * to `ConnectionSocket`, and only the channel pool (gateway/upstream/channel-pool.ts, through
- * gateway/methods/grpc-call.ts) adapts grpc-js to `CallOpener`, so the connection and stream
- * machines are unit-testable with fakes.
+ * The small interfaces the state machines (v1's and v2's) talk through. Only the endpoints adapt ws
+ * to `ConnectionSocket`, and only the channel pool (upstream/channel-pool.ts) adapts grpc-js to the
+ * upstream's `CallOpener` (upstream/calls.ts), so the connection and stream machines are
+ * unit-testable with fakes.
  */
 import type { CallStatus } from '../../protocol/index.js';
-import type { MethodCatalog, MethodInfo } from '../methods/method-registry.js';
+import type { MethodCatalog } from '../methods/method-registry.js';
+import type { CallOpener } from '../upstream/calls.js';
 
 /** The client socket, as the connection needs it (ws's WebSocket satisfies it). */
 export interface ConnectionSocket {
@@ -44,42 +45,6 @@ export interface ConnectionMachine {
   endStreamsOpenedBefore(cutoff: number, message: string): void;
   /** A bug in the gateway: end everything with INTERNAL, close 1011. */
   fail(): void;
-}
-
-/** One upstream call of any kind, message-agnostic: wire bytes in and out. */
-export interface CallPort {
-  /** false when the call's write buffer is full: `onDrain` follows. */
-  write(bytes: Uint8Array): boolean;
-  /** Half-close. */
-  end(): void;
-  cancel(): void;
-  /** Stop/restart reading responses (HTTP/2 flow control then holds the server back). */
-  pause(): void;
-  resume(): void;
-}
-
-export interface CallHandlers {
-  onMessage(bytes: Uint8Array): void;
-  /** The response stream has been read to its end. */
-  onReadEnd(): void;
-  /** The status as the client sees it (gateway/core-status.ts); `hiddenDetail` is for the log only. */
-  onStatus(status: CallStatus, hiddenDetail?: string): void;
-  onDrain(): void;
-}
-
-export interface CallOptions {
-  /** Deadline from now, in ms. */
-  readonly timeoutMs?: number;
-}
-
-export interface CallOpener {
-  /** Starts a call; never throws: failures arrive as a status. */
-  open(
-    method: MethodInfo,
-    metadata: Readonly<Record<string, string>>,
-    options: CallOptions,
-    handlers: CallHandlers,
-  ): CallPort;
 }
 
 /** Time, injectable for tests. */

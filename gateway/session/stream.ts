@@ -7,9 +7,9 @@
 import type { JsonValue } from '@bufbuild/protobuf';
 import { type CallStatus, type ErrorDetail, StatusCode } from '../../protocol/index.js';
 import { errorFrameV2, type ServerFrameV2, type V2RejectReason } from '../../protocol/v2/index.js';
-import { gatewayStatus } from '../core-status.js';
 import type { MethodInfo } from '../methods/method-registry.js';
-import type { CallHandlers, CallPort } from './ports.js';
+import type { CallHandlers, CallPort } from '../upstream/calls.js';
+import { gatewayStatus } from '../upstream/core-status.js';
 
 export interface StreamSink {
   send(frame: ServerFrameV2): void;

@@ -22,11 +22,12 @@ import {
   truncateCloseReason,
 } from '../../protocol/index.js';
 import type { ServerFrameV2 } from '../../protocol/v2/index.js';
-import { gatewayStatus } from '../core-status.js';
 import type { MethodInfo } from '../methods/method-registry.js';
-import { createReadThrottle, type ReadThrottle } from '../read-throttle.js';
-import type { CallOpener, Clock, ConnectionMachine, ConnectionSocket } from './ports.js';
+import type { CallOpener } from '../upstream/calls.js';
+import { gatewayStatus } from '../upstream/core-status.js';
+import type { Clock, ConnectionMachine, ConnectionSocket } from './ports.js';
 import { systemClock } from './ports.js';
+import { createReadThrottle, type ReadThrottle } from './read-throttle.js';
 import { createStream, type Stream, type StreamSink } from './stream.js';
 
 export interface V1Limits {

@@ -10,10 +10,11 @@
  */
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
+import { createTokenBucket, type TokenBucket } from '../../common/token-bucket.js';
 import { SERVICE_NAME } from '../../proto/index.js';
 import { type CallStatus, http2RequestHeaderProblem, StatusCode } from '../../protocol/index.js';
-import { toClientStatus } from '../core-status.js';
-import { createTokenBucket, type TokenBucket } from '../token-bucket.js';
+import type { CallHandlers, CallOptions, CallPort } from './calls.js';
+import { toClientStatus } from './core-status.js';
 import { healthCheckedRoundRobinOptions } from './health-checked-round-robin.js';
 import { createCoreReadiness } from './readiness.js';
 
@@ -36,34 +37,6 @@ export interface PoolMethod<Req, Res> {
   readonly deserialize: (bytes: Buffer) => Res;
 }
 
-export interface PoolCallHandlers<Res> {
-  onMessage(message: Res): void;
-  /** The response stream has been read to its end. */
-  onReadEnd(): void;
-  /**
-   * The status as the client sees it (core-status.ts). `hiddenDetail`: what the transport said,
-   * kept from the client; for the log. A call the gateway cancelled reports CANCELLED "cancelled".
-   */
-  onStatus(status: CallStatus, hiddenDetail?: string): void;
-  onDrain(): void;
-}
-
-export interface PoolCall<Req> {
-  /** false when the call's write buffer is full: `onDrain` follows. */
-  write(message: Req): boolean;
-  /** Half-close. */
-  end(): void;
-  cancel(): void;
-  /** Stop/restart reading responses (HTTP/2 flow control then holds the server back). */
-  pause(): void;
-  resume(): void;
-}
-
-export interface PoolCallOptions {
-  /** Deadline from now, in ms. */
-  readonly timeoutMs?: number;
-}
-
 export interface PoolStats {
   readonly channels: number;
   readonly activeCalls: number;
@@ -74,9 +47,9 @@ export interface ChannelPool {
   call<Req, Res>(
     method: PoolMethod<Req, Res>,
     metadata: Readonly<Record<string, string>>,
-    options: PoolCallOptions,
-    handlers: PoolCallHandlers<Res>,
-  ): PoolCall<Req>;
+    options: CallOptions,
+    handlers: CallHandlers<Res>,
+  ): CallPort<Req>;
   /** true when at least one core is connected and its health watch says SERVING. */
   checkHealth(timeoutMs: number): Promise<boolean>;
   stats(): PoolStats;
@@ -149,10 +122,10 @@ export function requestMetadataProblem(metadata: Readonly<Record<string, string>
  * turn (the caller has its call object by then), and every control is a no-op.
  */
 function failedCall<Req, Res>(
-  handlers: PoolCallHandlers<Res>,
+  handlers: CallHandlers<Res>,
   status: CallStatus,
   detail: string,
-): PoolCall<Req> {
+): CallPort<Req> {
   let cancelled = false;
   setImmediate(() => {
     handlers.onReadEnd();
@@ -243,9 +216,9 @@ export function createChannelPool(options: ChannelPoolOptions): ChannelPool {
     call<Req, Res>(
       method: PoolMethod<Req, Res>,
       metadata: Readonly<Record<string, string>>,
-      callOptions: PoolCallOptions,
-      handlers: PoolCallHandlers<Res>,
-    ): PoolCall<Req> {
+      callOptions: CallOptions,
+      handlers: CallHandlers<Res>,
+    ): CallPort<Req> {
       // Headers HTTP/2 refuses make grpc-js drop the channel's whole session, with every other call on
       // it (and re-send the bad call on each reconnect): such a call fails alone, before any channel.
       const refused = requestMetadataProblem(metadata);

@@ -21,7 +21,7 @@ describe('generated documentation', () => {
   });
 
   test('every metric the gateway and the core export is documented in docs/operations.md', async () => {
-    const { createGatewayMetrics } = await import('../../gateway/metrics.js');
+    const { createGatewayMetrics } = await import('../../gateway/observe/metrics.js');
     const { createCoreMetrics } = await import('../../core-server/metrics.js');
     const doc = read('docs/operations.md');
     for (const registry of [createGatewayMetrics().registry, createCoreMetrics().registry]) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { toClientStatus } from '../../gateway/core-status.js';
+import { toClientStatus } from '../../gateway/upstream/core-status.js';
 import { isTransportMetadataKey } from '../../protocol/index.js';
 
 const transport = (code: number, details: string) =>

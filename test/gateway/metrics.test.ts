@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { type MetricsServer, startMetricsServer } from '../../common/metrics-http.js';
 import { buildGateway, type Gateway } from '../../gateway/app.js';
 import { defaultGatewayConfig } from '../../gateway/config.js';
-import { createGatewayMetrics, type GatewayMetrics } from '../../gateway/metrics.js';
+import { createGatewayMetrics, type GatewayMetrics } from '../../gateway/observe/metrics.js';
 import { ROUTECHAT_PATH } from '../../protocol/index.js';
 import { type RunningCore, spawnTs, startCore } from '../helpers/core.js';
 import { connect, freePort, isError, isStatus, note, refusedStatus } from '../helpers/gateway.js';

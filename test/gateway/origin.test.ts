@@ -7,7 +7,7 @@ import {
   isLoopbackAddress,
   isOriginAllowed,
   parseOrigin,
-} from '../../gateway/origin.js';
+} from '../../gateway/admission/origin.js';
 
 describe('parseOrigin: only serialized origins (scheme://host[:port]) are origins', () => {
   test('a serialized origin comes back canonical: scheme and host lower-case, default port dropped', () => {

@@ -1,7 +1,11 @@
 /** The upgrade rules as a pure function (gateway/upgrade-policy.ts); the wire tests are in test/hardening/upgrade-requests.test.ts. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { type UpgradeRequest, upgradeRefusal, WEBSOCKET_PATHS } from '../../gateway/upgrade-policy.js';
+import {
+  type UpgradeRequest,
+  upgradeRefusal,
+  WEBSOCKET_PATHS,
+} from '../../gateway/admission/upgrade-policy.js';
 import { ROUTECHAT_PATH } from '../../protocol/index.js';
 import { V2_PATH } from '../../protocol/v2/index.js';
 

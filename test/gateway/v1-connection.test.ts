@@ -2,8 +2,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ROUTECHAT_V1_METHOD } from '../../gateway/methods/routechat-v1.js';
-import type { CallHandlers, CallOpener, Clock } from '../../gateway/session/ports.js';
+import type { Clock } from '../../gateway/session/ports.js';
 import { createV1Connection, type V1Limits, type V1Outcome } from '../../gateway/session/v1-connection.js';
+import type { CallHandlers, CallOpener } from '../../gateway/upstream/calls.js';
 import { DEFAULT_FRAME_LIMITS, type NoteFrame, type RouteNoteJson } from '../../protocol/index.js';
 
 /** A note as the core would send it: wire bytes. */

@@ -1,14 +1,14 @@
 /** v2's connection (many streams on one socket) with a fake socket, calls and clock: its socket-level rules without I/O. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createAddressQuotas } from '../../gateway/address-quotas.js';
 import { createMethodCatalog, registryFromProtoFiles } from '../../gateway/methods/index.js';
+import { createAddressQuotas } from '../../gateway/session/address-quotas.js';
 import {
   type ConnectionLimits,
   type ConnectionOutcome,
   createConnection,
 } from '../../gateway/session/connection.js';
-import type { CallHandlers, CallOpener } from '../../gateway/session/ports.js';
+import type { CallHandlers, CallOpener } from '../../gateway/upstream/calls.js';
 import { DEFAULT_V2_FRAME_LIMITS, type ServerFrameV2 } from '../../protocol/v2/index.js';
 import { REPO_ROOT } from '../helpers/core.js';
 import { createFakeClock } from '../helpers/fake-clock.js';

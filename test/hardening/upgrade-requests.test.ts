@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { buildGateway, type Gateway } from '../../gateway/app.js';
 import { defaultGatewayConfig } from '../../gateway/config.js';
-import { createGatewayMetrics, type GatewayMetrics } from '../../gateway/metrics.js';
+import { createGatewayMetrics, type GatewayMetrics } from '../../gateway/observe/metrics.js';
 import { type FakeCore, until } from '../helpers/gateway.js';
 import { sleep, startEchoCore } from '../helpers/hardening.js';
 import { sample } from '../helpers/prometheus.js';

@@ -6,12 +6,11 @@
  * Names and meanings are listed in docs/operations.md.
  */
 import { AggregatorRegistry, Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { MetricsSource } from '../common/metrics-http.js';
-import { REJECT_REASONS, STATUS_NAMES } from '../protocol/index.js';
-import { V2_REJECT_REASONS } from '../protocol/v2/index.js';
-import type { ConnectionObserver } from './routechat-plugin.js';
-import type { V1Outcome } from './session/v1-connection.js';
-import type { V2Observer } from './v2-plugin.js';
+import type { MetricsSource } from '../../common/metrics-http.js';
+import { REJECT_REASONS, STATUS_NAMES } from '../../protocol/index.js';
+import { V2_REJECT_REASONS } from '../../protocol/v2/index.js';
+import type { V1Outcome } from '../session/v1-connection.js';
+import type { ConnectionObserver, V2Observer } from './observer.js';
 
 const PREFIX = 'routeguide_gateway_';
 

@@ -14,7 +14,7 @@
  * - The status metadata is the call's trailers without the transport keys (protocol/metadata.ts);
  *   a status the transport made has no trailers at all.
  */
-import { type CallStatus, StatusCode, statusName, trailerMetadata } from '../protocol/index.js';
+import { type CallStatus, StatusCode, statusName, trailerMetadata } from '../../protocol/index.js';
 
 export interface ReceivedStatus {
   readonly code: number;

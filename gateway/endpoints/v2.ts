@@ -7,25 +7,25 @@
 import type {} from '@fastify/websocket';
 import type { FastifyPluginAsync } from 'fastify';
 import type { WebSocket } from 'ws';
-import type { CallStatus } from '../protocol/index.js';
-import { DEFAULT_MAX_SOCKET_REJECTIONS, DEFAULT_MAX_STREAM_REJECTIONS } from '../protocol/v2/constants.js';
+import type { CallStatus } from '../../protocol/index.js';
+import { DEFAULT_MAX_SOCKET_REJECTIONS, DEFAULT_MAX_STREAM_REJECTIONS } from '../../protocol/v2/constants.js';
 import {
   DEFAULT_V2_FRAME_LIMITS,
   INITIAL_STREAM_CREDIT,
   V2_PATH,
   type V2RejectReason,
-} from '../protocol/v2/index.js';
-import { createAddressQuotas } from './address-quotas.js';
-import type { Authenticator } from './auth.js';
-import type { GatewayConfig } from './config.js';
-import { createEndpointCheck } from './endpoint-check.js';
-import type { MethodCatalog } from './methods/method-registry.js';
-import type { ConnectionObserver } from './routechat-plugin.js';
-import { type ConnectionLimits, type ConnectionOutcome, createConnection } from './session/connection.js';
-import type { CallOpener } from './session/ports.js';
-import type { SessionRegistry } from './sessions.js';
+} from '../../protocol/v2/index.js';
+import type { Authenticator } from '../admission/auth.js';
+import { createEndpointCheck } from '../admission/endpoint-check.js';
+import { upstreamMetadata } from '../admission/upgrade.js';
+import type { GatewayConfig } from '../config.js';
+import type { MethodCatalog } from '../methods/method-registry.js';
+import type { ConnectionObserver, V2Observer } from '../observe/observer.js';
+import { createAddressQuotas } from '../session/address-quotas.js';
+import { type ConnectionLimits, type ConnectionOutcome, createConnection } from '../session/connection.js';
+import type { SessionRegistry } from '../session/registry.js';
+import type { CallOpener } from '../upstream/calls.js';
 import { acceptSocket, guardedCalls } from './socket-adapter.js';
-import { upstreamMetadata } from './upgrade.js';
 
 export interface V2PluginOptions {
   readonly config: GatewayConfig;
@@ -36,17 +36,6 @@ export interface V2PluginOptions {
   /** Upgrade refusals (shared with v1's). */
   readonly observer?: ConnectionObserver;
   readonly v2Observer?: V2Observer;
-}
-
-/** What v2 connections report, for metrics; all optional. */
-export interface V2Observer {
-  opened?(): void;
-  finished?(outcome: ConnectionOutcome, durationMs: number): void;
-  /** An error frame was sent, socket-level or on a stream. */
-  errorFrame?(reason: V2RejectReason): void;
-  streamOpened?(method: string): void;
-  /** `opened`: false for an `open` refused at once; `method` is then `(unknown)` when not in the catalog. */
-  streamFinished?(method: string, status: CallStatus, opened: boolean): void;
 }
 
 export function v2Limits(config: GatewayConfig): ConnectionLimits {

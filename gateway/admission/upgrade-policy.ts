@@ -4,8 +4,8 @@
  * upgrade before routing reaches a handler, so no other path, and nothing ws would refuse with its
  * own (non-JSON, uncounted) answer, ever gets a WebSocket. Origin, caps and auth come after, per endpoint.
  */
-import { ROUTECHAT_PATH } from '../protocol/index.js';
-import { V2_PATH } from '../protocol/v2/index.js';
+import { ROUTECHAT_PATH } from '../../protocol/index.js';
+import { V2_PATH } from '../../protocol/v2/index.js';
 
 /** Every path with a WebSocket endpoint, compared exactly (case, slashes, encoding). A new endpoint is one more entry. */
 export const WEBSOCKET_PATHS: readonly string[] = [ROUTECHAT_PATH, V2_PATH];

@@ -5,16 +5,24 @@
  */
 import type {} from '@fastify/websocket';
 import type { FastifyReply, FastifyRequest, preValidationAsyncHookHandler } from 'fastify';
+import type { ConnectionObserver } from '../observe/observer.js';
+import type { SessionRegistry } from '../session/registry.js';
 import type { Authenticator } from './auth.js';
-import type { GatewayConfig } from './config.js';
 import { isLoopbackAddress, isOriginAllowed } from './origin.js';
-import type { ConnectionObserver } from './routechat-plugin.js';
-import type { SessionRegistry } from './sessions.js';
 import { bearerTokenFrom } from './upgrade.js';
 import { refuse } from './upgrade-guard.js';
 
+/** The settings the checks read (config.ts's flags of the same names). */
+export interface AdmissionSettings {
+  readonly listen: { readonly host: string };
+  readonly 'trust-proxy': boolean | readonly string[];
+  readonly 'allowed-origins': readonly string[];
+  readonly 'max-connections': number;
+  readonly 'max-connections-per-ip': number;
+}
+
 export interface EndpointCheckOptions {
-  readonly config: GatewayConfig;
+  readonly config: AdmissionSettings;
   readonly sessions: SessionRegistry;
   readonly observer?: ConnectionObserver;
   readonly authenticate?: Authenticator;

@@ -5,16 +5,17 @@
 import type {} from '@fastify/websocket';
 import type { FastifyPluginAsync } from 'fastify';
 import type { WebSocket } from 'ws';
-import { DEFAULT_FRAME_LIMITS, ROUTECHAT_PATH } from '../protocol/index.js';
-import type { Authenticator } from './auth.js';
-import type { GatewayConfig } from './config.js';
-import { createEndpointCheck } from './endpoint-check.js';
-import { ROUTECHAT_V1_METHOD } from './methods/routechat-v1.js';
-import type { CallOpener } from './session/ports.js';
-import { createV1Connection, type V1Outcome } from './session/v1-connection.js';
-import type { SessionRegistry } from './sessions.js';
+import { DEFAULT_FRAME_LIMITS, ROUTECHAT_PATH } from '../../protocol/index.js';
+import type { Authenticator } from '../admission/auth.js';
+import { createEndpointCheck } from '../admission/endpoint-check.js';
+import { offeredSubprotocols, upstreamMetadata } from '../admission/upgrade.js';
+import type { GatewayConfig } from '../config.js';
+import { ROUTECHAT_V1_METHOD } from '../methods/routechat-v1.js';
+import type { ConnectionObserver } from '../observe/observer.js';
+import type { SessionRegistry } from '../session/registry.js';
+import { createV1Connection, type V1Outcome } from '../session/v1-connection.js';
+import type { CallOpener } from '../upstream/calls.js';
 import { acceptSocket, guardedCalls } from './socket-adapter.js';
-import { offeredSubprotocols, upstreamMetadata } from './upgrade.js';
 
 export interface RoutechatPluginOptions {
   readonly config: GatewayConfig;
@@ -25,15 +26,6 @@ export interface RoutechatPluginOptions {
   readonly observer?: ConnectionObserver;
   /** Time a note spends in the gateway (receipt to write, in seconds), per relayed note. */
   readonly onRelayLatency?: (seconds: number) => void;
-}
-
-/** Metrics and similar side channels; all optional. */
-export interface ConnectionObserver {
-  opened?(): void;
-  rejected?(reason: string): void;
-  forwarded?(): void;
-  finished?(outcome: V1Outcome, durationMs: number): void;
-  refused?(statusCode: number, reason: string): void;
 }
 
 export const routechatPlugin: FastifyPluginAsync<RoutechatPluginOptions> = async (app, options) => {
@@ -49,19 +41,6 @@ export const routechatPlugin: FastifyPluginAsync<RoutechatPluginOptions> = async
     rateBurst: config['rate-burst'],
     floodGraceMs: config['flood-grace'],
   };
-
-  const idleMs = config['idle-timeout'];
-  const lifetimeMs = config['max-stream-lifetime'];
-  if (idleMs > 0 || lifetimeMs > 0) {
-    // One sweep for every connection instead of a timer per connection; resolution ≤ 1 s.
-    const period = Math.max(
-      50,
-      Math.min(1000, Math.floor(Math.min(...[idleMs, lifetimeMs].filter((v) => v > 0)) / 4)),
-    );
-    const sweeper = setInterval(() => sessions.sweep(performance.now(), idleMs, lifetimeMs), period);
-    sweeper.unref();
-    app.addHook('onClose', async () => clearInterval(sweeper));
-  }
 
   const checkUpgrade = createEndpointCheck(options, ROUTECHAT_PATH);
 

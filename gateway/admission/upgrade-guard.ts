@@ -6,7 +6,7 @@
  */
 import type {} from '@fastify/websocket';
 import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
-import type { ConnectionObserver } from './routechat-plugin.js';
+import type { ConnectionObserver } from '../observe/observer.js';
 import { type Refusal, upgradeRefusal, WEBSOCKET_PATHS } from './upgrade-policy.js';
 
 /** Answers `refusal` as JSON (`{error, message}`) and closes the connection once it is out. */

@@ -1,7 +1,7 @@
 /** `GET /healthz` (the process is alive) and `GET /readyz` (the core answers its health check). */
 import type { FastifyPluginAsync } from 'fastify';
-import type { SessionRegistry } from './sessions.js';
-import type { Upstream } from './upstream.js';
+import type { SessionRegistry } from '../session/registry.js';
+import type { Upstream } from '../upstream/upstream.js';
 
 export interface HealthPluginOptions {
   readonly upstream: Upstream;

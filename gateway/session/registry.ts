@@ -2,7 +2,7 @@
  * The live connections of one gateway: heartbeat over all of them with one timer, and the graceful
  * drain on shutdown. Knows connections and sockets only through the small interface below.
  */
-import type { ConnectionMachine } from './session/ports.js';
+import type { ConnectionMachine } from './ports.js';
 
 /** What the registry needs of a connection, v1's or v2's. */
 export type SessionControl = Pick<
@@ -41,10 +41,21 @@ export interface SessionRegistry {
   /** One heartbeat tick: drop peers that did not answer the previous ping, ping the rest. */
   heartbeat(): void;
   /**
+   * Starts the registry's timers: the heartbeat every `heartbeatMs`, and one sweep for the idle and
+   * lifetime limits (0 disables any). Returns what stops them.
+   */
+  startTimers(periods: TimerPeriods): () => void;
+  /**
    * Half-closes every call and waits for their statuses; after `graceMs` cancels the rest
    * (status UNAVAILABLE, close 1001). Resolves when every session has finished.
    */
   drain(graceMs: number): Promise<void>;
+}
+
+export interface TimerPeriods {
+  readonly heartbeatMs: number;
+  readonly idleMs: number;
+  readonly lifetimeMs: number;
 }
 
 export function createSessionRegistry(): SessionRegistry {
@@ -96,6 +107,22 @@ export function createSessionRegistry(): SessionRegistry {
         session.alive = false;
         session.ping();
       }
+    },
+    startTimers({ heartbeatMs, idleMs, lifetimeMs }) {
+      const timers: NodeJS.Timeout[] = [];
+      if (heartbeatMs > 0) timers.push(setInterval(() => this.heartbeat(), heartbeatMs));
+      if (idleMs > 0 || lifetimeMs > 0) {
+        // One sweep for every connection instead of a timer per connection or stream; resolution ≤ 1 s.
+        const period = Math.max(
+          50,
+          Math.min(1000, Math.floor(Math.min(...[idleMs, lifetimeMs].filter((v) => v > 0)) / 4)),
+        );
+        timers.push(setInterval(() => this.sweep(performance.now(), idleMs, lifetimeMs), period));
+      }
+      for (const timer of timers) timer.unref();
+      return () => {
+        for (const timer of timers) clearInterval(timer);
+      };
     },
     async drain(graceMs) {
       closing = true;

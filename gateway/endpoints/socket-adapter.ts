@@ -5,8 +5,9 @@
  */
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
-import type { CallOpener, ConnectionMachine, ConnectionSocket } from './session/ports.js';
-import type { Session, SessionRegistry } from './sessions.js';
+import type { ConnectionMachine, ConnectionSocket } from '../session/ports.js';
+import type { Session, SessionRegistry } from '../session/registry.js';
+import type { CallOpener } from '../upstream/calls.js';
 
 /** The raw TCP (or TLS) socket under ws: corked for coalescing, its 'drain' is when the client caught up. */
 export interface RawSocket {

@@ -6,7 +6,6 @@
 import { createHash, createPublicKey, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { errors as joseErrors, jwtVerify } from 'jose';
-import type { GatewayConfig } from './config.js';
 
 export type AuthResult =
   | { readonly ok: true; readonly subject?: string }
@@ -15,7 +14,17 @@ export type Authenticator = (token: string | undefined) => Promise<AuthResult>;
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
-export function createAuthenticator(config: GatewayConfig): Authenticator | undefined {
+/** The settings authentication reads (config.ts's flags of the same names). */
+export interface AuthSettings {
+  readonly 'auth-tokens'?: readonly string[] | undefined;
+  readonly 'auth-tokens-file'?: string | undefined;
+  readonly 'jwt-key'?: string | undefined;
+  readonly 'jwt-secret'?: string | undefined;
+  readonly 'jwt-issuer'?: string | undefined;
+  readonly 'jwt-audience'?: string | undefined;
+}
+
+export function createAuthenticator(config: AuthSettings): Authenticator | undefined {
   const staticTokens = [
     ...(config['auth-tokens'] ?? []),
     ...(config['auth-tokens-file']

@@ -3,8 +3,9 @@
  * frames/s, reading pauses until the client is back within its rate (backpressure); still over it
  * after `floodGraceMs` is a flood, which the caller ends with 1008. Time comes from the caller's clock.
  */
-import type { Clock } from './session/ports.js';
-import { createTokenBucket } from './token-bucket.js';
+
+import { createTokenBucket } from '../../common/token-bucket.js';
+import type { Clock } from './ports.js';
 
 export interface ReadThrottleLimits {
   /** Frames per second; 0 disables the throttle. */

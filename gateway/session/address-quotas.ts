@@ -2,7 +2,7 @@
  * Shares counted per client address across all its sockets (v2's server-streaming calls): one
  * address holding many sockets still gets one share, so it cannot starve the others.
  */
-import type { Quota } from './session/ports.js';
+import type { Quota } from './ports.js';
 
 export interface AddressQuotas {
   /** The share of `ip`, as one connection takes and gives it back. */

@@ -1,0 +1,45 @@
+/**
+ * One upstream call, as everything above the channel pool sees it: messages in and out (wire bytes
+ * by default), half-close, cancel, flow control, and one final status. The pool (channel-pool.ts)
+ * is the only module that speaks gRPC.
+ */
+import type { CallStatus } from '../../protocol/index.js';
+import type { MethodInfo } from '../methods/method-registry.js';
+
+export interface CallPort<Req = Uint8Array> {
+  /** false when the call's write buffer is full: `onDrain` follows. */
+  write(message: Req): boolean;
+  /** Half-close. */
+  end(): void;
+  cancel(): void;
+  /** Stop/restart reading responses (HTTP/2 flow control then holds the server back). */
+  pause(): void;
+  resume(): void;
+}
+
+export interface CallHandlers<Res = Uint8Array> {
+  onMessage(message: Res): void;
+  /** The response stream has been read to its end. */
+  onReadEnd(): void;
+  /**
+   * The status as the client sees it (core-status.ts). `hiddenDetail`: what the transport said, kept
+   * from the client; for the log. A call the gateway cancelled reports CANCELLED "cancelled".
+   */
+  onStatus(status: CallStatus, hiddenDetail?: string): void;
+  onDrain(): void;
+}
+
+export interface CallOptions {
+  /** Deadline from now, in ms. */
+  readonly timeoutMs?: number;
+}
+
+export interface CallOpener {
+  /** Starts a call; never throws: failures arrive as a status. */
+  open(
+    method: MethodInfo,
+    metadata: Readonly<Record<string, string>>,
+    options: CallOptions,
+    handlers: CallHandlers,
+  ): CallPort;
+}
