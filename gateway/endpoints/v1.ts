@@ -13,7 +13,7 @@ import type { GatewayConfig } from '../config.js';
 import { ROUTECHAT_V1_METHOD } from '../methods/routechat-v1.js';
 import type { ConnectionObserver } from '../observe/observer.js';
 import type { SessionRegistry } from '../session/registry.js';
-import { createV1Connection, type V1Outcome } from '../session/v1-connection.js';
+import { createV1Connection } from '../session/v1-connection.js';
 import type { CallOpener } from '../upstream/calls.js';
 import { acceptSocket, guardedCalls } from './socket-adapter.js';
 
@@ -63,7 +63,7 @@ export const routechatPlugin: FastifyPluginAsync<RoutechatPluginOptions> = async
               {
                 durationMs,
                 framesIn: outcome.framesIn,
-                framesOut: outcome.framesOut,
+                framesOut: outcome.messagesOut,
                 rejected: outcome.rejected,
                 status: outcome.status.name,
                 closeCode: outcome.closeCode,

@@ -7,14 +7,8 @@
 import type {} from '@fastify/websocket';
 import type { FastifyPluginAsync } from 'fastify';
 import type { WebSocket } from 'ws';
-import type { CallStatus } from '../../protocol/index.js';
 import { DEFAULT_MAX_SOCKET_REJECTIONS, DEFAULT_MAX_STREAM_REJECTIONS } from '../../protocol/v2/constants.js';
-import {
-  DEFAULT_V2_FRAME_LIMITS,
-  INITIAL_STREAM_CREDIT,
-  V2_PATH,
-  type V2RejectReason,
-} from '../../protocol/v2/index.js';
+import { DEFAULT_V2_FRAME_LIMITS, INITIAL_STREAM_CREDIT, V2_PATH } from '../../protocol/v2/index.js';
 import type { Authenticator } from '../admission/auth.js';
 import { createEndpointCheck } from '../admission/endpoint-check.js';
 import { upstreamMetadata } from '../admission/upgrade.js';
@@ -22,8 +16,8 @@ import type { GatewayConfig } from '../config.js';
 import type { MethodCatalog } from '../methods/method-registry.js';
 import type { ConnectionObserver, V2Observer } from '../observe/observer.js';
 import { createAddressQuotas } from '../session/address-quotas.js';
-import { type ConnectionLimits, type ConnectionOutcome, createConnection } from '../session/connection.js';
 import type { SessionRegistry } from '../session/registry.js';
+import { createV2Connection, type V2Limits } from '../session/v2-connection.js';
 import type { CallOpener } from '../upstream/calls.js';
 import { acceptSocket, guardedCalls } from './socket-adapter.js';
 
@@ -38,7 +32,7 @@ export interface V2PluginOptions {
   readonly v2Observer?: V2Observer;
 }
 
-export function v2Limits(config: GatewayConfig): ConnectionLimits {
+export function v2Limits(config: GatewayConfig): V2Limits {
   return {
     frame: {
       ...DEFAULT_V2_FRAME_LIMITS,
@@ -70,7 +64,7 @@ export const v2Plugin: FastifyPluginAsync<V2PluginOptions> = async (app, options
       const baseMetadata = upstreamMetadata(request.headers, config['forward-headers'], request.id);
       // A bug costs one connection (each stream INTERNAL, close 1011), never the process.
       acceptSocket(socket, request, sessions, log, ({ socket: connectionSocket, guard, finished }) =>
-        createConnection(
+        createV2Connection(
           connectionSocket,
           {
             methods: options.methods,

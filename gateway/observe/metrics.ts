@@ -202,7 +202,7 @@ export function createGatewayMetrics(
     finished(outcome: V1Outcome, durationMs: number) {
       openConnections.dec();
       framesIn.inc(outcome.framesIn);
-      framesOut.inc(outcome.framesOut);
+      framesOut.inc(outcome.messagesOut);
       closes.inc({ code: String(outcome.closeCode), cause: outcome.cause });
       statuses.inc({ status: outcome.status.name });
       connectionDuration.observe(durationMs / 1000);

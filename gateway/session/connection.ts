@@ -1,456 +1,364 @@
 /**
- * One v2 WebSocket: parsing, rate, caps, close codes, and routing frames to streams by `id`.
- * Streams are isolated: a stream's bad frames, status or slow call never close the socket or stall
- * the others (the socket is never paused for one call; each stream has its own credit window).
- * The socket itself is paused only for the client's own doing: over its rate, or not reading what
- * it is sent (past the high-water mark nothing more is read from it, so nothing more is answered).
- * Socket close codes are only for the socket: 1000, 1001 shutdown, 1008 policy, 1011 fault.
+ * One WebSocket, either protocol: every socket-level rule, once. Reading (the rate, and the holds
+ * that stop reading), the rejection budget, the output bound, the counters, and the controls the
+ * registry drives (shutdown, timeouts, policy, fault). What a protocol says differently (how frames
+ * route to streams, how frames look, how the socket closes) is its profile: a subclass
+ * (v1-connection.ts: the socket is one RouteChat stream; v2-connection.ts: many streams by id).
+ * Streams (stream.ts) know nothing of sockets; this class knows nothing of ws or grpc-js.
  */
 import {
   type CallStatus,
   CloseCode,
-  clipDetailText,
   type FrameLimits,
   StatusCode,
   truncateCloseReason,
 } from '../../protocol/index.js';
-import {
-  type ErrorFrameV2,
-  errorFrameV2,
-  MESSAGE_FRAME_SUFFIX,
-  messageFramePrefix,
-  metadataProblems,
-  type OpenFrame,
-  parseClientFrameV2,
-  type ServerFrameV2,
-  type V2RejectReason,
-} from '../../protocol/v2/index.js';
-import type { MethodInfo } from '../methods/method-registry.js';
 import { gatewayStatus } from '../upstream/core-status.js';
-import {
-  type Clock,
-  type ConnectionDeps,
-  type ConnectionMachine,
-  type ConnectionSocket,
-  systemClock,
-} from './ports.js';
-import { createReadThrottle } from './read-throttle.js';
-import { createStream, type Stream, type StreamSink } from './stream.js';
+import type { Clock, ConnectionMachine, ConnectionSocket } from './ports.js';
+import { createReadThrottle, type ReadThrottle } from './read-throttle.js';
+import type { Stream } from './stream.js';
 
-export interface ConnectionLimits {
+/** The socket-level limits, the same rules for both protocols. */
+export interface SocketLimits {
   readonly frame: FrameLimits;
-  readonly maxStreams: number;
-  readonly initialCredit: number;
-  readonly maxStreamRejections: number;
-  /** Frames naming no valid stream tolerated before close 1008. */
-  readonly maxSocketRejections: number;
-  /** Frames per second (0: unlimited); over it the socket is paused; for `floodGraceMs`: 1008. */
+  /** Frames per second (0: unlimited); over it the socket is not read; for `floodGraceMs`: 1008. */
   readonly rateLimit: number;
   readonly rateBurst: number;
   readonly floodGraceMs: number;
-  /**
-   * While the socket has more than this many bytes queued, every call's reads and the socket's own
-   * reading are paused: a client that does not read gets nothing more queued, whatever it sends.
-   */
+  /** Rejected frames tolerated on the socket before close 1008. */
+  readonly maxSocketRejections: number;
+  /** Past this many bytes queued to the client, every call's reads pause until it drains. */
   readonly socketHighWaterMark: number;
   /** Over the high-water mark this long (ms) closes the socket with 1008 (0: never). */
   readonly slowReaderTimeoutMs: number;
-  /** Open server-streaming calls per socket; one more `open` gets RESOURCE_EXHAUSTED. */
-  readonly maxServerStreams: number;
 }
 
+/** How a connection ended, for metrics and the log; one type for both protocols. */
 export interface ConnectionOutcome {
+  /** 0 when the client closed (or dropped) the socket first. */
   readonly closeCode: number;
-  readonly cause: 'client_closed' | 'policy' | 'shutdown' | 'timeout' | 'fault';
+  /** Who ended it: a call's own status (v1), the client, policy, shutdown, a timeout, a gateway fault. */
+  readonly cause: 'status' | 'client_closed' | 'policy' | 'shutdown' | 'timeout' | 'fault';
   readonly framesIn: number;
+  /** Every frame sent. */
   readonly framesOut: number;
-  readonly streams: number;
+  /** Message frames sent (v1: notes). */
+  readonly messagesOut: number;
   readonly rejected: number;
+  /** Streams opened (v1: its one). */
+  readonly streams: number;
+  /** The status of the stream whose end closed the socket (v1), or that every stream got. */
+  readonly status: CallStatus;
 }
 
-/** A server-streaming call may stay open as long as the server likes: these count against the shares. */
-const isServerStream = (method: MethodInfo) => method.responseStream && !method.requestStream;
-
-export interface ConnectionHooks {
+export interface ConnectionHooks<Reason extends string = string> {
   /** An error frame was sent (socket-level or on a stream), with its reason. */
-  onRejected?(reason: V2RejectReason): void;
-  /** A stream became an upstream call of `method`. */
-  onStreamOpened?(method: string): void;
-  /**
-   * A stream ended with `status`. `opened`: false for an `open` refused at once (no call made);
-   * `method` is then the catalog's name, or UNKNOWN_METHOD for a method the catalog does not know.
-   */
-  onStreamFinished?(method: string, status: CallStatus, opened: boolean): void;
+  onRejected?(reason: Reason): void;
   onFinished(outcome: ConnectionOutcome): void;
 }
 
-/** The method label of a refused `open` whose method the catalog does not know (bounded label sets). */
-export const UNKNOWN_METHOD = '(unknown)';
-
-export interface Connection extends ConnectionMachine {
-  readonly state: 'open' | 'draining' | 'closed';
-  readonly streamCount: number;
-  closeForPolicy(code: StatusCode, message: string): void;
+/** How the socket closes, once the streams have their statuses. */
+export interface Ending {
+  readonly code: number;
+  readonly reason: string;
+  readonly cause: ConnectionOutcome['cause'];
 }
 
-/** Ids of recently finished streams remembered, so a frame racing a status is not held against the client. */
-const RECENTLY_FINISHED = 256;
+export const SHUTDOWN_ENDING: Ending = {
+  code: CloseCode.GOING_AWAY,
+  reason: 'gateway shutting down',
+  cause: 'shutdown',
+};
 
-export function createConnection(
-  socket: ConnectionSocket,
-  deps: ConnectionDeps,
-  limits: ConnectionLimits,
-  hooks: ConnectionHooks,
-  clock: Clock = systemClock,
-): Connection {
-  const addressServerStreams = deps.addressServerStreams;
-  let state: 'open' | 'draining' | 'closed' = 'open';
-  const streams = new Map<string, Stream>();
-  const recentlyFinished = new Set<string>();
-  let lastActivity = clock.now();
-  let framesIn = 0;
-  let framesOut = 0;
-  let streamsOpened = 0;
-  let rejected = 0;
-  let serverStreams = 0;
-  /** The socket is over its high-water mark: calls and the socket's reading are paused. */
-  let callsPaused = false;
-  let slowReaderTimer: unknown;
-  const throttle = createReadThrottle(
-    limits,
-    clock,
-    () => socket.pause(),
-    () => {
-      if (state !== 'closed' && !callsPaused) socket.resume();
-    },
-  );
+/** Why the gateway is not reading the socket: each is released on its own, reading resumes when none is left. */
+const HOLD_RATE = 1;
+const HOLD_CALL = 2;
+const HOLD_OUTPUT = 4;
 
-  const sendText = (text: string) => {
-    if (state === 'closed') return;
-    framesOut += 1;
-    lastActivity = clock.now();
-    socket.send(text);
-    if (!callsPaused && socket.bufferedAmount > limits.socketHighWaterMark) {
-      // The client reads slower than we answer: stop reading every call (HTTP/2 flow control holds
-      // the servers back) and stop reading the socket, since every frame read may earn an answer
-      // (an error, a status, credit). What is queued stays within one frame of the mark.
-      callsPaused = true;
-      for (const stream of streams.values()) stream.pause();
-      if (!throttle.paused) socket.pause();
-      if (limits.slowReaderTimeoutMs > 0)
-        slowReaderTimer = clock.setTimeout(() => {
-          slowReaderTimer = undefined;
-          closeForPolicy(
-            StatusCode.RESOURCE_EXHAUSTED,
-            `client did not read its frames for ${Math.round(limits.slowReaderTimeoutMs / 1000)} s`,
-          );
-        }, limits.slowReaderTimeoutMs);
-    }
-  };
+const CLIENT_GONE = gatewayStatus(StatusCode.CANCELLED, 'client closed the connection');
 
-  const stopSlowReaderTimer = () => {
-    if (slowReaderTimer !== undefined) clock.clearTimeout(slowReaderTimer);
-    slowReaderTimer = undefined;
-  };
+/**
+ * A class, as the stream is (stream.ts): a gateway holds one per socket, 10,000s, and methods on
+ * the prototype cost no memory per connection.
+ */
+export abstract class SocketConnection<Reason extends string = string> implements ConnectionMachine {
+  protected phase: 'open' | 'draining' | 'closed' = 'open';
+  protected readonly streams = new Map<string, Stream>();
+  protected framesIn = 0;
+  protected streamsOpened = 0;
+  protected rejected = 0;
+  /** The socket is over its high-water mark: every call's reads are paused. */
+  protected callsPaused = false;
+  #framesOut = 0;
+  #messagesOut = 0;
+  #lastActivity: number;
+  #holds = 0;
+  #slowReaderTimer: unknown;
+  /** Set by whoever ends the connection on the gateway's side, before the streams get their statuses. */
+  #ending: Ending | undefined;
+  #endStatus: CallStatus | undefined;
+  readonly #throttle: ReadThrottle;
 
-  const send = (frame: ServerFrameV2) => {
-    if (state === 'closed') return;
-    if (frame.type === 'error') hooks.onRejected?.(frame.reason);
-    sendText(JSON.stringify(frame));
-  };
-
-  const closeSocket = (code: number, reason: string, cause: ConnectionOutcome['cause']) => {
-    if (state === 'closed') return;
-    state = 'closed';
-    stopSlowReaderTimer();
-    // The close handshake needs the client's Close frame read.
-    if (throttle.stop() || callsPaused) socket.resume();
-    socket.close(code, truncateCloseReason(reason));
-    hooks.onFinished({ closeCode: code, cause, framesIn, framesOut, streams: streamsOpened, rejected });
-  };
-
-  const finishedStream = (stream: Stream, status: CallStatus) => {
-    if (streams.get(stream.id) !== stream) return;
-    streams.delete(stream.id);
-    if (isServerStream(stream.method)) {
-      serverStreams -= 1;
-      addressServerStreams?.give();
-    }
-    recentlyFinished.add(stream.id);
-    if (recentlyFinished.size > RECENTLY_FINISHED)
-      recentlyFinished.delete(recentlyFinished.values().next().value as string);
-    hooks.onStreamFinished?.(stream.method.name, status, true);
-    if (state === 'draining' && streams.size === 0)
-      closeSocket(CloseCode.GOING_AWAY, 'gateway shutting down', 'shutdown');
-  };
-
-  /** Each stream's sink: the shared frame path, and its message frames' prefix made once. */
-  const sinkFor = (id: string): StreamSink => {
-    const prefix = messageFramePrefix(id);
-    return {
-      send,
-      sendMessage: (message) => sendText(prefix + JSON.stringify(message) + MESSAGE_FRAME_SUFFIX),
-      finished: finishedStream,
-    };
-  };
-
-  /**
-   * A stream that ends as it opens: status only (and the error's details first, when any). A refused
-   * open is a rejected frame of the socket: it counts against the socket's rejection budget, except
-   * while the gateway drains (no fault of the client's).
-   */
-  const refuseStream = (
-    id: string,
-    method: string,
-    code: StatusCode,
-    message: string,
-    error?: ErrorFrameV2,
-  ) => {
-    if (error) send(error);
-    const status = gatewayStatus(code, message);
-    send({ type: 'status', id, code: status.code, name: status.name, message: status.message, metadata: {} });
-    hooks.onStreamFinished?.(method, status, false);
-    if (state === 'open') {
-      rejected += 1;
-      if (rejected >= limits.maxSocketRejections)
-        closeForPolicy(StatusCode.INVALID_ARGUMENT, `too many rejected frames (${rejected})`);
-    }
-  };
-
-  /** `method`'s name when the catalog knows it (allowed or not), else UNKNOWN_METHOD. */
-  const methodLabel = (method: string): string => {
-    const found = deps.methods.lookup(method);
-    if (found.kind === 'found') return found.method.name;
-    return found.kind === 'denied' ? method.replace(/^\//, '') : UNKNOWN_METHOD;
-  };
-
-  const endAll = (status: CallStatus) => {
-    for (const stream of [...streams.values()]) stream.abort(status);
-  };
-
-  function closeForPolicy(code: StatusCode, message: string) {
-    if (state === 'closed') return;
-    endAll(gatewayStatus(code, `connection closed: ${message}`));
-    closeSocket(CloseCode.POLICY_VIOLATION, message, 'policy');
+  constructor(
+    protected readonly socket: ConnectionSocket,
+    protected readonly limits: SocketLimits,
+    protected readonly hooks: ConnectionHooks<Reason>,
+    protected readonly clock: Clock,
+  ) {
+    this.#lastActivity = clock.now();
+    this.#throttle = createReadThrottle(
+      limits,
+      clock,
+      () => this.#hold(HOLD_RATE),
+      () => this.#release(HOLD_RATE),
+    );
   }
 
-  const socketReject = (error: ErrorFrameV2, counts = true) => {
-    if (state === 'closed') return;
-    if (counts) rejected += 1;
-    send(error);
-    if (rejected >= limits.maxSocketRejections && error.reason !== 'rate_limited')
-      closeForPolicy(StatusCode.INVALID_ARGUMENT, `too many rejected frames (${rejected})`);
-  };
+  // What a profile says differently.
+
+  /** One text frame, charged to the rate already: parse it and route it. */
+  protected abstract onFrame(text: string): void;
+  /** The text of a socket-level error frame (no stream): a binary frame, or the rate. */
+  protected abstract socketErrorText(reason: 'binary_frame' | 'rate_limited', message: string): string;
+  /** How the socket closes for a timeout (idle, lifetime). */
+  protected abstract timeoutEnding(message: string): Ending;
+  /**
+   * v2: every frame read may earn an answer (an error, a status, credit), so past the high-water
+   * mark the socket itself is not read either. v1 answers only with notes, which pausing the call stops.
+   */
+  protected abstract readonly holdsReadingOverMark: boolean;
+  /** v2 counts rejections against the budget while the gateway drains; v1 does not (its notes are no fault then). */
+  protected abstract readonly rejectionsCloseWhileDraining: boolean;
+
+  /** The message of the status every stream gets when the socket closes for policy. */
+  protected policyStatusMessage(message: string): string {
+    return message;
+  }
+
+  /** A stream is over; the socket may close after it (v1: always). */
+  protected afterStreamFinished(_stream: Stream, _status: CallStatus): void {
+    if (this.phase === 'draining' && this.streams.size === 0) this.closeSocket(SHUTDOWN_ENDING);
+  }
+
+  // The socket.
+
+  get state(): string {
+    return this.phase;
+  }
+
+  get lastActivity(): number {
+    return this.#lastActivity;
+  }
+
+  get readingPaused(): boolean {
+    return this.#holds !== 0;
+  }
+
+  #hold(reason: number): void {
+    if (this.#holds === 0) this.socket.pause();
+    this.#holds |= reason;
+  }
+
+  #release(reason: number): void {
+    if ((this.#holds & reason) === 0) return;
+    this.#holds &= ~reason;
+    if (this.#holds === 0 && this.phase !== 'closed') this.socket.resume();
+  }
+
+  /** The call's write buffer is full (v1 stops reading the socket; v2 withholds credit instead). */
+  protected holdForCall(): void {
+    this.#hold(HOLD_CALL);
+  }
+
+  protected releaseForCall(): void {
+    this.#release(HOLD_CALL);
+  }
+
+  /** Sends one frame; past the high-water mark, stops reading the calls (and, v2, the socket). */
+  protected sendText(text: string, isMessage = false): void {
+    if (this.phase === 'closed') return;
+    this.#framesOut += 1;
+    if (isMessage) this.#messagesOut += 1;
+    this.#lastActivity = this.clock.now();
+    this.socket.send(text);
+    if (this.callsPaused || this.socket.bufferedAmount <= this.limits.socketHighWaterMark) return;
+    // The client reads slower than we answer: HTTP/2 flow control holds the servers back, and what
+    // is queued stays within one frame of the mark.
+    this.callsPaused = true;
+    for (const stream of this.streams.values()) stream.pause();
+    if (!this.holdsReadingOverMark) return;
+    this.#hold(HOLD_OUTPUT);
+    const timeoutMs = this.limits.slowReaderTimeoutMs;
+    if (timeoutMs > 0)
+      this.#slowReaderTimer = this.clock.setTimeout(() => {
+        this.#slowReaderTimer = undefined;
+        this.closeForPolicy(
+          StatusCode.RESOURCE_EXHAUSTED,
+          `client did not read its frames for ${Math.round(timeoutMs / 1000)} s`,
+        );
+      }, timeoutMs);
+  }
+
+  #stopSlowReaderTimer(): void {
+    if (this.#slowReaderTimer !== undefined) this.clock.clearTimeout(this.#slowReaderTimer);
+    this.#slowReaderTimer = undefined;
+  }
+
+  /**
+   * An error frame for a rejected frame. `counts`: against the socket's budget (a frame racing its
+   * stream's status, or a refused open while draining, does not); the budget spent closes with 1008.
+   */
+  protected reject(text: string, reason: Reason, counts = true): void {
+    if (this.phase === 'closed') return;
+    this.hooks.onRejected?.(reason);
+    this.sendText(text);
+    if (counts && reason !== 'rate_limited') this.spendRejection();
+    else if (counts) this.rejected += 1;
+  }
+
+  /** One more rejection on the socket's budget; the budget spent closes with 1008. */
+  protected spendRejection(): void {
+    if (this.phase === 'closed') return;
+    this.rejected += 1;
+    if (
+      this.rejected >= this.limits.maxSocketRejections &&
+      (this.phase === 'open' || this.rejectionsCloseWhileDraining)
+    )
+      this.closeForPolicy(StatusCode.INVALID_ARGUMENT, `too many rejected frames (${this.rejected})`);
+  }
 
   /** Charges one frame to the rate (read-throttle.ts); false when the connection was closed for flooding. */
-  const chargeRate = (now: number): boolean => {
-    if (throttle.charge(now)) return true;
-    socketReject(
-      errorFrameV2('rate_limited', `more than ${limits.rateLimit} frames/s for ${limits.floodGraceMs} ms`),
-    );
-    closeForPolicy(StatusCode.RESOURCE_EXHAUSTED, 'rate limit exceeded');
+  #chargeRate(): boolean {
+    if (this.#throttle.charge(this.#lastActivity)) return true;
+    const message = `more than ${this.limits.rateLimit} frames/s for ${this.limits.floodGraceMs} ms`;
+    this.reject(this.socketErrorText('rate_limited', message), 'rate_limited' as Reason);
+    this.closeForPolicy(StatusCode.RESOURCE_EXHAUSTED, 'rate limit exceeded');
     return false;
-  };
+  }
 
-  const open = (frame: OpenFrame) => {
-    const { id } = frame;
-    if (streams.has(id)) {
-      return socketReject(
-        errorFrameV2('duplicate_stream', `stream "${id}" is already open`, [
-          { path: 'id', message: 'already open' },
-        ]),
-      );
+  /** A stream's status was sent (or the socket is gone): forget it. */
+  protected streamFinished(stream: Stream, status: CallStatus): void {
+    if (this.streams.get(stream.id) !== stream) return;
+    this.streams.delete(stream.id);
+    this.afterStreamFinished(stream, status);
+  }
+
+  /** Ends every stream with `status`, then closes the socket as `ending` says. */
+  protected end(status: CallStatus, ending: Ending): void {
+    if (this.phase === 'closed') return;
+    this.#ending = ending;
+    this.#endStatus = status;
+    for (const stream of [...this.streams.values()]) stream.abort(status);
+    this.closeSocket(ending, status);
+  }
+
+  /** The ending set by `end` when the gateway is ending the connection, else `otherwise`. */
+  protected endingOr(otherwise: Ending): Ending {
+    return this.#ending ?? otherwise;
+  }
+
+  protected closeSocket(ending: Ending, status?: CallStatus): void {
+    if (this.phase === 'closed') return;
+    this.phase = 'closed';
+    this.#stopSlowReaderTimer();
+    this.#throttle.stop();
+    // The close handshake needs the client's Close frame read: never leave the socket paused.
+    if (this.#holds !== 0) {
+      this.#holds = 0;
+      this.socket.resume();
     }
-    if (state === 'draining')
-      return refuseStream(id, methodLabel(frame.method), StatusCode.UNAVAILABLE, 'gateway shutting down');
-    if (streams.size >= limits.maxStreams)
-      return refuseStream(
-        id,
-        methodLabel(frame.method),
-        StatusCode.RESOURCE_EXHAUSTED,
-        `more than ${limits.maxStreams} open streams on this socket`,
-      );
-    const found = deps.methods.lookup(frame.method);
-    if (found.kind === 'unknown')
-      return refuseStream(id, UNKNOWN_METHOD, StatusCode.UNIMPLEMENTED, `unknown method ${frame.method}`);
-    if (found.kind === 'denied')
-      return refuseStream(
-        id,
-        methodLabel(frame.method),
-        StatusCode.PERMISSION_DENIED,
-        `method ${frame.method} is not allowed here`,
-      );
-    const method = found.method;
-    const metadata = frame.metadata ?? {};
-    const problems = metadataProblems(metadata);
-    if (problems.length > 0) {
-      const first = problems[0];
-      const message = `invalid metadata: ${clipDetailText(first?.path ?? '')}: ${clipDetailText(first?.message ?? '')}`;
-      return refuseStream(
-        id,
-        method.name,
-        StatusCode.INVALID_ARGUMENT,
-        message,
-        errorFrameV2('invalid_frame', message, problems, id),
-      );
-    }
-    if (isServerStream(method)) {
-      if (serverStreams >= limits.maxServerStreams)
-        return refuseStream(
-          id,
-          method.name,
-          StatusCode.RESOURCE_EXHAUSTED,
-          `more than ${limits.maxServerStreams} server-streaming calls on this socket`,
-        );
-      if (addressServerStreams && !addressServerStreams.take())
-        return refuseStream(
-          id,
-          method.name,
-          StatusCode.RESOURCE_EXHAUSTED,
-          `more than ${addressServerStreams.limit} server-streaming calls from this address`,
-        );
-      serverStreams += 1;
-    }
-    recentlyFinished.delete(id);
-    streamsOpened += 1;
-    const stream = createStream(
-      id,
-      method,
-      (handlers) =>
-        deps.upstream.open(
-          method,
-          { ...metadata, ...deps.baseMetadata },
-          frame.timeoutMs === undefined ? {} : { timeoutMs: frame.timeoutMs },
-          handlers,
-        ),
-      sinkFor(id),
-      { initialCredit: limits.initialCredit, maxRejections: limits.maxStreamRejections },
-      clock.now(),
-      callsPaused,
-    );
-    streams.set(id, stream);
-    hooks.onStreamOpened?.(method.name);
-  };
+    this.socket.close(ending.code, truncateCloseReason(ending.reason));
+    this.#finished(ending.code, ending.cause, status ?? this.#endStatus ?? gatewayStatus(StatusCode.OK, ''));
+  }
 
-  return {
-    get state() {
-      return state;
-    },
-    get streamCount() {
-      return streams.size;
-    },
-    get lastActivity() {
-      return lastActivity;
-    },
-    get readingPaused() {
-      return throttle.paused || callsPaused;
-    },
+  #finished(closeCode: number, cause: ConnectionOutcome['cause'], status: CallStatus): void {
+    this.hooks.onFinished({
+      closeCode,
+      cause,
+      framesIn: this.framesIn,
+      framesOut: this.#framesOut,
+      messagesOut: this.#messagesOut,
+      rejected: this.rejected,
+      streams: this.streamsOpened,
+      status,
+    });
+  }
 
-    onClientText(text) {
-      if (state === 'closed') return;
-      framesIn += 1;
-      lastActivity = clock.now();
-      if (!chargeRate(lastActivity)) return;
-      const parsed = parseClientFrameV2(text, limits.frame);
-      if (parsed.kind === 'rejected') {
-        const stream = parsed.id === undefined ? undefined : streams.get(parsed.id);
-        if (stream && parsed.type !== 'open')
-          return stream.reject(parsed.error.reason, parsed.error.message, parsed.error.details);
-        if (parsed.id !== undefined && parsed.type === 'open' && !streams.has(parsed.id))
-          return refuseStream(
-            parsed.id,
-            UNKNOWN_METHOD,
-            StatusCode.INVALID_ARGUMENT,
-            parsed.error.message,
-            parsed.error,
-          );
-        const { id: _id, ...withoutId } = parsed.error;
-        return socketReject(withoutId);
-      }
-      const frame = parsed.frame;
-      if (frame.type === 'open') return open(frame);
-      const stream = streams.get(frame.id);
-      if (!stream) {
-        // A frame racing its stream's status (a cancel crossing the status) is no fault of the client.
-        return socketReject(
-          errorFrameV2('unknown_stream', `no open stream "${frame.id}"`, [
-            { path: 'id', message: 'no such open stream' },
-          ]),
-          !recentlyFinished.has(frame.id),
-        );
-      }
-      if (frame.type === 'message') stream.onClientMessage(frame.message);
-      else if (frame.type === 'end') stream.onClientEnd();
-      else stream.onClientCancel();
-    },
+  // The socket's events and the registry's controls (ConnectionMachine).
 
-    onClientBinary() {
-      if (state === 'closed') return;
-      framesIn += 1;
-      lastActivity = clock.now();
-      if (!chargeRate(lastActivity)) return;
-      socketReject(
-        errorFrameV2('binary_frame', 'binary frames are not part of the protocol: send JSON text frames'),
-      );
-    },
+  onClientText(text: string): void {
+    if (this.phase === 'closed') return;
+    this.framesIn += 1;
+    this.#lastActivity = this.clock.now();
+    if (this.#chargeRate()) this.onFrame(text);
+  }
 
-    onClientGone() {
-      if (state === 'closed') return;
-      // Closed first: the last stream ending while draining must not finish the connection a second time.
-      state = 'closed';
-      for (const stream of [...streams.values()])
-        stream.abort(gatewayStatus(StatusCode.CANCELLED, 'client closed the connection'), true);
-      throttle.stop();
-      stopSlowReaderTimer();
-      hooks.onFinished({
-        closeCode: 0,
-        cause: 'client_closed',
-        framesIn,
-        framesOut,
-        streams: streamsOpened,
-        rejected,
-      });
-    },
+  onClientBinary(): void {
+    if (this.phase === 'closed') return;
+    this.framesIn += 1;
+    this.#lastActivity = this.clock.now();
+    if (!this.#chargeRate()) return;
+    const message = 'binary frames are not part of the protocol: send JSON text frames';
+    this.reject(this.socketErrorText('binary_frame', message), 'binary_frame' as Reason);
+  }
 
-    onSocketDrain() {
-      if (!callsPaused || state === 'closed' || socket.bufferedAmount > limits.socketHighWaterMark) return;
-      callsPaused = false;
-      stopSlowReaderTimer();
-      if (!throttle.paused) socket.resume();
-      for (const stream of streams.values()) stream.resume();
-    },
+  onClientGone(): void {
+    if (this.phase === 'closed') return;
+    // Closed first: the last stream ending while draining must not finish the connection a second time.
+    this.phase = 'closed';
+    this.#stopSlowReaderTimer();
+    this.#throttle.stop();
+    for (const stream of [...this.streams.values()]) stream.abort(CLIENT_GONE, true);
+    this.#finished(0, 'client_closed', CLIENT_GONE);
+  }
 
-    beginShutdown() {
-      if (state !== 'open') return;
-      state = 'draining';
-      for (const stream of [...streams.values()]) stream.beginShutdown();
-      if (streams.size === 0) closeSocket(CloseCode.GOING_AWAY, 'gateway shutting down', 'shutdown');
-    },
+  onSocketDrain(): void {
+    if (
+      !this.callsPaused ||
+      this.phase === 'closed' ||
+      this.socket.bufferedAmount > this.limits.socketHighWaterMark
+    )
+      return;
+    this.callsPaused = false;
+    this.#stopSlowReaderTimer();
+    this.#release(HOLD_OUTPUT);
+    for (const stream of this.streams.values()) stream.resume();
+  }
 
-    forceShutdown() {
-      if (state === 'closed') return;
-      endAll(gatewayStatus(StatusCode.UNAVAILABLE, 'gateway shutting down'));
-      closeSocket(CloseCode.GOING_AWAY, 'gateway shutting down', 'shutdown');
-    },
+  beginShutdown(): void {
+    if (this.phase !== 'open') return;
+    this.phase = 'draining';
+    for (const stream of [...this.streams.values()]) stream.beginShutdown();
+    if (this.streams.size === 0) this.closeSocket(SHUTDOWN_ENDING);
+  }
 
-    closeForTimeout(message) {
-      if (state === 'closed') return;
-      endAll(gatewayStatus(StatusCode.DEADLINE_EXCEEDED, message));
-      closeSocket(CloseCode.NORMAL, message, 'timeout');
-    },
+  forceShutdown(): void {
+    this.end(gatewayStatus(StatusCode.UNAVAILABLE, 'gateway shutting down'), SHUTDOWN_ENDING);
+  }
 
-    endStreamsOpenedBefore(cutoff, message) {
-      if (state === 'closed') return;
-      for (const stream of [...streams.values()])
-        if (stream.openedAt < cutoff) stream.abort(gatewayStatus(StatusCode.DEADLINE_EXCEEDED, message));
-    },
+  closeForTimeout(message: string): void {
+    this.end(gatewayStatus(StatusCode.DEADLINE_EXCEEDED, message), this.timeoutEnding(message));
+  }
 
-    closeForPolicy,
+  endStreamsOpenedBefore(cutoff: number, message: string): void {
+    if (this.phase === 'closed') return;
+    for (const stream of [...this.streams.values()])
+      if (stream.openedAt < cutoff) stream.abort(gatewayStatus(StatusCode.DEADLINE_EXCEEDED, message));
+  }
 
-    fail() {
-      if (state === 'closed') return;
-      endAll(gatewayStatus(StatusCode.INTERNAL, 'gateway fault'));
-      closeSocket(CloseCode.INTERNAL_ERROR, 'gateway fault', 'fault');
-    },
-  };
+  closeForPolicy(code: StatusCode, message: string): void {
+    this.end(gatewayStatus(code, this.policyStatusMessage(message)), {
+      code: CloseCode.POLICY_VIOLATION,
+      reason: message,
+      cause: 'policy',
+    });
+  }
+
+  fail(): void {
+    this.end(gatewayStatus(StatusCode.INTERNAL, 'gateway fault'), {
+      code: CloseCode.INTERNAL_ERROR,
+      reason: 'gateway fault',
+      cause: 'fault',
+    });
+  }
 }

@@ -1,10 +1,3 @@
-/**
- * The small interfaces the state machines (v1's and v2's) talk through. Only the endpoints adapt ws
- * to `ConnectionSocket`, and only the channel pool (upstream/channel-pool.ts) adapts grpc-js to the
- * upstream's `CallOpener` (upstream/calls.ts), so the connection and stream machines are
- * unit-testable with fakes.
- */
-import type { CallStatus } from '../../protocol/index.js';
 import type { MethodCatalog } from '../methods/method-registry.js';
 import type { CallOpener } from '../upstream/calls.js';
 

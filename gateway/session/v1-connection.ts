@@ -1,33 +1,34 @@
 /**
- * Protocol v1 as a profile over one stream: the socket is one RouteChat call, opened with the socket.
- * The call's state machine is v2's (stream.ts); this module is only what v1 says differently on the
- * wire: its frames (a bare note, `end`, error frames without `id`), rejections counted per socket,
- * the status closing the socket (4000 + code, 1001 at shutdown), and backpressure by pausing the
- * socket instead of credit frames.
+ * Protocol v1 as a profile of the one socket connection (connection.ts): the socket is one
+ * RouteChat stream, opened with the socket. What v1 says differently on the wire: its frames (a bare
+ * note, `end`, error frames without `id`), the status closing the socket (4000 + code, 1001 at
+ * shutdown), rejections that do not close the socket while the gateway drains, and backpressure by
+ * not reading the socket while the call's write buffer is full, instead of credit frames.
  */
 import type { JsonValue } from '@bufbuild/protobuf';
 import {
   type CallStatus,
-  CloseCode,
   closeCodeForStatus,
   closeReasonForStatus,
   type ErrorDetail,
-  type ErrorFrame,
   errorFrame,
   type FrameLimits,
   parseClientFrame,
   REJECT_REASONS,
   type RejectReason,
   StatusCode,
-  truncateCloseReason,
 } from '../../protocol/index.js';
 import type { ServerFrameV2 } from '../../protocol/v2/index.js';
 import type { MethodInfo } from '../methods/method-registry.js';
 import type { CallOpener } from '../upstream/calls.js';
-import { gatewayStatus } from '../upstream/core-status.js';
-import type { Clock, ConnectionMachine, ConnectionSocket } from './ports.js';
-import { systemClock } from './ports.js';
-import { createReadThrottle, type ReadThrottle } from './read-throttle.js';
+import {
+  type ConnectionHooks,
+  type ConnectionOutcome,
+  type Ending,
+  SHUTDOWN_ENDING,
+  SocketConnection,
+} from './connection.js';
+import { type Clock, type ConnectionMachine, type ConnectionSocket, systemClock } from './ports.js';
 import { createStream, type Stream, type StreamSink } from './stream.js';
 
 export interface V1Limits {
@@ -43,23 +44,13 @@ export interface V1Limits {
   readonly socketHighWaterMark: number;
 }
 
-export interface V1Outcome {
-  readonly status: CallStatus;
-  readonly closeCode: number;
-  readonly framesIn: number;
-  /** Notes sent to the client. */
-  readonly framesOut: number;
-  readonly rejected: number;
-  /** Who ended it: the call's own status, the client going away, policy, or shutdown. */
-  readonly cause: 'status' | 'client_closed' | 'policy' | 'shutdown' | 'timeout' | 'fault';
-}
+/** v1's outcome: framesOut counts the notes sent, as it always has. */
+export type V1Outcome = ConnectionOutcome;
 
-export interface V1Hooks {
-  onRejected?(reason: RejectReason): void;
+export interface V1Hooks extends ConnectionHooks<RejectReason> {
   onNoteForwarded?(): void;
-  /** Seconds from a note's arrival to its hand-off to the other side (only when given). */
+  /** Seconds from a note's arrival to its hand-off to the core (only when given). */
   onRelayLatency?(seconds: number): void;
-  onFinished(outcome: V1Outcome): void;
 }
 
 export interface V1Deps {
@@ -70,18 +61,9 @@ export interface V1Deps {
   readonly metadata: Readonly<Record<string, string>>;
 }
 
-/** v1's connection machine: the registry's controls with v1's close codes (1001, 4004, 1008, 1011). */
 export interface V1Connection extends ConnectionMachine {
   readonly state: 'open' | 'half-closed' | 'draining' | 'closed';
-  /** Close for a policy reason (e.g. flooding): status frame, cancel, close 1008. */
   closeForPolicy(code: StatusCode, message: string): void;
-}
-
-/** How the socket closes once the status is sent. */
-interface Ending {
-  readonly code: number;
-  readonly reason: string;
-  readonly cause: V1Outcome['cause'];
 }
 
 /** The stream's own rejections cannot happen on v1 (its frames are checked first); any other reason reads as a bad note. */
@@ -98,271 +80,115 @@ export function createV1Connection(
   return new V1SocketConnection(socket, deps, limits, hooks, clock);
 }
 
-const SHUTDOWN_ENDING: Ending = {
-  code: CloseCode.GOING_AWAY,
-  reason: 'gateway shutting down',
-  cause: 'shutdown',
-};
-
-/** A class for the same reason as the stream (stream.ts): one per connection, methods shared. It is its stream's sink. */
-class V1SocketConnection implements V1Connection, StreamSink {
-  #closed = false;
-  #shuttingDown = false;
-  /** Set by whoever ends the stream on the gateway's side, before the stream sends its status. */
-  #ending: Ending | undefined;
-  #lastActivity: number;
-  #framesIn = 0;
-  #framesOut = 0;
-  #rejected = 0;
-  #socketPausedForCall = false;
-  #callPausedForSocket = false;
-  readonly #socket: ConnectionSocket;
-  readonly #limits: V1Limits;
-  readonly #hooks: V1Hooks;
-  readonly #clock: Clock;
-  readonly #throttle: ReadThrottle;
+/** It is its one stream's sink. */
+class V1SocketConnection extends SocketConnection<RejectReason> implements V1Connection, StreamSink {
+  protected readonly holdsReadingOverMark = false;
+  protected readonly rejectionsCloseWhileDraining = false;
   readonly #stream: Stream;
+  readonly #hooks: V1Hooks;
 
   constructor(socket: ConnectionSocket, deps: V1Deps, limits: V1Limits, hooks: V1Hooks, clock: Clock) {
-    this.#socket = socket;
-    this.#limits = limits;
-    this.#hooks = hooks;
-    this.#clock = clock;
-    this.#lastActivity = clock.now();
-    this.#throttle = createReadThrottle(
-      limits,
+    super(
+      socket,
+      { ...limits, maxSocketRejections: limits.maxRejectedFrames, slowReaderTimeoutMs: 0 },
+      hooks,
       clock,
-      () => socket.pause(),
-      () => {
-        if (!this.#closed && !this.#socketPausedForCall) socket.resume();
-      },
     );
+    this.#hooks = hooks;
     this.#stream = createStream(
       '',
       deps.method,
       (handlers) => deps.upstream.open(deps.method, deps.metadata, {}, handlers),
       this,
-      // No credit frames and no per-stream rejection limit: v1 counts rejections per socket, below.
+      // No credit frames and no per-stream rejection limit: v1 counts rejections per socket.
       { initialCredit: Number.POSITIVE_INFINITY, maxRejections: Number.POSITIVE_INFINITY },
-      this.#lastActivity,
+      this.lastActivity,
     );
+    this.streams.set('', this.#stream);
+    this.streamsOpened = 1;
   }
 
-  get state(): V1Connection['state'] {
-    if (this.#closed) return 'closed';
-    if (this.#shuttingDown) return 'draining';
+  override get state(): V1Connection['state'] {
+    if (this.phase !== 'open') return this.phase;
     return this.#stream.state === 'open' ? 'open' : 'half-closed';
   }
 
-  get lastActivity(): number {
-    return this.#lastActivity;
+  protected onFrame(text: string) {
+    const parsed = parseClientFrame(text, this.limits.frame);
+    if (parsed.kind === 'rejected') return this.reject(JSON.stringify(parsed.error), parsed.error.reason);
+    if (this.phase === 'draining' || this.#stream.state !== 'open') {
+      const why =
+        this.phase === 'draining' ? 'the gateway is shutting down' : 'the client already sent "end"';
+      return this.#rejectV1('after_end', `frame not accepted: ${why}`);
+    }
+    if (parsed.kind === 'end') return this.#stream.onClientEnd();
+    this.#hooks.onNoteForwarded?.();
+    this.#stream.onClientMessage(parsed.note);
+    this.#hooks.onRelayLatency?.((this.clock.now() - this.lastActivity) / 1000);
   }
 
-  get readingPaused(): boolean {
-    return this.#socketPausedForCall || this.#throttle.paused;
+  #rejectV1(reason: RejectReason, message: string, details: ErrorDetail[] = []): void {
+    this.reject(JSON.stringify(errorFrame(reason, message, details)), reason);
   }
 
-  #outcome(status: CallStatus, closeCode: number, cause: V1Outcome['cause']): V1Outcome {
+  protected socketErrorText(reason: 'binary_frame' | 'rate_limited', message: string): string {
+    return JSON.stringify(errorFrame(reason, message));
+  }
+
+  protected timeoutEnding(): Ending {
     return {
-      status,
-      closeCode,
-      framesIn: this.#framesIn,
-      framesOut: this.#framesOut,
-      rejected: this.#rejected,
-      cause,
+      code: closeCodeForStatus(StatusCode.DEADLINE_EXCEEDED),
+      reason: closeReasonForStatus(StatusCode.DEADLINE_EXCEEDED),
+      cause: 'timeout',
     };
+  }
+
+  /** The one stream's end closes the socket: with the gateway's reason, 1001 while draining, or 4000 + code. */
+  protected override afterStreamFinished(_stream: Stream, status: CallStatus): void {
+    const ending = this.endingOr(
+      this.phase === 'draining'
+        ? SHUTDOWN_ENDING
+        : {
+            code: closeCodeForStatus(status.code),
+            reason: closeReasonForStatus(status.code),
+            cause: 'status',
+          },
+    );
+    this.closeSocket(ending, status);
+  }
+
+  /** The socket is the stream: its lifetime is the socket's, and it ends as a timeout does. */
+  override endStreamsOpenedBefore(cutoff: number, message: string): void {
+    if (this.#stream.openedAt < cutoff) this.closeForTimeout(message);
   }
 
   // The stream's output (StreamSink).
 
   /** A note from the core: v1's frame is the note itself. */
   sendMessage(note: JsonValue): void {
-    if (this.#closed) return;
-    this.#framesOut += 1;
-    this.#lastActivity = this.#clock.now();
-    this.#socket.send(JSON.stringify(note));
-    this.#hooks.onRelayLatency?.((this.#clock.now() - this.#lastActivity) / 1000);
-    if (!this.#callPausedForSocket && this.#socket.bufferedAmount > this.#limits.socketHighWaterMark) {
-      // The client reads slower than the server sends: stop reading the call; HTTP/2 flow
-      // control then holds the server back, and our memory stays bounded.
-      this.#callPausedForSocket = true;
-      this.#stream.pause();
-    }
+    this.sendText(JSON.stringify(note), true);
+    this.#hooks.onRelayLatency?.((this.clock.now() - this.lastActivity) / 1000);
   }
 
   send(frame: ServerFrameV2): void {
-    if (this.#closed) return;
+    // v1's status frame is v2's without the stream id.
     if (frame.type === 'status') {
-      // v1's status frame is v2's without the stream id.
       const { id: _id, ...status } = frame;
-      // The close handshake needs the client's Close frame read: never leave the socket paused.
-      if (this.#throttle.stop() || this.#socketPausedForCall) {
-        this.#socketPausedForCall = false;
-        this.#socket.resume();
-      }
-      this.#socket.send(JSON.stringify(status));
-    } else if (frame.type === 'error') {
-      this.#reject(errorFrame(toV1Reason(frame.reason), frame.message, frame.details as ErrorDetail[]));
-    }
-    // Credit frames: v1 has none (its stream has unlimited credit; the socket is paused instead);
-    // message frames come through sendMessage.
+      this.sendText(JSON.stringify(status));
+    } else if (frame.type === 'error')
+      this.#rejectV1(toV1Reason(frame.reason), frame.message, frame.details as ErrorDetail[]);
+    // Credit frames: v1 has none (its stream has unlimited credit; the socket is held instead).
   }
 
-  finished(_stream: Stream, status: CallStatus): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    const end: Ending =
-      this.#ending ??
-      (this.#shuttingDown
-        ? SHUTDOWN_ENDING
-        : {
-            code: closeCodeForStatus(status.code),
-            reason: closeReasonForStatus(status.code),
-            cause: 'status',
-          });
-    this.#socket.close(end.code, truncateCloseReason(end.reason));
-    this.#hooks.onFinished(this.#outcome(status, end.code, end.cause));
+  finished(stream: Stream, status: CallStatus): void {
+    this.streamFinished(stream, status);
   }
 
-  /** A full call write buffer pauses the socket until the call drains. */
   callBlocked(): void {
-    if (this.#socketPausedForCall) return;
-    this.#socketPausedForCall = true;
-    this.#socket.pause();
+    this.holdForCall();
   }
 
   callDrained(): void {
-    if (!this.#socketPausedForCall || this.#closed) return;
-    this.#socketPausedForCall = false;
-    if (!this.#throttle.paused) this.#socket.resume();
-  }
-
-  /** Ends the stream from the gateway's side: the status goes out, then the socket closes as `end` says. */
-  #endStream(status: CallStatus, end: Ending): void {
-    if (this.#closed) return;
-    this.#ending = end;
-    this.#stream.abort(status);
-  }
-
-  #reject(error: ErrorFrame): void {
-    if (this.#closed) return;
-    this.#rejected += 1;
-    this.#hooks.onRejected?.(error.reason);
-    this.#socket.send(JSON.stringify(error));
-    // Notes refused while the gateway drains are no fault of the client: closing for policy then
-    // would cancel the call and lose the notes already accepted, and tell the client it misbehaved.
-    if (
-      this.#rejected >= this.#limits.maxRejectedFrames &&
-      error.reason !== 'rate_limited' &&
-      !this.#shuttingDown
-    )
-      this.closeForPolicy(StatusCode.INVALID_ARGUMENT, `too many rejected frames (${this.#rejected})`);
-  }
-
-  /** Charges one frame to the rate (read-throttle.ts); false when the connection was closed for flooding. */
-  #chargeRate(now: number): boolean {
-    if (this.#throttle.charge(now)) return true;
-    this.#reject(
-      errorFrame(
-        'rate_limited',
-        `more than ${this.#limits.rateLimit} frames/s for ${this.#limits.floodGraceMs} ms`,
-      ),
-    );
-    this.closeForPolicy(StatusCode.RESOURCE_EXHAUSTED, 'rate limit exceeded');
-    return false;
-  }
-
-  // The socket's events and the registry's controls (V1Connection).
-
-  onClientText(text: string): void {
-    if (this.#closed) return;
-    this.#framesIn += 1;
-    this.#lastActivity = this.#clock.now();
-    if (!this.#chargeRate(this.#lastActivity)) return;
-    const parsed = parseClientFrame(text, this.#limits.frame);
-    if (parsed.kind === 'rejected') {
-      this.#reject(parsed.error);
-      return;
-    }
-    if (this.#shuttingDown || this.#stream.state !== 'open') {
-      const why = this.#shuttingDown ? 'the gateway is shutting down' : 'the client already sent "end"';
-      this.#reject(errorFrame('after_end', `frame not accepted: ${why}`));
-      return;
-    }
-    if (parsed.kind === 'end') {
-      this.#stream.onClientEnd();
-      return;
-    }
-    this.#hooks.onNoteForwarded?.();
-    this.#stream.onClientMessage(parsed.note);
-    this.#hooks.onRelayLatency?.((this.#clock.now() - this.#lastActivity) / 1000);
-  }
-
-  onClientBinary(): void {
-    if (this.#closed) return;
-    this.#framesIn += 1;
-    this.#lastActivity = this.#clock.now();
-    if (!this.#chargeRate(this.#lastActivity)) return;
-    this.#reject(
-      errorFrame('binary_frame', 'binary frames are not part of the protocol: send JSON text frames'),
-    );
-  }
-
-  onClientGone(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#throttle.stop();
-    const status = gatewayStatus(StatusCode.CANCELLED, 'client closed the connection');
-    this.#stream.abort(status, true);
-    this.#hooks.onFinished(this.#outcome(status, 0, 'client_closed'));
-  }
-
-  onSocketDrain(): void {
-    if (
-      this.#callPausedForSocket &&
-      !this.#closed &&
-      this.#socket.bufferedAmount <= this.#limits.socketHighWaterMark
-    ) {
-      this.#callPausedForSocket = false;
-      this.#stream.resume();
-    }
-  }
-
-  beginShutdown(): void {
-    if (this.#closed || this.#shuttingDown) return;
-    this.#shuttingDown = true;
-    this.#stream.beginShutdown();
-  }
-
-  forceShutdown(): void {
-    this.#endStream(gatewayStatus(StatusCode.UNAVAILABLE, 'gateway shutting down'), SHUTDOWN_ENDING);
-  }
-
-  closeForPolicy(code: StatusCode, message: string): void {
-    this.#endStream(gatewayStatus(code, message), {
-      code: CloseCode.POLICY_VIOLATION,
-      reason: message,
-      cause: 'policy',
-    });
-  }
-
-  fail(): void {
-    this.#endStream(gatewayStatus(StatusCode.INTERNAL, 'gateway fault'), {
-      code: CloseCode.INTERNAL_ERROR,
-      reason: 'gateway fault',
-      cause: 'fault',
-    });
-  }
-
-  endStreamsOpenedBefore(cutoff: number, message: string): void {
-    if (this.#stream.openedAt < cutoff) this.closeForTimeout(message);
-  }
-
-  closeForTimeout(message: string): void {
-    this.#endStream(gatewayStatus(StatusCode.DEADLINE_EXCEEDED, message), {
-      code: closeCodeForStatus(StatusCode.DEADLINE_EXCEEDED),
-      reason: closeReasonForStatus(StatusCode.DEADLINE_EXCEEDED),
-      cause: 'timeout',
-    });
+    this.releaseForCall();
   }
 }

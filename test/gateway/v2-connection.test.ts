@@ -3,11 +3,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createMethodCatalog, registryFromProtoFiles } from '../../gateway/methods/index.js';
 import { createAddressQuotas } from '../../gateway/session/address-quotas.js';
-import {
-  type ConnectionLimits,
-  type ConnectionOutcome,
-  createConnection,
-} from '../../gateway/session/connection.js';
+import type { ConnectionOutcome } from '../../gateway/session/connection.js';
+import { createV2Connection, type V2Limits } from '../../gateway/session/v2-connection.js';
 import type { CallHandlers, CallOpener } from '../../gateway/upstream/calls.js';
 import { DEFAULT_V2_FRAME_LIMITS, type ServerFrameV2 } from '../../protocol/v2/index.js';
 import { REPO_ROOT } from '../helpers/core.js';
@@ -20,7 +17,7 @@ const methods = createMethodCatalog(
 const WATCH = 'routeguide.NoteFeed/Watch';
 const CHAT = 'routeguide.RouteGuide/RouteChat';
 
-function fakes(overrides: Partial<ConnectionLimits> = {}, share = createAddressQuotas(1000).forAddress('a')) {
+function fakes(overrides: Partial<V2Limits> = {}, share = createAddressQuotas(1000).forAddress('a')) {
   const sent: ServerFrameV2[] = [];
   const events: string[] = [];
   const calls = new Map<string, CallHandlers>();
@@ -47,7 +44,7 @@ function fakes(overrides: Partial<ConnectionLimits> = {}, share = createAddressQ
   };
   const clock = createFakeClock();
   const outcomes: ConnectionOutcome[] = [];
-  const limits: ConnectionLimits = {
+  const limits: V2Limits = {
     frame: DEFAULT_V2_FRAME_LIMITS,
     maxStreams: 100,
     initialCredit: 32,
@@ -61,7 +58,7 @@ function fakes(overrides: Partial<ConnectionLimits> = {}, share = createAddressQ
     maxServerStreams: 16,
     ...overrides,
   };
-  const connection = createConnection(
+  const connection = createV2Connection(
     socket,
     { methods, upstream, baseMetadata: {}, addressServerStreams: share },
     limits,
