@@ -1,13 +1,15 @@
 /**
- * `node dist/bench/ab.js --a DIST_A --b DIST_B [--rounds N] [--window W]`: two builds of the gateway
- * (e.g. main and a proposal applied in a scratch copy) in front of one core, alternating A/B/B/A,
- * same load: the measured effect of a change. DIST_x is a dist/ folder holding gateway/main.js.
+ * `node dist/bench/ab.js --a DIST_A --b DIST_B [--rounds N] [--window W] [--scale N]`: two builds of
+ * the gateway (e.g. main and a proposal applied in a scratch copy) in front of one core, alternating
+ * A/B/B/A, same load: the measured effect of a change. DIST_x is a dist/ folder holding
+ * gateway/main.js. `--scale N` also opens N idle v1 connections on each, every round: RSS per connection.
  */
 import { parseArgs } from 'node:util';
 import { readConfig } from './config.js';
 import { BENCH_GATEWAY_ARGS } from './gateway-args.js';
 import { type LoadResult, runLoad } from './load.js';
 import { forkWorker, killAll, type ProductProcess, startProduct } from './processes.js';
+import { measureScale } from './scale.js';
 import { spread } from './stats.js';
 
 async function main(): Promise<void> {
@@ -21,6 +23,7 @@ async function main(): Promise<void> {
       'gateway-args': { type: 'string', default: '' },
       /** B's entry: gateway/cluster.js to measure the multi-process proposal. */
       'entry-b': { type: 'string', default: 'gateway/main.js' },
+      scale: { type: 'string', default: '0' },
     },
   });
   if (!values.a || !values.b) throw new Error('usage: ab.js --a DIST_A --b DIST_B');
@@ -31,6 +34,8 @@ async function main(): Promise<void> {
   const core = await startProduct('core-server/main.js', ['--metrics-listen', 'off']);
   const gateways: Record<'A' | 'B', ProductProcess | undefined> = { A: undefined, B: undefined };
   const results: Record<'A' | 'B', LoadResult[]> = { A: [], B: [] };
+  const rssPerConnection: Record<'A' | 'B', number[]> = { A: [], B: [] };
+  const scaleConnections = Number(values.scale);
   try {
     for (const name of ['A', 'B'] as const) {
       gateways[name] = await startProduct(
@@ -61,6 +66,13 @@ async function main(): Promise<void> {
         });
         latBase += 200_000;
         results[name].push(result);
+        if (scaleConnections > 0) {
+          const scale = await measureScale({ ...config, scaleConnections }, workers, core, gateway);
+          rssPerConnection[name].push(scale.gatewayRssPerConnectionKiB);
+          process.stderr.write(
+            `${name} round ${round + 1}: ${scale.opened} idle connections, ${scale.gatewayRssPerConnectionKiB} KiB RSS each\n`,
+          );
+        }
         process.stderr.write(
           `${name} round ${round + 1}: ${result.notesPerSec} notes/s, ${result.gatewayCpuUsPerNote} µs/note, p50 ${result.latency.p50Ms} ms, p99 ${result.latency.p99Ms} ms\n`,
         );
@@ -80,6 +92,7 @@ async function main(): Promise<void> {
         gatewayCpuUsPerNote: spread(results[name].map((r) => r.gatewayCpuUsPerNote ?? 0)),
         p50Ms: spread(results[name].map((r) => r.latency.p50Ms)),
         p99Ms: spread(results[name].map((r) => r.latency.p99Ms)),
+        ...(scaleConnections > 0 ? { rssKiBPerConnection: spread(rssPerConnection[name]) } : {}),
       },
     ]),
   );

@@ -14,7 +14,7 @@ import { NOTE_FEED_PROTO_PATH, PROTO_PATH } from '../proto/index.js';
 import { createAuthenticator } from './admission/auth.js';
 import { requestIdFrom, selectSubprotocol } from './admission/upgrade.js';
 import { upgradeGuard } from './admission/upgrade-guard.js';
-import type { GatewayConfig } from './config.js';
+import { type GatewayConfig, v1Limits, v2Limits } from './config.js';
 import { healthPlugin } from './endpoints/health.js';
 import { routechatPlugin } from './endpoints/v1.js';
 import { v2Plugin } from './endpoints/v2.js';
@@ -166,6 +166,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}
   const authenticate = createAuthenticator(config);
   await app.register(routechatPlugin, {
     config,
+    limits: v1Limits(config),
     ...(authenticate ? { authenticate } : {}),
     upstream,
     sessions,
@@ -183,6 +184,8 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}
   });
   await app.register(v2Plugin, {
     config,
+    limits: v2Limits(config),
+    maxServerStreamsPerIp: config['max-server-streams-per-ip'],
     ...(authenticate ? { authenticate } : {}),
     methods,
     upstream,

@@ -12,12 +12,19 @@ import {
   type OptionSpecs,
   positiveInt,
 } from '../common/cli-options.js';
-import { HTTP2_CONNECTION_HEADERS } from '../protocol/metadata.js';
+import { DEFAULT_FRAME_LIMITS, HTTP2_CONNECTION_HEADERS } from '../protocol/index.js';
 import {
   DEFAULT_MAX_SERVER_STREAMS_PER_IP,
   DEFAULT_MAX_SERVER_STREAMS_PER_SOCKET,
-} from '../protocol/v2/constants.js';
+  DEFAULT_MAX_SOCKET_REJECTIONS,
+  DEFAULT_MAX_STREAM_REJECTIONS,
+  DEFAULT_MAX_STREAMS_PER_SOCKET,
+  DEFAULT_V2_FRAME_LIMITS,
+  INITIAL_STREAM_CREDIT,
+} from '../protocol/v2/index.js';
 import { allowListEntryProblem } from './admission/origin.js';
+import type { V1Limits } from './session/v1-connection.js';
+import type { V2Limits } from './session/v2-connection.js';
 import { coreTarget } from './upstream/core-target.js';
 
 export const gatewayOptionSpecs = {
@@ -194,7 +201,7 @@ export const gatewayOptionSpecs = {
   'max-streams-per-socket': {
     env: 'GATEWAY_MAX_STREAMS_PER_SOCKET',
     description: 'Protocol v2: open streams per WebSocket; one more open gets RESOURCE_EXHAUSTED',
-    defaultText: '100',
+    defaultText: String(DEFAULT_MAX_STREAMS_PER_SOCKET),
   },
   'max-server-streams-per-socket': {
     env: 'GATEWAY_MAX_SERVER_STREAMS_PER_SOCKET',
@@ -277,7 +284,7 @@ export const gatewayConfigSchema = z.object({
   proto: csv.optional(),
   reflection: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]).default(false),
   methods: csv.default([]),
-  'max-streams-per-socket': positiveInt.default(100),
+  'max-streams-per-socket': positiveInt.default(DEFAULT_MAX_STREAMS_PER_SOCKET),
   'max-server-streams-per-socket': positiveInt.default(DEFAULT_MAX_SERVER_STREAMS_PER_SOCKET),
   'max-server-streams-per-ip': positiveInt.default(DEFAULT_MAX_SERVER_STREAMS_PER_IP),
   'slow-reader-timeout': duration.default(30_000),
@@ -299,3 +306,36 @@ export function checkGatewayConfig(config: GatewayConfig): string | undefined {
 export const defaultGatewayConfig = (
   overrides: Partial<z.input<typeof gatewayConfigSchema>> = {},
 ): GatewayConfig => gatewayConfigSchema.parse(overrides);
+
+/** v1's socket limits from the settings. */
+export const v1Limits = (config: GatewayConfig): V1Limits => ({
+  frame: {
+    ...DEFAULT_FRAME_LIMITS,
+    maxStringLength: Math.min(DEFAULT_FRAME_LIMITS.maxStringLength, config['max-frame-size']),
+  },
+  maxRejectedFrames: config['max-rejected-frames'],
+  socketHighWaterMark: config['socket-high-water-mark'],
+  rateLimit: config['rate-limit'],
+  rateBurst: config['rate-burst'],
+  floodGraceMs: config['flood-grace'],
+});
+
+/** v2's socket and stream limits from the settings (the per-socket rejection budgets are at most the protocol's). */
+export function v2Limits(config: GatewayConfig): V2Limits {
+  return {
+    frame: {
+      ...DEFAULT_V2_FRAME_LIMITS,
+      maxStringLength: Math.min(DEFAULT_V2_FRAME_LIMITS.maxStringLength, config['max-frame-size']),
+    },
+    maxStreams: config['max-streams-per-socket'],
+    initialCredit: INITIAL_STREAM_CREDIT,
+    maxStreamRejections: Math.min(DEFAULT_MAX_STREAM_REJECTIONS, config['max-rejected-frames']),
+    maxSocketRejections: Math.min(DEFAULT_MAX_SOCKET_REJECTIONS, config['max-rejected-frames']),
+    rateLimit: config['rate-limit'],
+    rateBurst: config['rate-burst'],
+    floodGraceMs: config['flood-grace'],
+    socketHighWaterMark: config['socket-high-water-mark'],
+    slowReaderTimeoutMs: config['slow-reader-timeout'],
+    maxServerStreams: config['max-server-streams-per-socket'],
+  };
+}

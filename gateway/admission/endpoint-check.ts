@@ -21,6 +21,9 @@ export interface AdmissionSettings {
   readonly 'max-connections-per-ip': number;
 }
 
+/** What an endpoint reads of the settings: the checks', and the headers it forwards to the core. */
+export type EndpointSettings = AdmissionSettings & { readonly 'forward-headers': readonly string[] };
+
 export interface EndpointCheckOptions {
   readonly config: AdmissionSettings;
   readonly sessions: SessionRegistry;

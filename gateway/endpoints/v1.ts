@@ -5,20 +5,20 @@
 import type {} from '@fastify/websocket';
 import type { FastifyPluginAsync } from 'fastify';
 import type { WebSocket } from 'ws';
-import { DEFAULT_FRAME_LIMITS, ROUTECHAT_PATH } from '../../protocol/index.js';
+import { ROUTECHAT_PATH } from '../../protocol/index.js';
 import type { Authenticator } from '../admission/auth.js';
-import { createEndpointCheck } from '../admission/endpoint-check.js';
+import { createEndpointCheck, type EndpointSettings } from '../admission/endpoint-check.js';
 import { offeredSubprotocols, upstreamMetadata } from '../admission/upgrade.js';
-import type { GatewayConfig } from '../config.js';
 import { ROUTECHAT_V1_METHOD } from '../methods/routechat-v1.js';
 import type { ConnectionObserver } from '../observe/observer.js';
 import type { SessionRegistry } from '../session/registry.js';
-import { createV1Connection } from '../session/v1-connection.js';
+import { createV1Connection, type V1Limits } from '../session/v1-connection.js';
 import type { CallOpener } from '../upstream/calls.js';
 import { acceptSocket, guardedCalls } from './socket-adapter.js';
 
 export interface RoutechatPluginOptions {
-  readonly config: GatewayConfig;
+  readonly config: EndpointSettings;
+  readonly limits: V1Limits;
   /** Checks the caller's token before the upgrade; absent: tokens pass through to the core. */
   readonly authenticate?: Authenticator;
   readonly upstream: CallOpener;
@@ -29,18 +29,7 @@ export interface RoutechatPluginOptions {
 }
 
 export const routechatPlugin: FastifyPluginAsync<RoutechatPluginOptions> = async (app, options) => {
-  const { config, upstream, sessions, observer } = options;
-  const limits = {
-    frame: {
-      ...DEFAULT_FRAME_LIMITS,
-      maxStringLength: Math.min(DEFAULT_FRAME_LIMITS.maxStringLength, config['max-frame-size']),
-    },
-    maxRejectedFrames: config['max-rejected-frames'],
-    socketHighWaterMark: config['socket-high-water-mark'],
-    rateLimit: config['rate-limit'],
-    rateBurst: config['rate-burst'],
-    floodGraceMs: config['flood-grace'],
-  };
+  const { config, limits, upstream, sessions, observer } = options;
 
   const checkUpgrade = createEndpointCheck(options, ROUTECHAT_PATH);
 

@@ -7,12 +7,10 @@
 import type {} from '@fastify/websocket';
 import type { FastifyPluginAsync } from 'fastify';
 import type { WebSocket } from 'ws';
-import { DEFAULT_MAX_SOCKET_REJECTIONS, DEFAULT_MAX_STREAM_REJECTIONS } from '../../protocol/v2/constants.js';
-import { DEFAULT_V2_FRAME_LIMITS, INITIAL_STREAM_CREDIT, V2_PATH } from '../../protocol/v2/index.js';
+import { V2_PATH } from '../../protocol/v2/index.js';
 import type { Authenticator } from '../admission/auth.js';
-import { createEndpointCheck } from '../admission/endpoint-check.js';
+import { createEndpointCheck, type EndpointSettings } from '../admission/endpoint-check.js';
 import { upstreamMetadata } from '../admission/upgrade.js';
-import type { GatewayConfig } from '../config.js';
 import type { MethodCatalog } from '../methods/method-registry.js';
 import type { ConnectionObserver, V2Observer } from '../observe/observer.js';
 import { createAddressQuotas } from '../session/address-quotas.js';
@@ -22,7 +20,10 @@ import type { CallOpener } from '../upstream/calls.js';
 import { acceptSocket, guardedCalls } from './socket-adapter.js';
 
 export interface V2PluginOptions {
-  readonly config: GatewayConfig;
+  readonly config: EndpointSettings;
+  readonly limits: V2Limits;
+  /** Server-streaming calls one client address may hold open over all its sockets. */
+  readonly maxServerStreamsPerIp: number;
   readonly authenticate?: Authenticator;
   readonly methods: MethodCatalog;
   readonly upstream: CallOpener;
@@ -32,29 +33,10 @@ export interface V2PluginOptions {
   readonly v2Observer?: V2Observer;
 }
 
-export function v2Limits(config: GatewayConfig): V2Limits {
-  return {
-    frame: {
-      ...DEFAULT_V2_FRAME_LIMITS,
-      maxStringLength: Math.min(DEFAULT_V2_FRAME_LIMITS.maxStringLength, config['max-frame-size']),
-    },
-    maxStreams: config['max-streams-per-socket'],
-    initialCredit: INITIAL_STREAM_CREDIT,
-    maxStreamRejections: Math.min(DEFAULT_MAX_STREAM_REJECTIONS, config['max-rejected-frames']),
-    maxSocketRejections: Math.min(DEFAULT_MAX_SOCKET_REJECTIONS, config['max-rejected-frames']),
-    rateLimit: config['rate-limit'],
-    rateBurst: config['rate-burst'],
-    floodGraceMs: config['flood-grace'],
-    socketHighWaterMark: config['socket-high-water-mark'],
-    slowReaderTimeoutMs: config['slow-reader-timeout'],
-    maxServerStreams: config['max-server-streams-per-socket'],
-  };
-}
-
 export const v2Plugin: FastifyPluginAsync<V2PluginOptions> = async (app, options) => {
   const { config, sessions, v2Observer } = options;
-  const limits = v2Limits(config);
-  const addressShares = createAddressQuotas(config['max-server-streams-per-ip']);
+  const { limits } = options;
+  const addressShares = createAddressQuotas(options.maxServerStreamsPerIp);
 
   app.get(
     V2_PATH,
