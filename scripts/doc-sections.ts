@@ -20,6 +20,7 @@ import {
   MAX_OPEN_METADATA_BYTES,
   MAX_OPEN_METADATA_ENTRIES,
   MAX_STREAM_ID_LENGTH,
+  MAX_TIMEOUT_MS,
   RESOURCE_REJECT_REASONS,
   V2_REJECT_REASON_MEANINGS,
   V2_REJECT_REASONS,
@@ -91,6 +92,11 @@ function v2LimitsTable(): string {
     [
       'Method name',
       `${MAX_METHOD_NAME_LENGTH} characters`,
+      '`invalid_frame` error, then status `INVALID_ARGUMENT`',
+    ],
+    [
+      '`timeoutMs`',
+      `1 to ${MAX_TIMEOUT_MS} ms (about 24.8 days)`,
       '`invalid_frame` error, then status `INVALID_ARGUMENT`',
     ],
     [

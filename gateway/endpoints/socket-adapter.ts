@@ -5,6 +5,7 @@
  */
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
+import { StatusCode } from '../../protocol/index.js';
 import type { ConnectionMachine, ConnectionSocket } from '../session/ports.js';
 import type { Session, SessionRegistry } from '../session/registry.js';
 import type { CallOpener } from '../upstream/calls.js';
@@ -88,8 +89,12 @@ export function guardedCalls(upstream: CallOpener, guard: Guard, log: FastifyBas
         onMessage: guard((bytes: Uint8Array) => handlers.onMessage(bytes)),
         onReadEnd: guard(() => handlers.onReadEnd()),
         onStatus: guard((status, hiddenDetail) => {
+          // A deadline the client chose is its own business: a client setting tiny ones must not flood the log.
           if (hiddenDetail !== undefined)
-            log.warn({ method: method.name, status: status.name, detail: hiddenDetail }, 'core call failed');
+            log[status.code === StatusCode.DEADLINE_EXCEEDED ? 'debug' : 'warn'](
+              { method: method.name, status: status.name, detail: hiddenDetail },
+              'core call failed',
+            );
           handlers.onStatus(status);
         }),
         onDrain: guard(() => handlers.onDrain()),

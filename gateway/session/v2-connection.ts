@@ -119,11 +119,15 @@ class V2SocketConnection extends SocketConnection<V2RejectReason> implements V2C
       this.#serverStreams -= 1;
       this.#deps.addressServerStreams?.give();
     }
-    this.#recentlyFinished.add(stream.id);
-    if (this.#recentlyFinished.size > RECENTLY_FINISHED)
-      this.#recentlyFinished.delete(this.#recentlyFinished.values().next().value as string);
+    this.#rememberFinished(stream.id);
     this.#hooks.onStreamFinished?.(stream.method.name, status, true);
     super.afterStreamFinished(stream, status);
+  }
+
+  #rememberFinished(id: string): void {
+    this.#recentlyFinished.add(id);
+    if (this.#recentlyFinished.size > RECENTLY_FINISHED)
+      this.#recentlyFinished.delete(this.#recentlyFinished.values().next().value as string);
   }
 
   #send(frame: ServerFrameV2): void {
@@ -163,6 +167,8 @@ class V2SocketConnection extends SocketConnection<V2RejectReason> implements V2C
       metadata: {},
     });
     this.#hooks.onStreamFinished?.(method, status, false);
+    // The frames the client sent after this open (its request, end) race the status: not its fault.
+    this.#rememberFinished(id);
     if (this.phase === 'open') this.spendRejection();
   }
 

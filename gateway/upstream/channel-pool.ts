@@ -249,18 +249,23 @@ export function createChannelPool(options: ChannelPoolOptions): ChannelPool {
       // A non-OK status also arrives as 'error'; 'status' carries it whole, so errors are only observed here.
       call.on('error', () => {});
       call.on('status', (status: grpc.StatusObject) => {
+        const trailers = metadataRecord(status.metadata);
+        const fromCore = isFromCore(status, headersSeen, trailers);
         if (!released) {
+          // A deadline that expires here resets the stream on the core: it spends the rapid-reset
+          // allowance like a cancel (1,300 expiries in 9 s killed a shared connection before).
+          if (status.code === grpc.status.DEADLINE_EXCEEDED && !cancelledByGateway && !fromCore)
+            noteReset(channel);
           released = true;
           release(channel);
         }
         // Nobody waits for it: whoever cancelled the call has finished already.
         if (cancelledByGateway) return handlers.onStatus(CANCELLED_BY_GATEWAY);
-        const trailers = metadataRecord(status.metadata);
         const { status: clientStatus, hiddenDetail } = toClientStatus({
           code: status.code,
           details: status.details,
           metadata: trailers,
-          fromCore: isFromCore(status, headersSeen, trailers),
+          fromCore,
         });
         handlers.onStatus(clientStatus, hiddenDetail);
       });
@@ -269,9 +274,15 @@ export function createChannelPool(options: ChannelPoolOptions): ChannelPool {
         write: (message) => call.write(message),
         end: () => call.end(),
         cancel: () => {
+          if (cancelledByGateway) return;
           cancelledByGateway = true;
           if (!released) noteReset(channel);
-          call.cancel();
+          // grpc-js 1.14 starts a call's HTTP/2 stream in a promise callback that does not check
+          // whether the call was cancelled meanwhile: a cancel in the tick the call was made reports
+          // CANCELLED here, but the stream still opens on the core and is never reset. A client
+          // sending open+cancel in one write filled the core's stream limit that way (1,000 orphans,
+          // every call through the gateway hung). After setImmediate the call has its stream.
+          setImmediate(() => call.cancel());
         },
         pause: () => call.pause(),
         resume: () => call.resume(),

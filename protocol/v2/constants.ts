@@ -15,8 +15,12 @@ export const V2_SUBPROTOCOL = 'gateway.v2';
 export const MAX_STREAM_ID_LENGTH = 64;
 /** The longest method name accepted in an `open` frame (`package.Service/Method`). */
 export const MAX_METHOD_NAME_LENGTH = 256;
-/** The longest `timeoutMs` accepted: about 24.8 days, the most a timer can wait. */
-export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+/**
+ * The longest `timeoutMs` accepted: about 24.8 days. gRPC sends a timeout this long in whole
+ * seconds, rounded up, and a Node server's timer cannot wait past 2^31 - 1 ms (it would fire at
+ * once): 2^31 - 1 itself reached the core as 2,147,484 s and failed DEADLINE_EXCEEDED at once.
+ */
+export const MAX_TIMEOUT_MS = 2_147_483_000;
 /** Metadata entries an `open` frame may carry; more: the open is refused INVALID_ARGUMENT. */
 export const MAX_OPEN_METADATA_ENTRIES = 64;
 /**

@@ -54,7 +54,8 @@ export const isReservedMetadataKey = (key: string): boolean =>
 function reservedKeyMessage(key: string): string {
   if (key === 'authorization') return 'authorization comes only from the WebSocket upgrade (bearer token)';
   if (IDENTITY_METADATA_KEYS.has(key)) return 'identity header: only the gateway may set it';
-  return http2RequestHeaderProblem(key, '') ?? 'reserved or transport key: a client may not set it';
+  if (HTTP2_CONNECTION_HEADERS.has(key)) return http2RequestHeaderProblem(key, '') ?? '';
+  return 'reserved or transport key: a client may not set it';
 }
 
 /**

@@ -13,9 +13,11 @@ import {
   type ErrorFrameV2,
   MAX_OPEN_METADATA_BYTES,
   MAX_OPEN_METADATA_ENTRIES,
+  MAX_TIMEOUT_MS,
   type ServerFrameV2,
 } from '../../protocol/v2/index.js';
 import { type RunningCore, startCore } from '../helpers/core.js';
+import { type FakeCore, startFakeCore } from '../helpers/gateway.js';
 import { rssBytes, type SpawnedGateway, sleep, spawnGateway } from '../helpers/hardening.js';
 import { CHAT, openWatch } from '../helpers/live.js';
 import { connectV2, type V2TestClient } from '../helpers/v2.js';
@@ -236,6 +238,116 @@ describe('v2 against a hostile client, at the default limits', () => {
     } finally {
       for (const hoarder of hoarders) hoarder.ws.close();
       outsider.ws.close();
+    }
+  });
+  test('the longest timeoutMs the docs allow is a deadline far away, not one already passed', async () => {
+    const client = v2Client(gateway);
+    try {
+      await client.opened;
+      client.send({ type: 'open', id: 'far', method: CHAT, timeoutMs: MAX_TIMEOUT_MS });
+      client.send({ type: 'message', id: 'far', message: { location: { latitude: 7, longitude: 7 } } });
+      await sleep(500);
+      assert.deepEqual(
+        client.of('far').filter((f) => f.type === 'status'),
+        [],
+        'the stream is still open',
+      );
+      client.send({ type: 'end', id: 'far' });
+      assert.equal(await statusOf(client, 'far'), 'OK');
+    } finally {
+      client.ws.close();
+    }
+  });
+
+  test('frames racing the status of a refused open (its request, its end) do not count against the socket', async () => {
+    const client = v2Client(gateway);
+    try {
+      await client.opened;
+      const refused = DEFAULT_MAX_SOCKET_REJECTIONS - 1;
+      for (let i = 0; i < refused; i += 1) {
+        client.send({ type: 'open', id: `r${i}`, method: 'routeguide.RouteGuide/Teleport' });
+        client.send({ type: 'message', id: `r${i}`, message: {} });
+        client.send({ type: 'end', id: `r${i}` });
+      }
+      await settled(client);
+      assert.equal(
+        client.ws.readyState,
+        client.ws.OPEN,
+        `${refused} refused opens, pipelined, keep the socket`,
+      );
+      const errors = client.frames.filter((f) => f.type === 'error');
+      assert.equal(errors.length, refused * 2, 'each racing frame is still answered');
+      client.send({ type: 'open', id: 'last', method: 'routeguide.RouteGuide/Teleport' });
+      assert.equal((await client.closed).code, CloseCode.POLICY_VIOLATION, 'the 20th refused open closes it');
+    } finally {
+      client.ws.close();
+    }
+  });
+});
+
+describe('v2 and the shared connection to the core: cancels and deadlines', () => {
+  let fakeCore: FakeCore;
+  let core: RunningCore;
+  let onFake: SpawnedGateway;
+  let onReal: SpawnedGateway;
+  before(async () => {
+    // A core whose RouteChat never ends on its own: every call it sees must be cancelled by the gateway.
+    fakeCore = await startFakeCore(() => {});
+    core = await startCore();
+    [onFake, onReal] = await Promise.all([
+      spawnGateway(fakeCore.address),
+      spawnGateway(core.address, ['--rate-limit', '0']),
+    ]);
+  });
+  after(async () => {
+    await Promise.all([onFake.stop(), onReal.stop()]);
+    await fakeCore.stop();
+    await core.stop();
+  });
+
+  test('open and cancel in one write leave no stream open on the core', async () => {
+    const client = v2Client(onFake);
+    try {
+      await client.opened;
+      // A connected channel first: the race is with a call that starts at once.
+      client.send({ type: 'open', id: 'first', method: CHAT });
+      const deadline0 = performance.now() + 5000;
+      while (fakeCore.calls.length === 0 && performance.now() < deadline0) await sleep(20);
+      client.send({ type: 'cancel', id: 'first' });
+      for (let i = 0; i < 150; i += 1) {
+        client.send({ type: 'open', id: `x${i}`, method: CHAT });
+        client.send({ type: 'cancel', id: `x${i}` });
+      }
+      await client.until((f) => f.filter((x) => x.type === 'status').length === 151, 10_000, '151 statuses');
+      const deadline = performance.now() + 5000;
+      while (fakeCore.calls.some((c) => !c.cancelled) && performance.now() < deadline) await sleep(50);
+      const orphans = fakeCore.calls.filter((c) => !c.cancelled).length;
+      assert.equal(orphans, 0, `${orphans} of ${fakeCore.calls.length} calls left open on the core`);
+    } finally {
+      client.ws.close();
+    }
+  });
+
+  test('deadlines that expire spend the reset allowance: 1,500 of them do not kill the connection others share', async () => {
+    const others = await witnesses(onReal);
+    const client = v2Client(onReal);
+    try {
+      await client.opened;
+      for (let batch = 0; batch < 15; batch += 1) {
+        for (let i = 0; i < 100; i += 1)
+          client.send({ type: 'open', id: `d${batch}-${i}`, method: CHAT, timeoutMs: 1 });
+        await client.until(
+          (f) => f.filter((x) => x.type === 'status').length === (batch + 1) * 100,
+          10_000,
+          `batch ${batch}`,
+        );
+      }
+      const statuses = client.frames.filter((f) => f.type === 'status');
+      assert.ok(statuses.every((f) => f.type === 'status' && f.name === 'DEADLINE_EXCEEDED'));
+      await others.stillServed();
+    } finally {
+      client.ws.close();
+      others.close();
     }
   });
 });

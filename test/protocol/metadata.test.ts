@@ -54,6 +54,10 @@ describe('metadata rules (v1 and v2)', () => {
       assert.equal(metadataProblems({ [key]: 'x' }).length, 1, key);
     }
     assert.match(metadataProblems({ 'http2-settings': 'AAA' })[0]?.message ?? '', /RFC 9113/);
+    assert.equal(
+      metadataProblems({ te: 'trailers' })[0]?.message,
+      'reserved or transport key: a client may not set it',
+    );
   });
 
   test('a -bin value is base64 of a length some bytes encode to, padded or not', () => {
