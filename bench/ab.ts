@@ -66,16 +66,30 @@ async function main(): Promise<void> {
         });
         latBase += 200_000;
         results[name].push(result);
-        if (scaleConnections > 0) {
-          const scale = await measureScale({ ...config, scaleConnections }, workers, core, gateway);
-          rssPerConnection[name].push(scale.gatewayRssPerConnectionKiB);
-          process.stderr.write(
-            `${name} round ${round + 1}: ${scale.opened} idle connections, ${scale.gatewayRssPerConnectionKiB} KiB RSS each\n`,
-          );
-        }
         process.stderr.write(
           `${name} round ${round + 1}: ${result.notesPerSec} notes/s, ${result.gatewayCpuUsPerNote} µs/note, p50 ${result.latency.p50Ms} ms, p99 ${result.latency.p99Ms} ms\n`,
         );
+      }
+    }
+    // RSS per idle connection on a fresh process of each build, alternating: a process that has
+    // carried load keeps heap it may or may not reuse, which made deltas on it unreadable.
+    for (let round = 0; scaleConnections > 0 && round < Number(values.rounds); round += 1) {
+      for (const name of round % 2 ? (['B', 'A'] as const) : (['A', 'B'] as const)) {
+        const fresh = await startProduct(
+          'gateway/main.js',
+          ['--core', core.address, ...BENCH_GATEWAY_ARGS, ...extra],
+          [],
+          dirs[name],
+        );
+        try {
+          const scale = await measureScale({ ...config, scaleConnections }, workers, core, fresh);
+          rssPerConnection[name].push(scale.gatewayRssPerConnectionKiB);
+          process.stderr.write(
+            `${name} fresh process ${round + 1}: ${scale.opened} idle connections, ${scale.gatewayRssPerConnectionKiB} KiB RSS each\n`,
+          );
+        } finally {
+          await fresh.stop();
+        }
       }
     }
   } finally {

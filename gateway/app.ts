@@ -103,8 +103,8 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}
     // Bound how long a request (including an upgrade) may take, with or without a proxy in front.
     requestTimeout: serverTimeouts.requestTimeout,
     connectionTimeout: 60_000,
-    // Requests during shutdown reach the routes: upgrades get the routechat plugin's 503 with
-    // Retry-After (and their socket closed), /readyz reports not ready, /healthz still answers.
+    // Requests during shutdown reach the routes: upgrades get the endpoint checks' 503 with
+    // Retry-After (admission/endpoint-check.ts), /readyz reports not ready, /healthz still answers.
     return503OnClosing: false,
   });
 

@@ -4,8 +4,10 @@
  * upgrade before routing reaches a handler, so no other path, and nothing ws would refuse with its
  * own (non-JSON, uncounted) answer, ever gets a WebSocket. Origin, caps and auth come after, per endpoint.
  */
+
 import { ROUTECHAT_PATH } from '../../protocol/index.js';
 import { V2_PATH } from '../../protocol/v2/index.js';
+import { headerValue } from './upgrade.js';
 
 /** Every path with a WebSocket endpoint, compared exactly (case, slashes, encoding). A new endpoint is one more entry. */
 export const WEBSOCKET_PATHS: readonly string[] = [ROUTECHAT_PATH, V2_PATH];
@@ -34,9 +36,6 @@ export const MAX_SUBPROTOCOL_HEADER = 4096;
 const WEBSOCKET_KEY = /^[+/0-9A-Za-z]{22}==$/;
 /** An RFC 7230 token: what a subprotocol name must be. */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-
-const single = (value: string | string[] | undefined): string | undefined =>
-  Array.isArray(value) ? value.join(', ') : value;
 
 const badHandshake = (message: string): Refusal => ({ statusCode: 400, error: 'bad_handshake', message });
 
@@ -67,14 +66,14 @@ export function upgradeRefusal(
   }
   const { headers } = request;
   // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400 (Node checks it for plain requests only).
-  if (!single(headers.host)) return badHandshake('a Host header is required');
+  if (!headerValue(headers.host)) return badHandshake('a Host header is required');
   // A body would be read as WebSocket frames by us but as a body by an intermediary that ignores
   // the upgrade: the two would disagree about where the next request starts.
-  const contentLength = single(headers['content-length']);
+  const contentLength = headerValue(headers['content-length']);
   if (headers['transfer-encoding'] !== undefined || (contentLength !== undefined && contentLength !== '0')) {
     return badHandshake('an opening handshake has no body');
   }
-  if (single(headers.upgrade)?.trim().toLowerCase() !== 'websocket') {
+  if (headerValue(headers.upgrade)?.trim().toLowerCase() !== 'websocket') {
     return {
       statusCode: 426,
       error: 'upgrade_required',
@@ -82,14 +81,14 @@ export function upgradeRefusal(
       headers: { upgrade: 'websocket' },
     };
   }
-  const connection = single(headers.connection) ?? '';
+  const connection = headerValue(headers.connection) ?? '';
   if (!connection.split(',').some((token) => token.trim().toLowerCase() === 'upgrade')) {
     return badHandshake('Connection must include "upgrade"');
   }
-  if (!WEBSOCKET_KEY.test(single(headers['sec-websocket-key']) ?? '')) {
+  if (!WEBSOCKET_KEY.test(headerValue(headers['sec-websocket-key']) ?? '')) {
     return badHandshake('Sec-WebSocket-Key must be 16 bytes in base64');
   }
-  if (single(headers['sec-websocket-version']) !== '13') {
+  if (headerValue(headers['sec-websocket-version']) !== '13') {
     // RFC 6455 §4.4: name the version this server speaks.
     return {
       statusCode: 426,
@@ -98,7 +97,7 @@ export function upgradeRefusal(
       headers: { 'sec-websocket-version': '13' },
     };
   }
-  const subprotocol = subprotocolProblem(single(headers['sec-websocket-protocol']));
+  const subprotocol = subprotocolProblem(headerValue(headers['sec-websocket-protocol']));
   if (subprotocol) return { statusCode: 400, error: 'bad_subprotocol', message: subprotocol };
   return undefined;
 }

@@ -8,10 +8,10 @@ import { V2_PATH, V2_SUBPROTOCOL } from '../../protocol/v2/index.js';
 
 type Headers = Readonly<Record<string, string | string[] | undefined>>;
 
-const header = (headers: Headers, name: string): string | undefined => {
-  const value = headers[name];
-  return Array.isArray(value) ? value.join(', ') : value;
-};
+/** One header's value; repeated ones joined as HTTP joins them. */
+export const headerValue = (value: string | string[] | undefined): string | undefined =>
+  Array.isArray(value) ? value.join(', ') : value;
+const header = (headers: Headers, name: string): string | undefined => headerValue(headers[name]);
 
 /** The subprotocols a client offered, in order. */
 export function offeredSubprotocols(headers: Headers): string[] {

@@ -109,7 +109,7 @@ export function createGatewayMetrics(
   });
   const relayLatency = new Histogram({
     name: `${PREFIX}relay_latency_seconds`,
-    help: 'Latency the gateway adds to one note, in either direction',
+    help: 'Latency the gateway adds to one v1 note, in either direction (v2 does not report it)',
     buckets: RELAY_LATENCY_BUCKETS,
     registers,
   });

@@ -12,7 +12,6 @@ import {
   closeReasonForStatus,
   type ErrorDetail,
   errorFrame,
-  type FrameLimits,
   parseClientFrame,
   REJECT_REASONS,
   type RejectReason,
@@ -27,22 +26,15 @@ import {
   type Ending,
   SHUTDOWN_ENDING,
   SocketConnection,
+  type SocketLimits,
 } from './connection.js';
 import { type Clock, type ConnectionMachine, type ConnectionSocket, systemClock } from './ports.js';
 import { createStream, type Stream, type StreamSink } from './stream.js';
 
-export interface V1Limits {
-  readonly frame: FrameLimits;
-  /** Frames per second a client may send (0: unlimited); over it, the socket is paused. */
-  readonly rateLimit: number;
-  readonly rateBurst: number;
-  /** Sending at or above the rate for this long is a flood: error frame, status, close 1008. */
-  readonly floodGraceMs: number;
-  /** Rejected frames tolerated before the connection is closed with 1008. */
+/** v1's socket limits: its rejection budget is `--max-rejected-frames`, and it has no slow-reader timeout. */
+export type V1Limits = Omit<SocketLimits, 'maxSocketRejections' | 'slowReaderTimeoutMs'> & {
   readonly maxRejectedFrames: number;
-  /** Pause the call's reads while the socket has more than this many bytes queued. */
-  readonly socketHighWaterMark: number;
-}
+};
 
 /** v1's outcome: framesOut counts the notes sent, as it always has. */
 export type V1Outcome = ConnectionOutcome;
