@@ -1,6 +1,6 @@
 // Original file: proto/route_guide.proto
 
-import type { Point as _routeguide_Point, Point__Output as _routeguide_Point__Output } from './Point.js';
+import type { Point as _routeguide_Point, Point__Output as _routeguide_Point__Output } from '../routeguide/Point.js';
 
 export interface Feature {
   'name'?: (string);
