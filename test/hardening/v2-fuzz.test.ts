@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
+import { toWellFormedString } from '../../protocol/index.js';
 import { type ServerFrameV2, serverFrameV2Schema } from '../../protocol/v2/index.js';
 import { type RunningCore, startCore } from '../helpers/core.js';
 import { isAlive, rssBytes, type SpawnedGateway, sleep, spawnGateway } from '../helpers/hardening.js';
@@ -125,7 +126,8 @@ function opensById(actions: readonly Action[]): Map<string, number> {
   for (const a of actions) {
     if (a.kind !== 'text') continue;
     try {
-      const frame = JSON.parse(a.text) as { type?: unknown; id?: unknown };
+      // What the wire carries: UTF-8 has no lone surrogates (a mutation may cut a pair), ws sends U+FFFD.
+      const frame = JSON.parse(toWellFormedString(a.text)) as { type?: unknown; id?: unknown };
       if (frame.type === 'open' && typeof frame.id === 'string')
         opens.set(frame.id, (opens.get(frame.id) ?? 0) + 1);
     } catch {}
@@ -223,7 +225,13 @@ describe('v2 fuzz', () => {
           assert.deepEqual(now, baseline, 'every stream and call of the fuzzed socket ended');
           assert.ok(isAlive(gateway), 'the gateway process is alive');
         }),
-        { numRuns: RUNS, seed: SEED, interruptAfterTimeLimit: SECONDS * 1000, endOnFailure: true },
+        {
+          numRuns: RUNS,
+          seed: SEED,
+          interruptAfterTimeLimit: SECONDS * 1000,
+          endOnFailure: true,
+          includeErrorInReport: true,
+        },
       );
       t.diagnostic(`${runs} runs, seed ${SEED}`);
       assert.ok(runs >= 10, `only ${runs} runs`);
