@@ -12,7 +12,7 @@ export interface ConnectionSocket {
 
 /**
  * What every connection machine (v1's, v2's) offers the socket adapter (socket-adapter.ts) and the
- * session registry (sessions.ts): the socket's events in, the registry's controls.
+ * session registry (registry.ts): the socket's events in, the registry's controls.
  */
 export interface ConnectionMachine {
   readonly state: string;
