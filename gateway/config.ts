@@ -12,7 +12,7 @@ import {
   type OptionSpecs,
   positiveInt,
 } from '../common/cli-options.js';
-import { DEFAULT_FRAME_LIMITS, HTTP2_CONNECTION_HEADERS } from '../protocol/index.js';
+import { DEFAULT_FRAME_LIMITS, http2RequestHeaderProblem } from '../protocol/index.js';
 import {
   DEFAULT_MAX_SERVER_STREAMS_PER_IP,
   DEFAULT_MAX_SERVER_STREAMS_PER_SOCKET,
@@ -232,7 +232,7 @@ export const gatewayConfigSchema = z.object({
     .transform((names) => names.map((name) => name.toLowerCase()))
     .superRefine((names, ctx) => {
       // A header HTTP/2 forbids would fail every call (channel-pool.ts refuses it per call).
-      const forbidden = names.find((name) => HTTP2_CONNECTION_HEADERS.has(name) || name === 'te');
+      const forbidden = names.find((name) => http2RequestHeaderProblem(name, '') !== undefined);
       if (forbidden)
         ctx.addIssue({
           code: 'custom',

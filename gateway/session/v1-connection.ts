@@ -77,7 +77,8 @@ class V1SocketConnection extends SocketConnection<RejectReason> implements V1Con
   protected readonly holdsReadingOverMark = false;
   protected readonly rejectionsCloseWhileDraining = false;
   readonly #stream: Stream;
-  readonly #hooks: V1Hooks;
+  // The base class holds them; this only narrows their type to v1's.
+  declare protected readonly hooks: V1Hooks;
 
   constructor(socket: ConnectionSocket, deps: V1Deps, limits: V1Limits, hooks: V1Hooks, clock: Clock) {
     super(
@@ -86,7 +87,6 @@ class V1SocketConnection extends SocketConnection<RejectReason> implements V1Con
       hooks,
       clock,
     );
-    this.#hooks = hooks;
     this.#stream = createStream(
       '',
       deps.method,
@@ -114,9 +114,9 @@ class V1SocketConnection extends SocketConnection<RejectReason> implements V1Con
       return this.#rejectV1('after_end', `frame not accepted: ${why}`);
     }
     if (parsed.kind === 'end') return this.#stream.onClientEnd();
-    this.#hooks.onNoteForwarded?.();
+    this.hooks.onNoteForwarded?.();
     this.#stream.onClientMessage(parsed.note);
-    this.#hooks.onRelayLatency?.((this.clock.now() - this.lastActivity) / 1000);
+    this.hooks.onRelayLatency?.((this.clock.now() - this.lastActivity) / 1000);
   }
 
   #rejectV1(reason: RejectReason, message: string, details: ErrorDetail[] = []): void {
@@ -159,7 +159,7 @@ class V1SocketConnection extends SocketConnection<RejectReason> implements V1Con
   /** A note from the core: v1's frame is the note itself. */
   sendMessage(note: JsonValue): void {
     this.sendText(JSON.stringify(note), true);
-    this.#hooks.onRelayLatency?.((this.clock.now() - this.lastActivity) / 1000);
+    this.hooks.onRelayLatency?.((this.clock.now() - this.lastActivity) / 1000);
   }
 
   send(frame: ServerFrameV2): void {

@@ -78,8 +78,9 @@ class V2SocketConnection extends SocketConnection<V2RejectReason> implements V2C
   readonly #recentlyFinished = new Set<string>();
   #serverStreams = 0;
   readonly #deps: ConnectionDeps;
-  readonly #limits: V2Limits;
-  readonly #hooks: V2Hooks;
+  // The base class holds them; these only narrow their types to v2's.
+  declare protected readonly limits: V2Limits;
+  declare protected readonly hooks: V2Hooks;
 
   constructor(
     socket: ConnectionSocket,
@@ -90,8 +91,6 @@ class V2SocketConnection extends SocketConnection<V2RejectReason> implements V2C
   ) {
     super(socket, limits, hooks, clock);
     this.#deps = deps;
-    this.#limits = limits;
-    this.#hooks = hooks;
   }
 
   override get state(): V2Connection['state'] {
@@ -120,7 +119,7 @@ class V2SocketConnection extends SocketConnection<V2RejectReason> implements V2C
       this.#deps.addressServerStreams?.give();
     }
     this.#rememberFinished(stream.id);
-    this.#hooks.onStreamFinished?.(stream.method.name, status, true);
+    this.hooks.onStreamFinished?.(stream.method.name, status, true);
     super.afterStreamFinished(stream, status);
   }
 
@@ -131,7 +130,7 @@ class V2SocketConnection extends SocketConnection<V2RejectReason> implements V2C
   }
 
   #send(frame: ServerFrameV2): void {
-    if (frame.type === 'error') this.#hooks.onRejected?.(frame.reason);
+    if (frame.type === 'error') this.hooks.onRejected?.(frame.reason);
     this.sendText(JSON.stringify(frame));
   }
 
@@ -166,7 +165,7 @@ class V2SocketConnection extends SocketConnection<V2RejectReason> implements V2C
       message: status.message,
       metadata: {},
     });
-    this.#hooks.onStreamFinished?.(method, status, false);
+    this.hooks.onStreamFinished?.(method, status, false);
     // The frames the client sent after this open (its request, end) race the status: not its fault.
     this.#rememberFinished(id);
     if (this.phase === 'open') this.spendRejection();
@@ -221,7 +220,7 @@ class V2SocketConnection extends SocketConnection<V2RejectReason> implements V2C
           { path: 'id', message: 'already open' },
         ]),
       );
-    const limits = this.#limits;
+    const limits = this.limits;
     if (this.phase === 'draining')
       return this.#refuse(
         id,
@@ -297,6 +296,6 @@ class V2SocketConnection extends SocketConnection<V2RejectReason> implements V2C
       this.callsPaused,
     );
     this.streams.set(id, stream);
-    this.#hooks.onStreamOpened?.(method.name);
+    this.hooks.onStreamOpened?.(method.name);
   }
 }

@@ -248,19 +248,24 @@ export function createChannelPool(options: ChannelPoolOptions): ChannelPool {
       call.on('end', () => handlers.onReadEnd());
       // A non-OK status also arrives as 'error'; 'status' carries it whole, so errors are only observed here.
       call.on('error', () => {});
+      /** The call's slot on the channel, given back once; `resetSent`: the call's end reset its stream. */
+      const releaseOnce = (resetSent: boolean) => {
+        if (released) return;
+        released = true;
+        if (resetSent) noteReset(channel);
+        release(channel);
+      };
       call.on('status', (status: grpc.StatusObject) => {
+        // Nobody waits for it: whoever cancelled the call has finished already (and counted its reset).
+        if (cancelledByGateway) {
+          releaseOnce(false);
+          return handlers.onStatus(CANCELLED_BY_GATEWAY);
+        }
         const trailers = metadataRecord(status.metadata);
         const fromCore = isFromCore(status, headersSeen, trailers);
-        if (!released) {
-          // A deadline that expires here resets the stream on the core: it spends the rapid-reset
-          // allowance like a cancel (1,300 expiries in 9 s killed a shared connection before).
-          if (status.code === grpc.status.DEADLINE_EXCEEDED && !cancelledByGateway && !fromCore)
-            noteReset(channel);
-          released = true;
-          release(channel);
-        }
-        // Nobody waits for it: whoever cancelled the call has finished already.
-        if (cancelledByGateway) return handlers.onStatus(CANCELLED_BY_GATEWAY);
+        // A deadline that expires here resets the stream on the core: it spends the rapid-reset
+        // allowance like a cancel (1,300 expiries in 9 s killed a shared connection before).
+        releaseOnce(status.code === grpc.status.DEADLINE_EXCEEDED && !fromCore);
         const { status: clientStatus, hiddenDetail } = toClientStatus({
           code: status.code,
           details: status.details,
