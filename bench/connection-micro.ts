@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import type { ROUTECHAT_V1_METHOD } from '../gateway/methods/routechat-v1.js';
 import type { createV1Connection } from '../gateway/session/v1-connection.js';
 import type { CallHandlers } from '../gateway/upstream/calls.js';
-import type { DEFAULT_FRAME_LIMITS } from '../protocol/index.js';
+import type { DEFAULT_FRAME_LIMITS } from '../protocol/common/index.js';
 
 interface Build {
   readonly createV1Connection: typeof createV1Connection;

@@ -9,7 +9,8 @@ import { registryFromProtoFiles } from '../gateway/methods/descriptors.js';
 import { createCodec } from '../gateway/methods/index.js';
 import { ROUTECHAT_V1_METHOD } from '../gateway/methods/routechat-v1.js';
 import { PROTO_PATH } from '../proto/index.js';
-import { DEFAULT_FRAME_LIMITS, parseClientFrame } from '../protocol/index.js';
+import { DEFAULT_FRAME_LIMITS } from '../protocol/common/index.js';
+import { parseClientFrame } from '../protocol/v1/index.js';
 import {
   DEFAULT_V2_FRAME_LIMITS,
   MESSAGE_FRAME_SUFFIX,

@@ -12,7 +12,7 @@ import {
   type OptionSpecs,
   positiveInt,
 } from '../common/cli-options.js';
-import { DEFAULT_FRAME_LIMITS, http2RequestHeaderProblem } from '../protocol/index.js';
+import { DEFAULT_FRAME_LIMITS, http2RequestHeaderProblem } from '../protocol/common/index.js';
 import {
   DEFAULT_MAX_SERVER_STREAMS_PER_IP,
   DEFAULT_MAX_SERVER_STREAMS_PER_SOCKET,

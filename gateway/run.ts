@@ -2,7 +2,7 @@
 import type { Logger } from 'pino';
 import { ConfigError, formatHostPort, type HostPort } from '../common/cli-options.js';
 import { type MetricsServer, startMetricsServer } from '../common/metrics-http.js';
-import { ROUTECHAT_PATH } from '../protocol/index.js';
+import { ROUTECHAT_PATH } from '../protocol/v1/index.js';
 import { buildGateway } from './app.js';
 import type { GatewayConfig } from './config.js';
 import { checkGatewayConfig } from './config.js';

@@ -1,5 +1,5 @@
 /**
- * The AsyncAPI 3 document of the v1 contract, built from the zod schemas in protocol/frames.ts.
+ * The AsyncAPI 3 document of the v1 contract, built from the zod schemas in protocol/v1/frames.ts.
  * `npm run docs` writes it to docs/asyncapi.json; a test keeps the checked-in copy current.
  */
 import { z } from 'zod';
@@ -12,7 +12,7 @@ import {
   routeNoteSchema,
   SUBPROTOCOL,
   statusFrameSchema,
-} from '../protocol/index.js';
+} from '../protocol/v1/index.js';
 import {
   cancelFrameSchema,
   clientMessageFrameSchema,
@@ -63,7 +63,7 @@ export function buildAsyncApi(): Record<string, unknown> {
       title: 'RouteGuide gateway: RouteChat (v1) and any method (v2) over WebSocket',
       version: '1.0.0',
       description:
-        'One WebSocket is one RouteChat call on a RouteGuide gRPC server. Generated from protocol/frames.ts by `npm run docs`; see docs/protocol.md.',
+        'One WebSocket is one RouteChat call on a RouteGuide gRPC server. Generated from protocol/v1/frames.ts by `npm run docs`; see docs/protocol.md.',
       license: { name: 'Apache-2.0' },
     },
     defaultContentType: 'application/json',

@@ -7,11 +7,10 @@ import {
   closeCodeForStatus,
   MAX_ERROR_DETAIL_LENGTH,
   MAX_ERROR_DETAILS,
-  REJECT_REASON_MEANINGS,
-  REJECT_REASONS,
   STATUS_NAMES,
   StatusCode,
-} from '../protocol/index.js';
+} from '../protocol/common/index.js';
+import { REJECT_REASON_MEANINGS, REJECT_REASONS } from '../protocol/v1/index.js';
 import {
   DEFAULT_MAX_SOCKET_REJECTIONS,
   DEFAULT_MAX_STREAM_REJECTIONS,

@@ -2,7 +2,7 @@
  * The CLI's exit status. A script can tell "the chat went fine", "some of my input was refused",
  * "I called it wrong" and each gRPC status apart without parsing output.
  */
-import type { CallStatus } from '../../protocol/status.js';
+import type { CallStatus } from '../../protocol/common/status.js';
 
 export const ExitCode = {
   /** The stream ended with status OK and every note was accepted. */

@@ -5,7 +5,7 @@
  */
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import type { RouteNoteInput } from '../../protocol/frames.js';
+import type { RouteNoteInput } from '../../protocol/v1/frames.js';
 import { SEED_NOTES } from '../seed-notes.js';
 
 export type NoteInput =

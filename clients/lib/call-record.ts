@@ -3,7 +3,7 @@
  * back, the responses not yet read, and the `Call` view the application gets. The client that owns
  * the socket (gateway-client.ts) moves it between phases; the record only writes through its host.
  */
-import { type CallStatus, GatewayError, StatusCode } from '../../protocol/status.js';
+import { type CallStatus, GatewayError, StatusCode } from '../../protocol/common/status.js';
 import { type ErrorFrameV2, INITIAL_STREAM_CREDIT } from '../../protocol/v2/index.js';
 import type { Backoff } from './reconnect.js';
 import { createEmitter, type Listener, type TypedEvents } from './typed-events.js';

@@ -3,8 +3,8 @@
  * close reason and, for a refused handshake, the HTTP status the WebSocket library reported.
  * Pure: the rules get unit tests, the socket applies them.
  */
-import { CloseCode, statusForCloseCode } from '../../protocol/close-codes.js';
-import { type CallStatus, StatusCode, statusName } from '../../protocol/status.js';
+import { CloseCode, statusForCloseCode } from '../../protocol/common/close-codes.js';
+import { type CallStatus, StatusCode, statusName } from '../../protocol/common/status.js';
 
 /**
  * A status built on this side, not sent in a status frame: derived from a close, or decided here

@@ -7,7 +7,7 @@
  * idempotent unary may be re-sent). Credit frames are handled here, never by the application.
  */
 import type { Feature, Point, Rectangle, RouteNote, RouteSummary } from '../../proto/index.js';
-import { type CallStatus, GatewayError, StatusCode } from '../../protocol/status.js';
+import { type CallStatus, GatewayError, StatusCode } from '../../protocol/common/status.js';
 import {
   type ErrorFrameV2,
   type ServerFrameV2,

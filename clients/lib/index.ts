@@ -1,4 +1,6 @@
 /** The RouteChat WebSocket client library: what browser pages, the CLI and scripts import. */
+
+export { GatewayError, StatusCode } from '../../protocol/common/status.js';
 export type {
   CallStatus,
   ErrorDetail,
@@ -8,7 +10,6 @@ export type {
   RouteNoteJson,
   StatusName,
 } from '../../protocol/index.js';
-export { GatewayError, StatusCode } from '../../protocol/status.js';
 export type { Clock } from './clock.js';
 export { statusForClose, statusForHttpStatus } from './close-status.js';
 export { type FateName, noteKey } from './fates.js';

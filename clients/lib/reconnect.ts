@@ -3,8 +3,8 @@
  * resets only after a stream has really worked, and which endings are worth another attempt.
  * Shared by every client of the gateway (RouteChatSocket today, a v2 client later).
  */
-import { CloseCode } from '../../protocol/close-codes.js';
-import { type CallStatus, StatusCode } from '../../protocol/status.js';
+import { CloseCode } from '../../protocol/common/close-codes.js';
+import { type CallStatus, StatusCode } from '../../protocol/common/status.js';
 
 export interface ReconnectOptions {
   /**

@@ -6,7 +6,8 @@
  * With `reconnect`, one RouteChatSocket spans several streams: notes wait in a bounded outbox while
  * no stream is open and every note gets a fate (see fates.ts for the matching rules).
  */
-import { closeCodeForStatus } from '../../protocol/close-codes.js';
+import { closeCodeForStatus } from '../../protocol/common/close-codes.js';
+import { type CallStatus, GatewayError, StatusCode } from '../../protocol/common/status.js';
 import {
   type ErrorFrame,
   type NoteFrame,
@@ -15,8 +16,7 @@ import {
   routeNoteSchema,
   SUBPROTOCOL,
   serverFrameSchema,
-} from '../../protocol/frames.js';
-import { type CallStatus, GatewayError, StatusCode } from '../../protocol/status.js';
+} from '../../protocol/v1/frames.js';
 import { type Clock, systemClock } from './clock.js';
 import { localStatus } from './close-status.js';
 import { createInFlight, type FateName, type InFlight, NOTE_OUTCOME_TRAILER, noteKey } from './fates.js';

@@ -3,7 +3,7 @@
  * from the close, the HTTP status and Retry-After of a refused upgrade). Both clients' reconnect
  * loops (RouteChatSocket, GatewayClient) start one per attempt; nothing here retries.
  */
-import { type CallStatus, StatusCode } from '../../protocol/status.js';
+import { type CallStatus, StatusCode } from '../../protocol/common/status.js';
 import type { Clock } from './clock.js';
 import { localStatus, statusForClose } from './close-status.js';
 import { parseRetryAfter, type StreamEnding } from './reconnect.js';

@@ -3,8 +3,9 @@
  * a reconnect gets a fresh one). It travels as the `bearer.<token>` subprotocol, so it must be an
  * HTTP token.
  */
-import { BEARER_SUBPROTOCOL_PREFIX } from '../../protocol/frames.js';
-import { GatewayError, StatusCode } from '../../protocol/status.js';
+
+import { GatewayError, StatusCode } from '../../protocol/common/status.js';
+import { BEARER_SUBPROTOCOL_PREFIX } from '../../protocol/v1/frames.js';
 import type { TokenSource } from './route-chat-socket.js';
 
 const TOKEN_CHARS = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;

@@ -16,9 +16,9 @@
  * status on a stream the client had not half-closed can only be that (the core ends RouteChat only
  * after the client's end), so it is reported as v1 reports a drain: the status, then 1001.
  */
-import { CloseCode, closeCodeForStatus, closeReasonForStatus } from '../../protocol/close-codes.js';
-import type { ErrorFrame, RejectReason } from '../../protocol/frames.js';
-import { type CallStatus, StatusCode } from '../../protocol/status.js';
+import { CloseCode, closeCodeForStatus, closeReasonForStatus } from '../../protocol/common/close-codes.js';
+import { type CallStatus, StatusCode } from '../../protocol/common/status.js';
+import type { ErrorFrame, RejectReason } from '../../protocol/v1/frames.js';
 import { type ErrorFrameV2, V2_SUBPROTOCOL, type V2RejectReason } from '../../protocol/v2/index.js';
 import type { Call } from './call-record.js';
 import { localStatus } from './close-status.js';

@@ -5,7 +5,7 @@
  * own (non-JSON, uncounted) answer, ever gets a WebSocket. Origin, caps and auth come after, per endpoint.
  */
 
-import { ROUTECHAT_PATH } from '../../protocol/index.js';
+import { ROUTECHAT_PATH } from '../../protocol/v1/index.js';
 import { V2_PATH } from '../../protocol/v2/index.js';
 import { headerValue } from './upgrade.js';
 

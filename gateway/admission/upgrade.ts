@@ -3,7 +3,7 @@
  * metadata (the origin policy is in origin.ts). No I/O here; the plugin applies the answers.
  */
 import { randomUUID } from 'node:crypto';
-import { BEARER_SUBPROTOCOL_PREFIX, SUBPROTOCOL } from '../../protocol/index.js';
+import { BEARER_SUBPROTOCOL_PREFIX, SUBPROTOCOL } from '../../protocol/v1/index.js';
 import { V2_PATH, V2_SUBPROTOCOL } from '../../protocol/v2/index.js';
 
 type Headers = Readonly<Record<string, string | string[] | undefined>>;

@@ -5,7 +5,7 @@
  */
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
-import { StatusCode } from '../../protocol/index.js';
+import { StatusCode } from '../../protocol/common/index.js';
 import type { ConnectionMachine, ConnectionSocket } from '../session/ports.js';
 import type { Session, SessionRegistry } from '../session/registry.js';
 import type { CallOpener } from '../upstream/calls.js';

@@ -5,7 +5,7 @@
 import type {} from '@fastify/websocket';
 import type { FastifyPluginAsync } from 'fastify';
 import type { WebSocket } from 'ws';
-import { ROUTECHAT_PATH } from '../../protocol/index.js';
+import { ROUTECHAT_PATH } from '../../protocol/v1/index.js';
 import type { Authenticator } from '../admission/auth.js';
 import { createEndpointCheck, type EndpointSettings } from '../admission/endpoint-check.js';
 import { offeredSubprotocols, upstreamMetadata } from '../admission/upgrade.js';

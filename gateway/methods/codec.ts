@@ -15,7 +15,7 @@ import {
   toBinary,
   toJson,
 } from '@bufbuild/protobuf';
-import type { ErrorDetail } from '../../protocol/index.js';
+import type { ErrorDetail } from '../../protocol/common/index.js';
 import { checkMessageJson } from './json-check.js';
 import { protobufjsPath } from './protobufjs-path.js';
 

@@ -6,8 +6,8 @@
  * same field types. The well-known types with special JSON forms are left to the library.
  */
 import { type DescEnum, type DescField, type DescMessage, ScalarType } from '@bufbuild/protobuf';
-import type { ErrorDetail } from '../../protocol/index.js';
-import { isWellFormedString } from '../../protocol/index.js';
+import type { ErrorDetail } from '../../protocol/common/index.js';
+import { isWellFormedString } from '../../protocol/common/index.js';
 
 /** Stop collecting after this many problems: a huge bad message must not cost a huge error frame. */
 const MAX_DETAILS = 20;

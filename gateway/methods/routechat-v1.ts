@@ -1,5 +1,5 @@
 /**
- * v1's one method: RouteChat, with v1's own codec. v1's frame parser (protocol/parse-frame.ts) has
+ * v1's one method: RouteChat, with v1's own codec. v1's frame parser (protocol/v1/parse-frame.ts) has
  * already checked a note against the v1 contract, so the codec only encodes it, by proto-loader's
  * serializers (protobufjs, the same bytes grpc-js would write); a response decodes to the v1 note
  * frame, every field present. The stream machine (session/stream.ts) is the same as v2's.
@@ -12,7 +12,7 @@ import {
   type RouteNote__Output,
   SERVICE_NAME,
 } from '../../proto/index.js';
-import type { NoteFrame } from '../../protocol/index.js';
+import type { NoteFrame } from '../../protocol/v1/index.js';
 import type { MessageCodec } from './codec.js';
 import type { MethodInfo } from './method-registry.js';
 

@@ -7,7 +7,8 @@
  */
 import { AggregatorRegistry, Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { MetricsSource } from '../../common/metrics-http.js';
-import { REJECT_REASONS, STATUS_NAMES } from '../../protocol/index.js';
+import { STATUS_NAMES } from '../../protocol/common/index.js';
+import { REJECT_REASONS } from '../../protocol/v1/index.js';
 import { V2_REJECT_REASONS } from '../../protocol/v2/index.js';
 import type { V1Outcome } from '../session/v1-connection.js';
 import type { ConnectionObserver, V2Observer } from './observer.js';

@@ -2,7 +2,7 @@
  * What the endpoints report about connections, for metrics and similar side channels: the only
  * types the observers (metrics.ts) and the reporters (endpoints/, admission/) share.
  */
-import type { CallStatus } from '../../protocol/index.js';
+import type { CallStatus } from '../../protocol/common/index.js';
 import type { V2RejectReason } from '../../protocol/v2/index.js';
 import type { ConnectionOutcome } from '../session/connection.js';
 import type { V1Outcome } from '../session/v1-connection.js';

@@ -12,7 +12,7 @@ import {
   type FrameLimits,
   StatusCode,
   truncateCloseReason,
-} from '../../protocol/index.js';
+} from '../../protocol/common/index.js';
 import { gatewayStatus } from '../upstream/core-status.js';
 import type { Clock, ConnectionMachine, ConnectionSocket } from './ports.js';
 import { createReadThrottle, type ReadThrottle } from './read-throttle.js';

@@ -5,7 +5,7 @@
  * (v2: many streams per socket) and v1-connection.ts (v1: the socket is one RouteChat stream).
  */
 import type { JsonValue } from '@bufbuild/protobuf';
-import { type CallStatus, type ErrorDetail, StatusCode } from '../../protocol/index.js';
+import { type CallStatus, type ErrorDetail, StatusCode } from '../../protocol/common/index.js';
 import { errorFrameV2, type ServerFrameV2, type V2RejectReason } from '../../protocol/v2/index.js';
 import type { MethodInfo } from '../methods/method-registry.js';
 import type { CallHandlers, CallPort } from '../upstream/calls.js';

@@ -11,12 +11,9 @@ import {
   closeCodeForStatus,
   closeReasonForStatus,
   type ErrorDetail,
-  errorFrame,
-  parseClientFrame,
-  REJECT_REASONS,
-  type RejectReason,
   StatusCode,
-} from '../../protocol/index.js';
+} from '../../protocol/common/index.js';
+import { errorFrame, parseClientFrame, REJECT_REASONS, type RejectReason } from '../../protocol/v1/index.js';
 import type { ServerFrameV2 } from '../../protocol/v2/index.js';
 import type { MethodInfo } from '../methods/method-registry.js';
 import type { CallOpener } from '../upstream/calls.js';

@@ -5,7 +5,7 @@
  * never closes the socket, 1000 for a timeout, and, since every frame read may earn an answer,
  * no reading of a socket over its output bound.
  */
-import { type CallStatus, CloseCode, clipDetailText, StatusCode } from '../../protocol/index.js';
+import { type CallStatus, CloseCode, clipDetailText, StatusCode } from '../../protocol/common/index.js';
 import {
   type ErrorFrameV2,
   errorFrameV2,

@@ -3,7 +3,7 @@
  * by default), half-close, cancel, flow control, and one final status. The pool (channel-pool.ts)
  * is the only module that speaks gRPC.
  */
-import type { CallStatus } from '../../protocol/index.js';
+import type { CallStatus } from '../../protocol/common/index.js';
 import type { MethodInfo } from '../methods/method-registry.js';
 
 export interface CallPort<Req = Uint8Array> {

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { createTokenBucket, type TokenBucket } from '../../common/token-bucket.js';
 import { SERVICE_NAME } from '../../proto/index.js';
-import { type CallStatus, http2RequestHeaderProblem, StatusCode } from '../../protocol/index.js';
+import { type CallStatus, http2RequestHeaderProblem, StatusCode } from '../../protocol/common/index.js';
 import type { CallHandlers, CallOptions, CallPort } from './calls.js';
 import { toClientStatus } from './core-status.js';
 import { healthCheckedRoundRobinOptions } from './health-checked-round-robin.js';

@@ -11,10 +11,10 @@
  *   reports it for a call the client did not cancel: a core that goes away (drained, killed, reset)
  *   is UNAVAILABLE, which clients retry. (A cancel the client asked for never reaches these rules:
  *   the gateway cancels the call and reports CANCELLED itself.)
- * - The status metadata is the call's trailers without the transport keys (protocol/metadata.ts);
+ * - The status metadata is the call's trailers without the transport keys (protocol/common/metadata.ts);
  *   a status the transport made has no trailers at all.
  */
-import { type CallStatus, StatusCode, statusName, trailerMetadata } from '../../protocol/index.js';
+import { type CallStatus, StatusCode, statusName, trailerMetadata } from '../../protocol/common/index.js';
 
 export interface ReceivedStatus {
   readonly code: number;

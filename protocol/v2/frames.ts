@@ -3,8 +3,8 @@
  * every stream frame carries the client-chosen `id`. See docs/protocol.md ("Protocol v2").
  */
 import { z } from 'zod';
-import { errorDetailSchema, MAX_ERROR_DETAILS } from '../frames.js';
-import { STATUS_NAMES } from '../status.js';
+import { errorDetailSchema, MAX_ERROR_DETAILS } from '../common/error-details.js';
+import { STATUS_NAMES } from '../common/status.js';
 import { MAX_METHOD_NAME_LENGTH, MAX_STREAM_ID_LENGTH, MAX_TIMEOUT_MS } from './constants.js';
 
 /** 1 to MAX_STREAM_ID_LENGTH code points, none a control character or a lone surrogate. */

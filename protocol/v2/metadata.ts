@@ -4,8 +4,12 @@
  * (header or `bearer.<token>` subprotocol), so a page's script cannot swap identities per stream;
  * the forwarding headers are the gateway's word about the client, never the client's.
  */
-import type { ErrorDetail } from '../frames.js';
-import { HTTP2_CONNECTION_HEADERS, http2RequestHeaderProblem, isTransportMetadataKey } from '../metadata.js';
+import type { ErrorDetail } from '../common/error-details.js';
+import {
+  HTTP2_CONNECTION_HEADERS,
+  http2RequestHeaderProblem,
+  isTransportMetadataKey,
+} from '../common/metadata.js';
 import { MAX_OPEN_METADATA_BYTES, MAX_OPEN_METADATA_ENTRIES } from './constants.js';
 
 /** Headers that say who the client is: only the gateway (or a proxy it trusts) may vouch for them. */

@@ -4,8 +4,8 @@
  * report it on that stream; whether the id names an open stream is the connection's business.
  */
 import type { z } from 'zod';
-import { capErrorDetails, type ErrorDetail, type FrameLimits } from '../frames.js';
-import { jsonComplexityProblem, parseJsonText } from '../parse-frame.js';
+import { capErrorDetails, type ErrorDetail } from '../common/error-details.js';
+import { type FrameLimits, jsonComplexityProblem, parseJsonText } from '../common/json.js';
 import {
   type ClientFrameV2,
   cancelFrameSchema,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createInFlight, noteKey } from '../../clients/lib/fates.js';
 import { createOutbox, OutboxFullError } from '../../clients/lib/outbox.js';
-import { StatusCode } from '../../protocol/status.js';
+import { StatusCode } from '../../protocol/common/status.js';
 
 const note = (message: string, latitude = 1, longitude = 2) => ({
   location: { latitude, longitude },

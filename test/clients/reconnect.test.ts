@@ -8,7 +8,7 @@ import {
   parseRetryAfter,
   type StreamEnding,
 } from '../../clients/lib/reconnect.js';
-import { type CallStatus, StatusCode, statusName } from '../../protocol/status.js';
+import { type CallStatus, StatusCode, statusName } from '../../protocol/common/status.js';
 
 const status = (code: StatusCode): CallStatus => ({
   code,

@@ -3,8 +3,9 @@
  * gateway, the client library, the docs (`npm run docs`) and the tests all derive from this file.
  */
 import { z } from 'zod';
-import { STATUS_NAMES } from './status.js';
-import { toWellFormedString, wellFormedString } from './strings.js';
+import { errorDetailSchema, MAX_ERROR_DETAILS } from '../common/error-details.js';
+import { STATUS_NAMES } from '../common/status.js';
+import { wellFormedString } from '../common/strings.js';
 
 /** The WebSocket endpoint. */
 export const ROUTECHAT_PATH = '/v1/routechat';
@@ -78,35 +79,6 @@ export const REJECT_REASON_MEANINGS: Readonly<Record<RejectReason, string>> = {
   rate_limited: 'The connection kept sending faster than its rate limit (code RESOURCE_EXHAUSTED).',
 };
 
-export const errorDetailSchema = z.strictObject({ path: wellFormedString(), message: wellFormedString() });
-
-/**
- * An error frame lists at most this many details (the rest are counted in a last one), each path and
- * message at most MAX_ERROR_DETAIL_LENGTH characters: a frame of a few KiB can name thousands of bad
- * keys, and the answer must never be bigger than the question.
- */
-export const MAX_ERROR_DETAILS = 16;
-export const MAX_ERROR_DETAIL_LENGTH = 200;
-
-/** Cut to the cap; a surrogate pair cut in half becomes U+FFFD, so the text stays well-formed. */
-export const clipDetailText = (text: string): string =>
-  text.length <= MAX_ERROR_DETAIL_LENGTH
-    ? text
-    : `${toWellFormedString(text.slice(0, MAX_ERROR_DETAIL_LENGTH - 1))}…`;
-
-/** `details` within the caps above: the first ones, clipped, and one saying how many were left out. */
-export function capErrorDetails(details: readonly ErrorDetail[]): ErrorDetail[] {
-  const shown = details.length > MAX_ERROR_DETAILS ? details.slice(0, MAX_ERROR_DETAILS - 1) : details;
-  const capped = shown.map((detail) =>
-    detail.path.length <= MAX_ERROR_DETAIL_LENGTH && detail.message.length <= MAX_ERROR_DETAIL_LENGTH
-      ? detail
-      : { path: clipDetailText(detail.path), message: clipDetailText(detail.message) },
-  );
-  if (details.length > shown.length)
-    capped.push({ path: '', message: `${details.length - shown.length} more problems not listed` });
-  return capped;
-}
-
 /** A client frame was rejected: it was not forwarded; the stream stays open. */
 export const errorFrameSchema = z.strictObject({
   type: z.literal('error'),
@@ -131,15 +103,5 @@ export type RouteNoteInput = z.input<typeof routeNoteSchema>;
 export type RouteNoteJson = z.output<typeof routeNoteSchema>;
 export type NoteFrame = z.output<typeof noteFrameSchema>;
 export type ErrorFrame = z.output<typeof errorFrameSchema>;
-export type ErrorDetail = z.output<typeof errorDetailSchema>;
 export type StatusFrame = z.output<typeof statusFrameSchema>;
 export type ServerFrame = z.output<typeof serverFrameSchema>;
-
-/** Bounds on a client frame's JSON, checked before it is parsed (see parse-frame.ts). */
-export interface FrameLimits {
-  readonly maxDepth: number;
-  readonly maxKeys: number;
-  readonly maxStringLength: number;
-}
-
-export const DEFAULT_FRAME_LIMITS: FrameLimits = { maxDepth: 8, maxKeys: 64, maxStringLength: 65_536 };

@@ -1,22 +1,23 @@
 /**
- * Client frame → note, end, or rejection. Pure and total: any string gives one of the three, never
- * a throw. The JSON's shape is bounded before it is parsed, so a frame that is small in bytes but
- * deep or wide is refused in one linear scan instead of costing a parse and a schema walk.
+ * v1 client frame → note, end, or rejection. Pure and total: any string gives one of the three,
+ * never a throw.
  */
-import secureJson from 'secure-json-parse';
 import type { z } from 'zod';
+import { capErrorDetails, type ErrorDetail } from '../common/error-details.js';
 import {
-  capErrorDetails,
   DEFAULT_FRAME_LIMITS,
-  type ErrorDetail,
+  type FrameLimits,
+  jsonComplexityProblem,
+  parseJsonText,
+} from '../common/json.js';
+import { toWellFormedString } from '../common/strings.js';
+import {
   type ErrorFrame,
   endFrameSchema,
-  type FrameLimits,
   type RejectReason,
   type RouteNoteJson,
   routeNoteSchema,
 } from './frames.js';
-import { toWellFormedString } from './strings.js';
 
 export type ParsedClientFrame =
   | { readonly kind: 'note'; readonly note: RouteNoteJson }
@@ -42,70 +43,6 @@ export const rejection = (
   kind: 'rejected',
   error: errorFrame(reason, message, details),
 });
-
-const QUOTE = 34;
-const BACKSLASH = 92;
-const COLON = 58;
-const OPEN_BRACE = 123;
-const OPEN_BRACKET = 91;
-const CLOSE_BRACE = 125;
-const CLOSE_BRACKET = 93;
-const COMMA = 44;
-
-/**
- * JSON.parse without prototype poisoning, for v1 and v2 frames. A failure's message is for the
- * client: V8's own text can quote half of a surrogate pair (`Unexpected token '\ud800'`), so it is
- * made well-formed before it goes into an error frame.
- */
-export function parseJsonText(text: string): { ok: true; value: unknown } | { ok: false; message: string } {
-  try {
-    return {
-      ok: true,
-      value: secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }),
-    };
-  } catch (error) {
-    const why = error instanceof Error ? error.message : String(error);
-    // secure-json-parse reports a poisoning attempt as a SyntaxError too; name it plainly.
-    return {
-      ok: false,
-      message: /forbidden|prototype/i.test(why)
-        ? 'frame uses a forbidden key (__proto__ or constructor.prototype)'
-        : `frame is not valid JSON: ${toWellFormedString(why)}`,
-    };
-  }
-}
-
-/** Nesting depth, object keys + array items, and string lengths, in one pass over the text. */
-export function jsonComplexityProblem(text: string, limits: FrameLimits): string | undefined {
-  let depth = 0;
-  let members = 0;
-  let inString = false;
-  let stringStart = 0;
-  for (let i = 0; i < text.length; i += 1) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === BACKSLASH) i += 1;
-      else if (c === QUOTE) {
-        inString = false;
-        if (i - stringStart > limits.maxStringLength)
-          return `a string is longer than ${limits.maxStringLength} characters`;
-      }
-      continue;
-    }
-    if (c === QUOTE) {
-      inString = true;
-      stringStart = i;
-    } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
-      depth += 1;
-      if (depth > limits.maxDepth) return `nesting is deeper than ${limits.maxDepth} levels`;
-    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) depth -= 1;
-    else if (c === COLON || c === COMMA) {
-      members += 1;
-      if (members > limits.maxKeys) return `more than ${limits.maxKeys} keys or items`;
-    }
-  }
-  return undefined;
-}
 
 function issueDetails(error: z.ZodError): ErrorDetail[] {
   const details: ErrorDetail[] = [];
