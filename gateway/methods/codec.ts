@@ -35,18 +35,31 @@ export interface MessageCodec {
   responseToJson(bytes: Uint8Array): JsonValue;
 }
 
+/** The codec of one method, which can also encode a request another contract has already checked. */
+export interface MethodCodec extends MessageCodec {
+  /**
+   * proto3 JSON that a stricter contract has validated (v1's zod schema) → wire bytes, skipping
+   * json-check and the size limit (v1 bounds a note by its frame). Throws only on input no
+   * contract would pass.
+   */
+  encodeValidated(json: JsonValue): Uint8Array;
+}
+
 export function createCodec(
   input: DescMessage,
   output: DescMessage,
   registry: Registry,
   maxMessageBytes: number,
-): MessageCodec {
+): MethodCodec {
   // The options objects once per method, not once per message.
   const readOptions = { registry };
   const writeOptions = { alwaysEmitImplicit: true, registry };
   const fastInput = protobufjsPath(input);
   const fastOutput = protobufjsPath(output);
+  const encodeValidated = (json: JsonValue): Uint8Array =>
+    fastInput?.encode(json) ?? toBinary(input, fromJson(input, json, readOptions));
   return {
+    encodeValidated,
     parseRequest(json) {
       const details = checkMessageJson(input, json);
       if (details.length > 0) {
@@ -60,7 +73,7 @@ export function createCodec(
       }
       let bytes: Uint8Array;
       try {
-        bytes = fastInput?.encode(json) ?? toBinary(input, fromJson(input, json as JsonValue, readOptions));
+        bytes = encodeValidated(json as JsonValue);
       } catch (error) {
         // A well-known type's own form (a bad Timestamp string…): the library's words, no path.
         const text = error instanceof Error ? error.message : String(error);
