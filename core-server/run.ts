@@ -5,14 +5,9 @@ import { ConfigError, formatHostPort, type HostPort } from '../common/cli-option
 import { createTokenInterceptor } from './auth.js';
 import type { CoreConfig } from './config.js';
 import { FeatureDbError, loadFeatures } from './features.js';
-import {
-  createMemoryNoteBus,
-  createRedisNoteBus,
-  createWiredFeed,
-  registerFeedMetrics,
-} from './feed/index.js';
+import { registerFeedMetrics } from './feed/index.js';
 import { createCoreMetrics, startMetricsServer } from './metrics.js';
-import { createNoteStore, describeNoteStoreSpec, redisConnectionOptions } from './notes/index.js';
+import { createNotes, describeNoteStoreSpec } from './notes/index.js';
 import { createCoreServer, ListenError } from './server.js';
 
 /** Startup failures that are the user's to fix: reported in one line, exit 2. */
@@ -30,11 +25,8 @@ export async function runCore(config: CoreConfig, logger: Logger): Promise<Runni
     throw new ConfigError('--tls-cert and --tls-key go together');
   }
   const features = loadFeatures(config.db);
-  const spec = config['note-store'];
-  /** Redis only: the pub/sub channel of live notes, shared by exactly the cores that share notes. */
-  const liveChannel = `${config['redis-key-prefix']}notes`;
   // A Redis store never blocks the start: while Redis is away the core is up and NOT_SERVING.
-  const notes = createNoteStore(spec, {
+  const { store: notes, bus } = createNotes(config['note-store'], {
     limits: {
       maxNotesPerLocation: config['max-notes-per-location'],
       maxTotalNotes: config['max-total-notes'],
@@ -43,33 +35,18 @@ export async function runCore(config: CoreConfig, logger: Logger): Promise<Runni
     keyPrefix: config['redis-key-prefix'],
     commandTimeoutMs: config['redis-command-timeout'],
     waitReplicas: config['redis-wait-replicas'],
-    liveChannel,
-    logger: logger.child({ component: 'note-store' }),
+    logger,
   });
   const metrics = createCoreMetrics({ noteStoreStats: () => notes.stats() });
-  // Live notes. On the memory store the bus is this process, fed after each append; on Redis the
-  // append script publishes (in the store's order) and every core's feed subscribes.
-  const bus =
-    spec.kind === 'memory'
-      ? createMemoryNoteBus()
-      : createRedisNoteBus({
-          connection: redisConnectionOptions({ spec, commandTimeoutMs: config['redis-command-timeout'] }),
-          channel: liveChannel,
-          storePublishes: true,
-          logger: logger.child({ component: 'note-bus' }),
-        });
-  const live = createWiredFeed(
-    notes,
-    bus,
-    { maxQueuedBytesPerWatcher: config['feed-watcher-buffer'], maxWatchers: config['feed-max-watchers'] },
-    { storePublishes: spec.kind !== 'memory' },
-  );
-  registerFeedMetrics(metrics.registry, () => live.feed.stats());
   const tokens = config['auth-tokens'] ?? [];
   const server = createCoreServer({
     features,
-    notes: live.notes,
-    feed: live.feed,
+    notes,
+    bus,
+    feedLimits: {
+      maxQueuedBytesPerWatcher: config['feed-watcher-buffer'],
+      maxWatchers: config['feed-max-watchers'],
+    },
     maxMessageBytes: config['max-message-size'],
     maxConcurrentStreams: config['max-concurrent-streams'],
     logger,
@@ -79,6 +56,7 @@ export async function runCore(config: CoreConfig, logger: Logger): Promise<Runni
     onNoteStored: metrics.onNoteStored,
     interceptors: [metrics.serverInterceptor, ...(tokens.length > 0 ? [createTokenInterceptor(tokens)] : [])],
   });
+  registerFeedMetrics(metrics.registry, () => server.feed.stats());
   let address: HostPort;
   let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
   try {

@@ -7,19 +7,17 @@ import type { Logger } from 'pino';
 import { formatHostPort, type HostPort } from '../common/cli-options.js';
 import { NOTE_FEED_SERVICE_NAME, packageDefinition, routeguide, SERVICE_NAME } from '../proto/index.js';
 import { createFeatureIndex, type FeatureRecord } from './features.js';
-import { createInProcessFeed, createNoteFeedHandlers, type NoteFeed } from './feed/index.js';
-import type { NoteStore } from './notes/index.js';
+import { createNoteFeed, createNoteFeedHandlers, type FeedLimits, type NoteFeed } from './feed/index.js';
+import type { NoteBus, NoteStore } from './notes/index.js';
 import { createRouteGuideHandlers, type RouteGuideServiceOptions } from './route-guide-service.js';
 import { createServingStatus, type ServingStatus } from './serving-status.js';
 
 export interface CoreServerOptions {
   readonly features: readonly FeatureRecord[];
   readonly notes: NoteStore;
-  /**
-   * The live-notes feed, when `notes` already publishes to its bus (see core-server/feed/index.ts).
-   * Absent: an in-process feed that `notes` is wrapped to publish to.
-   */
-  readonly feed?: NoteFeed;
+  /** The bus `notes` publishes on (createNotes): the live-notes feed subscribes to it. */
+  readonly bus: NoteBus;
+  readonly feedLimits?: FeedLimits;
   readonly maxMessageBytes: number;
   readonly maxConcurrentStreams: number;
   readonly logger: Logger;
@@ -74,15 +72,16 @@ export function createCoreServer(options: CoreServerOptions): CoreServer {
   // Each open RouteChat listens on this one signal until its call closes: thousands of listeners
   // are the normal case, not a leak (Node warns past 10 and would print that to stderr).
   setMaxListeners(0, draining.signal);
-  const { notes, feed } = options.feed
-    ? { notes: options.notes, feed: options.feed }
-    : createInProcessFeed(options.notes);
+  const feed = createNoteFeed({
+    bus: options.bus,
+    ...(options.feedLimits ? { limits: options.feedLimits } : {}),
+  });
   const service = routeguide.RouteGuide.service;
   grpcServer.addService(
     service,
     createRouteGuideHandlers({
       features: createFeatureIndex(options.features),
-      notes,
+      notes: options.notes,
       ...(options.onNoteStored ? { onNoteStored: options.onNoteStored } : {}),
       draining: draining.signal,
     }),

@@ -8,8 +8,7 @@
  * but not yet flushed to its connection; the note that would pass the budget ends the watcher
  * (`too_slow`) instead of being queued. Nothing else in the feed holds notes.
  */
-import type { StoredNote } from '../notes/index.js';
-import type { NoteBus } from './note-bus.js';
+import type { NoteBus, StoredNote } from '../notes/index.js';
 import {
   type Corners,
   createRectangleIndex,

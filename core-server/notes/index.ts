@@ -1,12 +1,18 @@
-/** The note store: one interface, an in-process implementation and a shared one on Redis. */
+/**
+ * The note store: one interface, an in-process implementation and a shared one on Redis, each with
+ * the bus its stored notes are published on (live notes).
+ */
 import type { Logger } from 'pino';
+import { liveNotesChannel } from './live-note-wire.js';
 import { createMemoryNoteStore } from './memory-store.js';
-import type { NoteStore, NoteStoreLimits } from './note-store.js';
-import { createRedisNoteStore } from './redis-store.js';
+import { createMemoryNoteBus, type NoteBus } from './note-bus.js';
+import { DEFAULT_NOTE_LIMITS, type NoteStore, type NoteStoreLimits } from './note-store.js';
+import { createRedisNoteBus } from './redis-note-bus.js';
+import { createRedisNoteStore, type RedisNoteStoreOptions, redisClientOptions } from './redis-store.js';
 import type { NoteStoreSpec } from './store-spec.js';
 
-export { decodeLiveNote, encodeLiveNote } from './live-note-wire.js';
 export { createMemoryNoteStore } from './memory-store.js';
+export type { NoteBus, NoteBusSubscriber } from './note-bus.js';
 export {
   DEFAULT_NOTE_LIMITS,
   NOTE_OUTCOME_TRAILER,
@@ -17,8 +23,14 @@ export {
   type NoteStoreStats,
   type StoredNote,
 } from './note-store.js';
-export { createRedisNoteStore, type RedisNoteStoreOptions, redisConnectionOptions } from './redis-store.js';
+export { createRedisNoteStore, type RedisNoteStoreOptions } from './redis-store.js';
 export { describeNoteStoreSpec, type NoteStoreSpec, parseNoteStoreSpec } from './store-spec.js';
+
+/** A store and the bus it publishes each stored note on, once, in its own order. */
+export interface Notes {
+  readonly store: NoteStore;
+  readonly bus: NoteBus;
+}
 
 export interface NoteStoreOptions {
   readonly limits: NoteStoreLimits;
@@ -26,13 +38,29 @@ export interface NoteStoreOptions {
   readonly keyPrefix: string;
   readonly commandTimeoutMs: number;
   readonly waitReplicas: number;
-  /** Redis only: the channel the append script publishes each stored note on (live notes). */
-  readonly liveChannel?: string;
+  /** Each Redis connection logs as its own `component` (note-store, note-bus). */
   readonly logger?: Logger;
 }
 
-/** The store a `--note-store` value names. Never waits for Redis: availability is reported instead. */
-export function createNoteStore(spec: NoteStoreSpec, options: NoteStoreOptions): NoteStore {
-  if (spec.kind === 'memory') return createMemoryNoteStore(options.limits);
-  return createRedisNoteStore({ spec, ...options });
+/** One process's notes: the store feeds its in-process bus after each append. */
+export function createMemoryNotes(limits: NoteStoreLimits = DEFAULT_NOTE_LIMITS): Notes {
+  const bus = createMemoryNoteBus();
+  return { store: createMemoryNoteStore(limits, bus.publish), bus };
+}
+
+/** Notes shared by the cores on one Redis and key prefix: the bus hears the append script's PUBLISHes. */
+export function createRedisNotes(options: RedisNoteStoreOptions): Notes {
+  const logger = (component: string) => options.logger?.child({ component });
+  const bus = createRedisNoteBus({
+    connection: redisClientOptions(options),
+    channel: liveNotesChannel(options.keyPrefix),
+    logger: logger('note-bus'),
+  });
+  return { store: createRedisNoteStore({ ...options, logger: logger('note-store') }), bus };
+}
+
+/** The notes a `--note-store` value names. Never waits for Redis: availability is reported instead. */
+export function createNotes(spec: NoteStoreSpec, options: NoteStoreOptions): Notes {
+  if (spec.kind === 'memory') return createMemoryNotes(options.limits);
+  return createRedisNotes({ spec, ...options });
 }

@@ -1,9 +1,13 @@
 /**
- * A stored note as published for live notes on Redis: `[latitude, longitude, message]` as JSON.
- * Written by the Redis store's append script (so notes are published in the order the store
- * assigned them) and read by the feed's Redis bus, which checks it like any input.
+ * Live notes on Redis, as both ends see them: the channel, and a stored note as published on it,
+ * `[latitude, longitude, message]` as JSON. Encoded for the Redis store's append script (which
+ * publishes, so notes go out in the order the store assigned them) and decoded by the note bus's
+ * subscriber, which checks it like any input.
  */
 import type { StoredNote } from './note-store.js';
+
+/** One channel per key prefix: cores share live notes exactly when they share notes. */
+export const liveNotesChannel = (keyPrefix: string): string => `${keyPrefix}notes`;
 
 export const encodeLiveNote = (note: StoredNote): string =>
   JSON.stringify([note.location.latitude, note.location.longitude, note.message]);

@@ -11,9 +11,13 @@ interface Entry {
  * In-memory store, bounded by count per location, total count and total bytes. A global FIFO of
  * (location, seq) finds the oldest note anywhere; entries already evicted by the per-location cap
  * are skipped and the FIFO is compacted when stale entries outnumber live ones, so it stays O(1)
- * amortised and bounded.
+ * amortised and bounded. `publish` gets each note at the end of its append (the live-notes bus), so
+ * in the store's order.
  */
-export function createMemoryNoteStore(limits: NoteStoreLimits = DEFAULT_NOTE_LIMITS): NoteStore {
+export function createMemoryNoteStore(
+  limits: NoteStoreLimits = DEFAULT_NOTE_LIMITS,
+  publish: (note: StoredNote) => void = () => {},
+): NoteStore {
   const byLocation = new Map<string, Entry[]>();
   let order: { key: string; seq: number }[] = [];
   let orderHead = 0;
@@ -78,6 +82,7 @@ export function createMemoryNoteStore(limits: NoteStoreLimits = DEFAULT_NOTE_LIM
         evictOldestAnywhere();
       }
       compactOrder();
+      publish(entry.note);
       // A snapshot: later appends never change what this caller sends.
       return (byLocation.get(key) ?? []).map((stored) => stored.note);
     },

@@ -58,11 +58,6 @@ export interface NoteStore {
   watchAvailability(listener: (available: boolean) => void): () => void;
   /** Releases connections and timers (a shared engine's appends after it reject, `not-stored`). */
   close(): Promise<void>;
-  // Design note for live notes (a later issue; not built): a `subscribe(location, onNote)` would
-  // sit beside `append`. On Redis it should read a Stream per location (XADD in the append script,
-  // XREAD BLOCK on a dedicated connection, resuming from the last id after a reconnect) rather than
-  // PUBLISH: pub/sub is at-most-once and drops whatever a subscriber misses while disconnected.
-  // Subscribers need their own connection (blocking reads), never the append connection.
 }
 
 export interface NoteStoreLimits {

@@ -16,12 +16,13 @@
  * reads other locations with pcall, so the script cannot fail half-way: a note is stored with its
  * order entry and totals, or not at all.
  *
- * When a live-notes channel is given, the script also PUBLISHes the note on it: inside the script,
- * the publications follow the store's order exactly, whichever core ran each append.
+ * The script also PUBLISHes the note on the live-notes channel (P notes), which every core's note
+ * bus subscribes to: inside the script, the publications follow the store's order exactly,
+ * whichever core ran each append, and a note that was not stored is never published.
  *
  * KEYS: loc, order, stats, seq. ARGV: message, LAT,LNG, max per location, max total notes, max
- * total bytes, the location key prefix (P loc:), the live-notes channel ('' for none) and the note
- * as published there. Returns {{notes, bytes, locations}, list}.
+ * total bytes, the location key prefix (P loc:), the live-notes channel and the note as published
+ * there (live-note-wire.ts). Returns {{notes, bytes, locations}, list}.
  */
 export const APPEND_NOTE_LUA = `#!lua
 local loc, order, stats, seqKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -74,6 +75,6 @@ while notes > maxTotal or (bytes > maxBytes and notes > 1) do
 end
 
 redis.call('HSET', stats, 'notes', notes, 'bytes', bytes, 'locations', locations)
-if liveChannel ~= '' then redis.call('PUBLISH', liveChannel, liveNote) end
+redis.call('PUBLISH', liveChannel, liveNote)
 return { { notes, bytes, locations }, redis.call('LRANGE', loc, 0, -1) }
 `;

@@ -8,7 +8,7 @@
  * ("Connection is closed.") and `_connect` ends the client instead of retrying. From then on every
  * command fails with "Connection is closed." for the life of the process: a core that no longer
  * serves after a failover, although Redis is fine. The window is the few ms of a master lookup, so
- * it shows under CPU load, and each core holds three such clients (store, bus publisher, bus
+ * it shows under CPU load, and each core holds two such clients (the store's, the note bus's
  * subscriber). So: an `end` we did not ask for starts a new connect after the retry delay.
  */
 import type { Redis } from 'ioredis';

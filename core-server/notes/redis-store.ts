@@ -16,7 +16,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { locationKey } from '../geo.js';
-import { encodeLiveNote } from './live-note-wire.js';
+import { encodeLiveNote, liveNotesChannel } from './live-note-wire.js';
 import {
   type NoteOutcome,
   type NoteStore,
@@ -44,12 +44,7 @@ export interface RedisNoteStoreOptions {
    */
   readonly waitReplicas?: number;
   readonly probeIntervalMs?: number;
-  /**
-   * Publish every stored note on this channel from inside the append script, so the live-notes
-   * order is the store's order on every core. Unset: nothing is published.
-   */
-  readonly liveChannel?: string;
-  readonly logger?: Logger;
+  readonly logger?: Logger | undefined;
 }
 
 interface AppendCommand {
@@ -84,13 +79,9 @@ function scriptOutcome(error: unknown): NoteOutcome {
 type ClientOptions = Omit<RedisOptions, 'replyMapping'>;
 
 /** How to reach the store's Redis (host or sentinels, credentials, TLS, db, fail-fast settings). */
-export function redisConnectionOptions(
+export function redisClientOptions(
   options: Pick<RedisNoteStoreOptions, 'spec' | 'commandTimeoutMs'>,
 ): ClientOptions {
-  return clientOptions(options);
-}
-
-function clientOptions(options: Pick<RedisNoteStoreOptions, 'spec' | 'commandTimeoutMs'>): ClientOptions {
   const { spec, commandTimeoutMs } = options;
   const common: ClientOptions = {
     ...(spec.username ? { username: spec.username } : {}),
@@ -136,8 +127,9 @@ export function createRedisNoteStore(options: RedisNoteStoreOptions): NoteStore 
     stats: `${keyPrefix}stats`,
     seq: `${keyPrefix}seq`,
     locPrefix: `${keyPrefix}loc:`,
+    liveChannel: liveNotesChannel(keyPrefix),
   };
-  const client = new Redis(clientOptions(options));
+  const client = new Redis(redisClientOptions(options));
   client.defineCommand('appendNote', { numberOfKeys: 4, lua: APPEND_NOTE_LUA });
   const redis = client as Redis & AppendCommand;
   const where = describeNoteStoreSpec(options.spec);
@@ -231,8 +223,8 @@ export function createRedisNoteStore(options: RedisNoteStoreOptions): NoteStore 
           limits.maxTotalNotes,
           limits.maxTotalBytes,
           keys.locPrefix,
-          options.liveChannel ?? '',
-          options.liveChannel ? encodeLiveNote(note) : '',
+          keys.liveChannel,
+          encodeLiveNote(note),
         );
       } catch (error) {
         const outcome = scriptOutcome(error);

@@ -1,19 +1,16 @@
-/** The live-notes fan-out, through its ports: a memory bus, a publishing store and recording sinks. */
+/** The live-notes fan-out, through its ports: the memory store with its bus, and recording sinks. */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { Registry } from 'prom-client';
+import { createNoteFeed, registerFeedMetrics, type WatcherSink } from '../../core-server/feed/index.js';
+import { noteWireBytes, type WatchEndReason } from '../../core-server/feed/note-feed.js';
 import {
-  createMemoryNoteBus,
-  createNoteFeed,
-  createPublishingNoteStore,
+  createMemoryNotes,
   type NoteBus,
   type NoteBusSubscriber,
-  registerFeedMetrics,
-  type WatcherSink,
-} from '../../core-server/feed/index.js';
-import { noteWireBytes, type WatchEndReason } from '../../core-server/feed/note-feed.js';
-import { createMemoryNoteStore, type NoteStore, type StoredNote } from '../../core-server/notes/index.js';
+  type StoredNote,
+} from '../../core-server/notes/index.js';
 import { REPO_ROOT } from '../helpers/core.js';
 import { sample } from '../helpers/prometheus.js';
 
@@ -44,8 +41,7 @@ function recordingSink(autoFlush = true) {
 }
 
 function setup(limits = { maxQueuedBytesPerWatcher: 1024, maxWatchers: 10 }) {
-  const bus = createMemoryNoteBus();
-  const store = createPublishingNoteStore(createMemoryNoteStore(), bus);
+  const { store, bus } = createMemoryNotes();
   const feed = createNoteFeed({ bus, limits });
   return { bus, store, feed };
 }
@@ -78,21 +74,6 @@ describe('note feed', () => {
     assert.deepEqual(b.notes, ['both', 'b-only', 'edge-both']);
     assert.deepEqual(feed.stats().notesDelivered, 6);
     assert.deepEqual(feed.stats().notesPublished, 5);
-  });
-
-  test('a note the store refused is not published', async () => {
-    const bus = createMemoryNoteBus();
-    const failing: NoteStore = {
-      append: () => Promise.reject(new Error('store down')),
-      stats: () => ({ notes: 0, locations: 0, bytes: 0 }),
-      watchAvailability: () => () => {},
-      close: async () => {},
-    };
-    const feed = createNoteFeed({ bus });
-    const sink = recordingSink();
-    watch(feed, square(0, 10), sink.sink);
-    await assert.rejects(createPublishingNoteStore(failing, bus).append(at(1, 1, 'lost')), /store down/);
-    assert.deepEqual(sink.notes, []);
   });
 
   test('a watcher that does not flush ends too_slow once its budget is spent; a reading one never does', async () => {
@@ -169,8 +150,8 @@ describe('note feed', () => {
   test('a dropped bus subscription ends every watcher (interrupted); while it is down, watches are refused', () => {
     let live = true;
     let subscriber: NoteBusSubscriber | undefined;
+    const publish = (note: StoredNote) => subscriber?.note(note);
     const bus: NoteBus = {
-      publish: (note) => subscriber?.note(note),
       subscribe(s) {
         subscriber = s;
         return () => {
@@ -191,7 +172,7 @@ describe('note feed', () => {
     live = true;
     const back = recordingSink();
     watch(feed, square(0, 10), back.sink);
-    bus.publish(at(1, 1, 'after'));
+    publish(at(1, 1, 'after'));
     assert.deepEqual(back.notes, ['after']);
   });
 

@@ -1,5 +1,5 @@
 /**
- * Live notes across replicas: two cores, each with its own Redis pub/sub bus on one real
+ * Live notes across replicas: two cores, each with its own Redis note store and bus on one real
  * redis-server (started here on a free port, in a temp dir, and stopped).
  */
 import assert from 'node:assert/strict';
@@ -11,8 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
-import { createRedisNoteBus, createWiredFeed, type WiredFeed } from '../../core-server/feed/index.js';
-import { createMemoryNoteStore } from '../../core-server/notes/index.js';
+import { createRedisNotes, DEFAULT_NOTE_LIMITS, type Notes } from '../../core-server/notes/index.js';
 import {
   type NoteFeedClient,
   type Rectangle,
@@ -96,33 +95,41 @@ async function post(core: RunningCore, messages: string[], latitude = 5) {
 }
 
 const AREA: Rectangle = { lo: { latitude: 0, longitude: 0 }, hi: { latitude: 10, longitude: 10 } };
+const PREFIX = 'routeguide-test:';
 
 describe('live notes over Redis pub/sub', { timeout: 60_000 }, () => {
   let redis: Awaited<ReturnType<typeof startRedis>>;
-  const replicas: { core: RunningCore; wired: WiredFeed; feed: NoteFeedClient }[] = [];
+  const replicas: { core: RunningCore; notes: Notes; available: () => boolean; feed: NoteFeedClient }[] = [];
+  const allLive = () => replicas.every((r) => r.available() && r.notes.bus.isLive());
 
   before(async () => {
     redis = await startRedis();
     for (let i = 0; i < 2; i += 1) {
-      const bus = createRedisNoteBus({
-        connection: { host: '127.0.0.1', port: redis.port },
-        channel: 'routeguide-test:notes',
+      const notes = createRedisNotes({
+        spec: { kind: 'redis', address: { host: '127.0.0.1', port: redis.port }, tls: false, db: 0 },
+        limits: DEFAULT_NOTE_LIMITS,
+        keyPrefix: PREFIX,
+        commandTimeoutMs: 1000,
       });
-      const wired = createWiredFeed(createMemoryNoteStore(), bus);
-      const core = await startCore({ notes: wired.notes, feed: wired.feed });
+      let available = false;
+      notes.store.watchAvailability((now) => {
+        available = now;
+      });
+      const core = await startCore({ notes: notes.store, bus: notes.bus });
       replicas.push({
         core,
-        wired,
+        notes,
+        available: () => available,
         feed: new routeguide.NoteFeed(core.address, grpc.credentials.createInsecure()),
       });
     }
-    await waitUntil('both buses are subscribed', () => replicas.every((r) => r.wired.bus.isLive()));
+    await waitUntil('both stores are available and both buses subscribed', allLive);
   });
   after(async () => {
-    for (const { core, wired, feed } of replicas) {
+    for (const { core, notes, feed } of replicas) {
       feed.close();
       await core.stop();
-      await wired.bus.close();
+      await Promise.all([notes.store.close(), notes.bus.close()]);
     }
     await redis.stop();
   });
@@ -142,7 +149,21 @@ describe('live notes over Redis pub/sub', { timeout: 60_000 }, () => {
     for (const w of watchers) w.call.cancel();
   });
 
-  test('a lost subscription ends the watchers UNAVAILABLE; notes published while Redis is away are missed, later ones arrive', async () => {
+  test('a note the store refused is not published', async () => {
+    const [a, b] = replicas as [(typeof replicas)[0], (typeof replicas)[0]];
+    const watcher = watch(b.feed, AREA);
+    await watcher.registered;
+    // Another program wrote a string where the store keeps the place's list: the script refuses.
+    await redis.cli('SET', `${PREFIX}loc:6,5`, 'not a list');
+    await assert.rejects(post(a.core, ['refused'], 6));
+    await post(a.core, ['stored']);
+    await waitUntil('the stored note arrived', () => watcher.notes.length >= 1);
+    await sleep(200);
+    assert.deepEqual(watcher.notes, ['stored']);
+    watcher.call.cancel();
+  });
+
+  test('a lost subscription ends the watchers UNAVAILABLE; once it is back, new notes arrive', async () => {
     const [a, b] = replicas as [(typeof replicas)[0], (typeof replicas)[0]];
     const before = watch(b.feed, AREA);
     await before.registered;
@@ -151,19 +172,15 @@ describe('live notes over Redis pub/sub', { timeout: 60_000 }, () => {
     const ended = await before.status;
     assert.equal(ended.code, grpc.status.UNAVAILABLE);
     assert.equal(ended.details, 'live notes interrupted');
-    await waitUntil('B knows its bus is down', () => !b.wired.bus.isLive());
+    await waitUntil('B knows its bus is down', () => !b.notes.bus.isLive());
     const refused = await watch(b.feed, AREA).status;
     assert.equal(refused.code, grpc.status.UNAVAILABLE);
     assert.equal(refused.details, 'live notes unavailable');
-    // Stored by A while Redis is down: its live copy is dropped, not queued.
-    await post(a.core, ['while-down']);
+    // Not stored while Redis is down, so never published: nothing is queued for later.
+    await assert.rejects(post(a.core, ['while-down']));
 
     redis = await startRedis(redis.port);
-    await waitUntil(
-      'both buses are subscribed again',
-      () => replicas.every((r) => r.wired.bus.isLive()),
-      15_000,
-    );
+    await waitUntil('both stores are available and both buses subscribed again', allLive, 15_000);
     const after = watch(b.feed, AREA);
     await after.registered;
     await post(a.core, ['after']);

@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { formatHostPort } from '../../common/cli-options.js';
 import { DEFAULT_FEATURE_DB, loadFeatures } from '../../core-server/features.js';
 import {
-  createMemoryNoteStore,
+  createMemoryNotes,
   DEFAULT_NOTE_LIMITS,
   type NoteStoreLimits,
 } from '../../core-server/notes/index.js';
@@ -26,9 +26,12 @@ export async function startCore(
   overrides: Partial<CoreServerOptions> & { noteLimits?: Partial<NoteStoreLimits>; port?: number } = {},
 ): Promise<RunningCore> {
   const { noteLimits, port = 0, ...rest } = overrides;
+  // A store passed without its bus keeps this one, on which nothing is published: no live notes.
+  const notes = createMemoryNotes({ ...DEFAULT_NOTE_LIMITS, ...noteLimits });
   const server = createCoreServer({
     features: loadFeatures(DEFAULT_FEATURE_DB),
-    notes: createMemoryNoteStore({ ...DEFAULT_NOTE_LIMITS, ...noteLimits }),
+    notes: notes.store,
+    bus: notes.bus,
     maxMessageBytes: 1024 * 1024,
     maxConcurrentStreams: 1000,
     logger: pino({ level: 'silent' }),

@@ -1,10 +1,11 @@
 /**
- * How stored notes reach the watchers: the note store publishes each note once, right after its
- * append succeeded, and every core's feed subscribes. The memory bus reaches the watchers of this
- * process; a shared bus (redis-note-bus.ts) reaches every replica's. Publishing from the store's
- * append, and only there, is what makes the order watchers see follow the store.
+ * How stored notes reach the live-notes feed. Each store comes with its bus (createNotes), and the
+ * store is what publishes on it, once per note, only after the append succeeded: so the order the
+ * watchers see is the store's own. The memory store feeds its in-process bus at the end of each
+ * append; the Redis store's append script publishes on the channel that every core's bus
+ * subscribes to (redis-note-bus.ts).
  */
-import type { StoredNote } from '../notes/index.js';
+import type { StoredNote } from './note-store.js';
 
 export interface NoteBusSubscriber {
   /** A published note, in publication order. Must not throw. */
@@ -17,21 +18,20 @@ export interface NoteBusSubscriber {
 }
 
 export interface NoteBus {
-  /** Hands `note` to every subscriber (of every replica, for a shared bus); at most once. Never throws. */
-  publish(note: StoredNote): void;
   /** Returns the unsubscribe. */
   subscribe(subscriber: NoteBusSubscriber): () => void;
-  /** Whether a note published now reaches this process's subscribers. */
+  /** Whether a note stored now reaches this process's subscribers. */
   isLive(): boolean;
-  /** Releases connections; later publishes are dropped. */
+  /** Releases connections; notes stored after it reach no one. */
   close(): Promise<void>;
 }
 
 /**
  * In-process bus: `publish` calls the subscribers synchronously, so a note reaches the watchers in
- * the same turn as the append that stored it, in append order. Never interrupted.
+ * the same turn as the append that stored it, in append order. Never interrupted. Only the memory
+ * store publishes on it.
  */
-export function createMemoryNoteBus(): NoteBus {
+export function createMemoryNoteBus(): NoteBus & { publish(note: StoredNote): void } {
   const subscribers = new Set<NoteBusSubscriber>();
   let closed = false;
   return {
