@@ -6,7 +6,7 @@ export const routechatOptionSpecs = {
   url: {
     env: 'ROUTECHAT_URL',
     description: 'Gateway WebSocket endpoint',
-    defaultText: 'ws://127.0.0.1:8080/v1/routechat',
+    default: 'ws://127.0.0.1:8080/v1/routechat',
   },
   token: { env: 'ROUTECHAT_TOKEN', description: 'Bearer token (sent as the bearer.<token> subprotocol)' },
   note: {
@@ -25,25 +25,22 @@ export const routechatOptionSpecs = {
   'handshake-timeout': {
     env: 'ROUTECHAT_HANDSHAKE_TIMEOUT',
     description: 'Give up on a connection attempt without a handshake answer after this many ms',
-    defaultText: '10000',
+    default: '10000',
   },
 } as const satisfies OptionSpecs;
 
 export const routechatConfigSchema = z.object({
-  url: z
-    .url({ protocol: /^wss?$/, error: 'expected a ws:// or wss:// URL' })
-    .default('ws://127.0.0.1:8080/v1/routechat'),
+  url: z.url({ protocol: /^wss?$/, error: 'expected a ws:// or wss:// URL' }),
   token: z
     .string()
     .regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, { error: 'a token may use HTTP token characters only' })
     .optional(),
   note: z.string().optional(),
-  demo: z.boolean().default(false),
-  json: z.boolean().default(false),
-  reconnect: z.boolean().default(false),
+  demo: z.boolean(),
+  json: z.boolean(),
+  reconnect: z.boolean(),
   'handshake-timeout': z.coerce
     .number({ error: 'expected milliseconds' })
     .int({ error: 'expected milliseconds' })
-    .min(1, { error: 'expected at least 1 ms' })
-    .default(10_000),
+    .min(1, { error: 'expected at least 1 ms' }),
 });

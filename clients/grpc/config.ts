@@ -3,15 +3,11 @@ import { z } from 'zod';
 import { hostPort, type OptionSpecs } from '../../common/cli-options.js';
 
 export const grpcClientOptionSpecs = {
-  server: {
-    env: 'ROUTEGUIDE_SERVER',
-    description: 'RouteGuide server to call',
-    defaultText: '127.0.0.1:50051',
-  },
+  server: { env: 'ROUTEGUIDE_SERVER', description: 'RouteGuide server to call', default: '127.0.0.1:50051' },
   json: { env: 'ROUTEGUIDE_JSON', description: 'Print one JSON object per line', type: 'boolean' },
 } as const satisfies OptionSpecs;
 
 export const grpcClientConfigSchema = z.object({
-  server: hostPort.default({ host: '127.0.0.1', port: 50051 }),
-  json: z.boolean().default(false),
+  server: hostPort,
+  json: z.boolean(),
 });
