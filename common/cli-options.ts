@@ -7,12 +7,14 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 
 export interface OptionSpec {
-  /** Flag name without dashes, e.g. `listen`. */
+  /** Environment variable read when the flag is not given. */
   readonly env: string;
   readonly description: string;
-  /** Shown in --help; the schema's own default is what applies. */
-  readonly defaultText?: string;
-  /** `boolean` options are flags without a value. */
+  /** The default as a user would type it: --help shows it, and the schema parses it (`withDefaults`). */
+  readonly default?: string;
+  /** Instead of `default`: words for a default no flag value spells; the schema or program applies it. */
+  readonly defaultNote?: string;
+  /** `boolean` options are flags without a value, off unless given. */
   readonly type?: 'string' | 'boolean';
   /** May be given several times (values are comma-joined). */
   readonly multiple?: boolean;
@@ -25,11 +27,15 @@ export class ConfigError extends Error {
 
 export type OptionSpecs = Readonly<Record<string, OptionSpec>>;
 
+/** What --help and the docs show as an option's default. */
+export const shownDefault = (spec: OptionSpec): string | undefined => spec.default ?? spec.defaultNote;
+
 export function helpText(program: string, summary: string, specs: OptionSpecs): string {
   const lines = [`Usage: ${program} [options]`, '', summary, '', 'Options:'];
   for (const [flag, spec] of Object.entries(specs)) {
     const value = spec.type === 'boolean' ? '' : ' VALUE';
-    const dflt = spec.defaultText === undefined ? '' : ` (default: ${spec.defaultText})`;
+    const shown = shownDefault(spec);
+    const dflt = shown === undefined ? '' : ` (default: ${shown})`;
     lines.push(`  --${flag}${value}`.padEnd(34) + `${spec.description}${dflt} [env ${spec.env}]`);
   }
   lines.push(`  --help`.padEnd(34) + 'Show this help and exit');
@@ -75,13 +81,26 @@ export function readRawOptions(
   return { help: values.help === true, raw };
 }
 
-/** Validates raw values with `schema`; the first problem becomes a one-line ConfigError naming the flag. */
+/**
+ * `raw` plus each absent option's default text (boolean flags: off), for the schema to parse like a
+ * flag's value: --help then shows what applies, and a default its schema refuses fails a test.
+ */
+export function withDefaults(specs: OptionSpecs, raw: Record<string, unknown>): Record<string, unknown> {
+  const filled = { ...raw };
+  for (const [flag, spec] of Object.entries(specs)) {
+    const fallback = spec.default ?? (spec.type === 'boolean' ? false : undefined);
+    if (filled[flag] === undefined && fallback !== undefined) filled[flag] = fallback;
+  }
+  return filled;
+}
+
+/** Validates raw values and defaults; the first problem becomes a one-line ConfigError naming the flag. */
 export function parseOptions<S extends z.ZodType>(
   schema: S,
   raw: Record<string, unknown>,
   specs: OptionSpecs,
 ): Readonly<z.output<S>> {
-  const result = schema.safeParse(raw);
+  const result = schema.safeParse(withDefaults(specs, raw));
   if (!result.success) {
     const issue = result.error.issues[0];
     const key = String(issue?.path[0] ?? '');

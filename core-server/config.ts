@@ -6,6 +6,7 @@ import {
   duration,
   grpcMessageSize,
   hostPort,
+  hostPortOrOff,
   logLevel,
   nonNegativeInt,
   type OptionSpecs,
@@ -26,74 +27,74 @@ export const coreOptionSpecs = {
   listen: {
     env: 'CORE_LISTEN',
     description: 'Address to serve gRPC on; port 0 picks a free port',
-    defaultText: '127.0.0.1:50051',
+    default: '127.0.0.1:50051',
   },
   db: {
     env: 'CORE_DB',
     description: 'Feature database (JSON array of {name, location})',
-    defaultText: 'the bundled 100-feature set',
+    defaultNote: 'the bundled 100-feature set',
   },
   'max-notes-per-location': {
     env: 'CORE_MAX_NOTES_PER_LOCATION',
     description: 'RouteChat notes kept per location, oldest evicted',
-    defaultText: String(DEFAULT_NOTE_LIMITS.maxNotesPerLocation),
+    default: String(DEFAULT_NOTE_LIMITS.maxNotesPerLocation),
   },
   'max-total-notes': {
     env: 'CORE_MAX_TOTAL_NOTES',
     description: 'RouteChat notes kept in all, oldest evicted',
-    defaultText: String(DEFAULT_NOTE_LIMITS.maxTotalNotes),
+    default: String(DEFAULT_NOTE_LIMITS.maxTotalNotes),
   },
   'max-total-note-bytes': {
     env: 'CORE_MAX_TOTAL_NOTE_BYTES',
     description: 'Message bytes kept in all, oldest evicted',
-    defaultText: '64MiB',
+    default: `${DEFAULT_NOTE_LIMITS.maxTotalBytes / 1024 ** 2}MiB`,
   },
   'note-store': {
     env: 'CORE_NOTE_STORE',
     description:
       'Where notes live: memory, redis://[user:pass@]HOST:PORT[/DB], rediss://… (TLS) or redis-sentinel://HOST:PORT[,HOST:PORT]/MASTERNAME[/DB]; cores on one Redis share one world',
-    defaultText: 'memory',
+    default: 'memory',
   },
   'redis-key-prefix': {
     env: 'CORE_REDIS_KEY_PREFIX',
     description: 'Prefix of every Redis key, so several deployments can share one Redis',
-    defaultText: 'routeguide:',
+    default: 'routeguide:',
   },
   'redis-command-timeout': {
     env: 'CORE_REDIS_COMMAND_TIMEOUT',
     description: 'Longest wait for one Redis command; then the stream ends UNAVAILABLE',
-    defaultText: '2s',
+    default: '2s',
   },
   'redis-wait-replicas': {
     env: 'CORE_REDIS_WAIT_REPLICAS',
     description:
       'Replicas that must acknowledge each note (Redis WAIT) before it is confirmed; 0 does not wait',
-    defaultText: '0',
+    default: '0',
   },
   'feed-watcher-buffer': {
     env: 'CORE_FEED_WATCHER_BUFFER',
     description: 'Live-notes bytes queued to one NoteFeed watcher before it ends RESOURCE_EXHAUSTED',
-    defaultText: '1MiB',
+    default: `${DEFAULT_FEED_LIMITS.maxQueuedBytesPerWatcher / 1024 ** 2}MiB`,
   },
   'feed-max-watchers': {
     env: 'CORE_FEED_MAX_WATCHERS',
     description: 'NoteFeed watchers open at once; more are refused RESOURCE_EXHAUSTED',
-    defaultText: String(DEFAULT_FEED_LIMITS.maxWatchers),
+    default: String(DEFAULT_FEED_LIMITS.maxWatchers),
   },
   'max-message-size': {
     env: 'CORE_MAX_MESSAGE_SIZE',
     description: 'Largest gRPC message received or sent',
-    defaultText: '1MiB',
+    default: '1MiB',
   },
   'max-concurrent-streams': {
     env: 'CORE_MAX_CONCURRENT_STREAMS',
     description: 'HTTP/2 streams per client connection',
-    defaultText: '1000',
+    default: '1000',
   },
   'metrics-listen': {
     env: 'CORE_METRICS_LISTEN',
     description: 'Address of the Prometheus /metrics endpoint ("off" disables)',
-    defaultText: '127.0.0.1:9464',
+    default: '127.0.0.1:9464',
   },
   'tls-cert': { env: 'CORE_TLS_CERT', description: 'PEM certificate file: serve gRPC over TLS' },
   'tls-key': { env: 'CORE_TLS_KEY', description: 'PEM private key file for --tls-cert' },
@@ -105,43 +106,41 @@ export const coreOptionSpecs = {
   'shutdown-grace': {
     env: 'CORE_SHUTDOWN_GRACE',
     description: 'Time in-flight calls get to finish on SIGTERM/SIGINT',
-    defaultText: '10s',
+    default: '10s',
   },
   'log-level': {
     env: 'LOG_LEVEL',
     description: 'fatal, error, warn, info, debug, trace or silent',
-    defaultText: 'info',
+    default: 'info',
   },
 } as const satisfies OptionSpecs;
 
 export const coreConfigSchema = z.object({
-  listen: hostPort.default({ host: '127.0.0.1', port: 50051 }),
+  listen: hostPort,
   db: z.string().min(1).default(DEFAULT_FEATURE_DB),
-  'max-notes-per-location': positiveInt.default(DEFAULT_NOTE_LIMITS.maxNotesPerLocation),
-  'max-total-notes': positiveInt.default(DEFAULT_NOTE_LIMITS.maxTotalNotes),
-  'max-total-note-bytes': byteSize.default(DEFAULT_NOTE_LIMITS.maxTotalBytes),
-  'note-store': noteStoreSpec.default({ kind: 'memory' }),
-  'redis-key-prefix': z.string().max(256).default('routeguide:'),
-  'redis-command-timeout': duration.pipe(z.number().int().min(10)).default(2000),
-  'redis-wait-replicas': nonNegativeInt.default(0),
-  'feed-watcher-buffer': byteSize
-    .pipe(
-      z
-        .number()
-        .int()
-        .min(4096)
-        .max(16 * 1024 * 1024),
-    )
-    .default(DEFAULT_FEED_LIMITS.maxQueuedBytesPerWatcher),
-  'feed-max-watchers': positiveInt.default(DEFAULT_FEED_LIMITS.maxWatchers),
-  'max-message-size': grpcMessageSize.default(1024 * 1024),
-  'max-concurrent-streams': positiveInt.default(1000),
-  'metrics-listen': z.union([z.literal('off'), hostPort]).default({ host: '127.0.0.1', port: 9464 }),
+  'max-notes-per-location': positiveInt,
+  'max-total-notes': positiveInt,
+  'max-total-note-bytes': byteSize,
+  'note-store': noteStoreSpec,
+  'redis-key-prefix': z.string().max(256),
+  'redis-command-timeout': duration.pipe(z.number().int().min(10)),
+  'redis-wait-replicas': nonNegativeInt,
+  'feed-watcher-buffer': byteSize.pipe(
+    z
+      .number()
+      .int()
+      .min(4096)
+      .max(16 * 1024 * 1024),
+  ),
+  'feed-max-watchers': positiveInt,
+  'max-message-size': grpcMessageSize,
+  'max-concurrent-streams': positiveInt,
+  'metrics-listen': hostPortOrOff,
   'tls-cert': z.string().min(1).optional(),
   'tls-key': z.string().min(1).optional(),
   'auth-tokens': csv.optional(),
-  'shutdown-grace': duration.default(10_000),
-  'log-level': logLevel.default('info'),
+  'shutdown-grace': duration,
+  'log-level': logLevel,
 });
 
 export type CoreConfig = z.output<typeof coreConfigSchema>;

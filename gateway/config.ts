@@ -11,6 +11,7 @@ import {
   nonNegativeInt,
   type OptionSpecs,
   positiveInt,
+  withDefaults,
 } from '../common/cli-options.js';
 import { DEFAULT_FRAME_LIMITS, http2RequestHeaderProblem } from '../protocol/common/index.js';
 import {
@@ -31,108 +32,108 @@ export const gatewayOptionSpecs = {
   listen: {
     env: 'GATEWAY_LISTEN',
     description: 'Address to serve HTTP/WebSocket on; port 0 picks a free port',
-    defaultText: '127.0.0.1:8080',
+    default: '127.0.0.1:8080',
   },
   core: {
     env: 'GATEWAY_CORE',
     description:
       'RouteGuide gRPC server(s) to relay to: HOST:PORT, a DNS name resolving to several, or a comma-separated list of IP:PORT; streams are spread over the serving ones',
-    defaultText: '127.0.0.1:50051',
+    default: '127.0.0.1:50051',
   },
   'allowed-origins': {
     env: 'GATEWAY_ALLOWED_ORIGINS',
     description:
       'Origins allowed to open a WebSocket (scheme://host[:port], comma-separated; "*" allows any)',
-    defaultText: 'same origin + localhost',
+    defaultNote: 'same origin + localhost',
   },
   'forward-headers': {
     env: 'GATEWAY_FORWARD_HEADERS',
     description: 'Upgrade request headers passed to the core as gRPC metadata',
-    defaultText: 'authorization,x-request-id,traceparent',
+    default: 'authorization,x-request-id,traceparent',
   },
   'max-frame-size': {
     env: 'GATEWAY_MAX_FRAME_SIZE',
     description: 'Largest WebSocket message accepted (bigger: close 1009)',
-    defaultText: '64KiB',
+    default: '64KiB',
   },
   'max-message-size': {
     env: 'GATEWAY_MAX_MESSAGE_SIZE',
     description: 'Largest gRPC message sent to or received from the core',
-    defaultText: '1MiB',
+    default: '1MiB',
   },
   'max-rejected-frames': {
     env: 'GATEWAY_MAX_REJECTED_FRAMES',
     description: 'Rejected frames tolerated per connection before close 1008',
-    defaultText: '20',
+    default: '20',
   },
   'socket-high-water-mark': {
     env: 'GATEWAY_SOCKET_HIGH_WATER_MARK',
     description:
       'Bytes queued to a client before its calls are paused (v2: and the socket is not read until it drains)',
-    defaultText: '1MiB',
+    default: '1MiB',
   },
   'slow-reader-timeout': {
     env: 'GATEWAY_SLOW_READER_TIMEOUT',
     description:
       'Protocol v2: a client that leaves more than --socket-high-water-mark unread this long is closed with 1008 (0 disables)',
-    defaultText: '30s',
+    default: '30s',
   },
   'heartbeat-interval': {
     env: 'GATEWAY_HEARTBEAT_INTERVAL',
     description: 'Ping period; a peer that misses a pong is dropped (0 disables)',
-    defaultText: '30s',
+    default: '30s',
   },
   'core-keepalive': {
     env: 'GATEWAY_CORE_KEEPALIVE',
     description: 'HTTP/2 keepalive ping period towards the core',
-    defaultText: '30s',
+    default: '30s',
   },
   'max-streams-per-channel': {
     env: 'GATEWAY_MAX_STREAMS_PER_CHANNEL',
     description: 'RouteChat calls per HTTP/2 connection to the core before another is opened',
-    defaultText: '100',
+    default: '100',
   },
   'core-ca': { env: 'GATEWAY_CORE_CA', description: 'PEM CA file: reach the core over TLS' },
   'max-connections': {
     env: 'GATEWAY_MAX_CONNECTIONS',
     description: 'Open WebSockets in all; past it upgrades get 503 + Retry-After',
-    defaultText: '10000',
+    default: '10000',
   },
   'max-connections-per-ip': {
     env: 'GATEWAY_MAX_CONNECTIONS_PER_IP',
     description: 'Open WebSockets per client address',
-    defaultText: '100',
+    default: '100',
   },
   'rate-limit': {
     env: 'GATEWAY_RATE_LIMIT',
     description: 'Frames per second per connection (0: unlimited); over it the socket is paused',
-    defaultText: '200',
+    default: '200',
   },
   'rate-burst': {
     env: 'GATEWAY_RATE_BURST',
     description: 'Frames a connection may send at once above the rate',
-    defaultText: '400',
+    default: '400',
   },
   'flood-grace': {
     env: 'GATEWAY_FLOOD_GRACE',
     description: 'Sending at or over the rate this long closes with 1008',
-    defaultText: '10s',
+    default: '10s',
   },
   'idle-timeout': {
     env: 'GATEWAY_IDLE_TIMEOUT',
     description: 'No frame either way this long ends the stream: DEADLINE_EXCEEDED (0 disables)',
-    defaultText: '10m',
+    default: '10m',
   },
   'max-stream-lifetime': {
     env: 'GATEWAY_MAX_STREAM_LIFETIME',
     description:
       'Longest a stream may live: DEADLINE_EXCEEDED (v1: the socket then closes; v2: that stream only) (0 disables)',
-    defaultText: '0',
+    default: '0',
   },
   'header-timeout': {
     env: 'GATEWAY_HEADER_TIMEOUT',
     description: 'Time a client gets to send its request headers (slowloris)',
-    defaultText: '10s',
+    default: '10s',
   },
   'auth-tokens': {
     env: 'GATEWAY_AUTH_TOKENS',
@@ -158,33 +159,33 @@ export const gatewayOptionSpecs = {
     env: 'GATEWAY_TRUST_PROXY',
     description:
       'Behind a reverse proxy: "true", or the proxy addresses/CIDRs (comma-separated) whose X-Forwarded-For/-Proto/-Host are believed',
-    defaultText: 'false',
+    default: 'false',
   },
   'metrics-listen': {
     env: 'GATEWAY_METRICS_LISTEN',
     description:
       'Address of the Prometheus /metrics endpoint, apart from the public one ("off" disables; in a cluster the primary serves every worker\'s)',
-    defaultText: 'off',
+    default: 'off',
   },
   'shutdown-grace': {
     env: 'GATEWAY_SHUTDOWN_GRACE',
     description: 'Time open streams get to finish on SIGTERM/SIGINT',
-    defaultText: '10s',
+    default: '10s',
   },
   'static-dir': {
     env: 'GATEWAY_STATIC_DIR',
     description: 'Directory of the browser client served at /',
-    defaultText: 'clients/browser/dist',
+    defaultNote: 'clients/browser/dist',
   },
   'log-level': {
     env: 'LOG_LEVEL',
     description: 'fatal, error, warn, info, debug, trace or silent',
-    defaultText: 'info',
+    default: 'info',
   },
   proto: {
     env: 'GATEWAY_PROTO',
     description: 'Protocol v2: .proto file whose services /v2 relays (repeatable, comma-separated)',
-    defaultText: 'proto/route_guide.proto,proto/note_feed.proto',
+    defaultNote: 'proto/route_guide.proto,proto/note_feed.proto',
     multiple: true,
   },
   reflection: {
@@ -196,32 +197,30 @@ export const gatewayOptionSpecs = {
     env: 'GATEWAY_METHODS',
     description:
       'Protocol v2: methods /v2 may call, as patterns (package.Service/Method, * any run of characters; comma-separated); others get PERMISSION_DENIED',
-    defaultText: 'every method of the loaded services',
+    defaultNote: 'every method of the loaded services',
   },
   'max-streams-per-socket': {
     env: 'GATEWAY_MAX_STREAMS_PER_SOCKET',
     description: 'Protocol v2: open streams per WebSocket; one more open gets RESOURCE_EXHAUSTED',
-    defaultText: String(DEFAULT_MAX_STREAMS_PER_SOCKET),
+    default: String(DEFAULT_MAX_STREAMS_PER_SOCKET),
   },
   'max-server-streams-per-socket': {
     env: 'GATEWAY_MAX_SERVER_STREAMS_PER_SOCKET',
     description:
       'Protocol v2: open server-streaming calls (NoteFeed/Watch, ListFeatures) per WebSocket; one more open gets RESOURCE_EXHAUSTED',
-    defaultText: String(DEFAULT_MAX_SERVER_STREAMS_PER_SOCKET),
+    default: String(DEFAULT_MAX_SERVER_STREAMS_PER_SOCKET),
   },
   'max-server-streams-per-ip': {
     env: 'GATEWAY_MAX_SERVER_STREAMS_PER_IP',
     description:
       'Protocol v2: open server-streaming calls per client address, over all its WebSockets (per gateway process); one more open gets RESOURCE_EXHAUSTED',
-    defaultText: String(DEFAULT_MAX_SERVER_STREAMS_PER_IP),
+    default: String(DEFAULT_MAX_SERVER_STREAMS_PER_IP),
   },
 } as const satisfies OptionSpecs;
 
 export const gatewayConfigSchema = z.object({
-  listen: hostPort.default({ host: '127.0.0.1', port: 8080 }),
-  core: csv
-    .pipe(z.array(hostPort).min(1, { error: 'expected HOST:PORT[,HOST:PORT…]' }))
-    .default([{ host: '127.0.0.1', port: 50051 }]),
+  listen: hostPort,
+  core: csv.pipe(z.array(hostPort).min(1, { error: 'expected HOST:PORT[,HOST:PORT…]' })),
   'allowed-origins': csv
     .superRefine((entries, ctx) => {
       const problem = entries.map(allowListEntryProblem).find((p) => p !== undefined);
@@ -238,32 +237,29 @@ export const gatewayConfigSchema = z.object({
           code: 'custom',
           message: `${forbidden} cannot be sent over HTTP/2 (RFC 9113 §8.2.2)`,
         });
-    })
-    .default(['authorization', 'x-request-id', 'traceparent']),
-  'max-frame-size': byteSize
-    .pipe(
-      z
-        .number()
-        .int()
-        .min(256)
-        .max(16 * 1024 * 1024),
-    )
-    .default(64 * 1024),
-  'max-message-size': grpcMessageSize.default(1024 * 1024),
-  'max-rejected-frames': positiveInt.default(20),
-  'socket-high-water-mark': byteSize.pipe(z.number().int().min(1024)).default(1024 * 1024),
-  'heartbeat-interval': duration.default(30_000),
-  'core-keepalive': duration.pipe(z.number().min(1000)).default(30_000),
-  'max-streams-per-channel': positiveInt.default(100),
+    }),
+  'max-frame-size': byteSize.pipe(
+    z
+      .number()
+      .int()
+      .min(256)
+      .max(16 * 1024 * 1024),
+  ),
+  'max-message-size': grpcMessageSize,
+  'max-rejected-frames': positiveInt,
+  'socket-high-water-mark': byteSize.pipe(z.number().int().min(1024)),
+  'heartbeat-interval': duration,
+  'core-keepalive': duration.pipe(z.number().min(1000)),
+  'max-streams-per-channel': positiveInt,
   'core-ca': z.string().min(1).optional(),
-  'max-connections': positiveInt.default(10_000),
-  'max-connections-per-ip': positiveInt.default(100),
-  'rate-limit': nonNegativeInt.default(200),
-  'rate-burst': positiveInt.default(400),
-  'flood-grace': duration.default(10_000),
-  'idle-timeout': duration.default(600_000),
-  'max-stream-lifetime': duration.default(0),
-  'header-timeout': duration.pipe(z.number().min(100)).default(10_000),
+  'max-connections': positiveInt,
+  'max-connections-per-ip': positiveInt,
+  'rate-limit': nonNegativeInt,
+  'rate-burst': positiveInt,
+  'flood-grace': duration,
+  'idle-timeout': duration,
+  'max-stream-lifetime': duration,
+  'header-timeout': duration.pipe(z.number().min(100)),
   'auth-tokens': csv.optional(),
   'auth-tokens-file': z.string().min(1).optional(),
   'jwt-key': z.string().min(1).optional(),
@@ -272,22 +268,20 @@ export const gatewayConfigSchema = z.object({
   'jwt-audience': z.string().min(1).optional(),
   'tls-cert': z.string().min(1).optional(),
   'tls-key': z.string().min(1).optional(),
-  'trust-proxy': csv
-    .transform((items): boolean | string[] =>
-      items.length === 1 && /^(true|false)$/.test(items[0] ?? '') ? items[0] === 'true' : items,
-    )
-    .default(false),
-  'metrics-listen': hostPortOrOff.default('off'),
-  'shutdown-grace': duration.default(10_000),
+  'trust-proxy': csv.transform((items): boolean | string[] =>
+    items.length === 1 && /^(true|false)$/.test(items[0] ?? '') ? items[0] === 'true' : items,
+  ),
+  'metrics-listen': hostPortOrOff,
+  'shutdown-grace': duration,
   'static-dir': z.string().min(1).optional(),
-  'log-level': logLevel.default('info'),
+  'log-level': logLevel,
   proto: csv.optional(),
-  reflection: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]).default(false),
+  reflection: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]),
   methods: csv.default([]),
-  'max-streams-per-socket': positiveInt.default(DEFAULT_MAX_STREAMS_PER_SOCKET),
-  'max-server-streams-per-socket': positiveInt.default(DEFAULT_MAX_SERVER_STREAMS_PER_SOCKET),
-  'max-server-streams-per-ip': positiveInt.default(DEFAULT_MAX_SERVER_STREAMS_PER_IP),
-  'slow-reader-timeout': duration.default(30_000),
+  'max-streams-per-socket': positiveInt,
+  'max-server-streams-per-socket': positiveInt,
+  'max-server-streams-per-ip': positiveInt,
+  'slow-reader-timeout': duration,
 });
 
 export type GatewayConfig = z.output<typeof gatewayConfigSchema>;
@@ -302,10 +296,10 @@ export function checkGatewayConfig(config: GatewayConfig): string | undefined {
   return undefined;
 }
 
-/** Defaults for embedding and tests: the schema applied to nothing. */
+/** Defaults for embedding and tests: the schema applied to the specs' defaults. */
 export const defaultGatewayConfig = (
   overrides: Partial<z.input<typeof gatewayConfigSchema>> = {},
-): GatewayConfig => gatewayConfigSchema.parse(overrides);
+): GatewayConfig => gatewayConfigSchema.parse(withDefaults(gatewayOptionSpecs, overrides));
 
 /** v1's socket limits from the settings. */
 export const v1Limits = (config: GatewayConfig): V1Limits => ({

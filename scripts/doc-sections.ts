@@ -1,5 +1,5 @@
 /** Generated sections of the Markdown docs, between BEGIN/END GENERATED markers. */
-import type { OptionSpecs } from '../common/cli-options.js';
+import { type OptionSpecs, shownDefault } from '../common/cli-options.js';
 import { coreOptionSpecs } from '../core-server/config.js';
 import { gatewayOptionSpecs } from '../gateway/config.js';
 import {
@@ -56,8 +56,9 @@ function rejectReasonTable(): string {
 function settingsTable(specs: OptionSpecs): string {
   const rows = ['| flag | environment | default | meaning |', '| --- | --- | --- | --- |'];
   for (const [flag, spec] of Object.entries(specs)) {
+    const shown = shownDefault(spec);
     rows.push(
-      `| \`--${flag}\` | \`${spec.env}\` | ${spec.defaultText === undefined ? '' : `\`${spec.defaultText}\``} | ${escapeCell(spec.description)} |`,
+      `| \`--${flag}\` | \`${spec.env}\` | ${shown === undefined ? '' : `\`${shown}\``} | ${escapeCell(spec.description)} |`,
     );
   }
   return rows.join('\n');
@@ -75,7 +76,7 @@ function v2RejectReasonTable(): string {
 /** Every limit of a v2 socket, with its flag (and default) or constant, and what going over it gets. */
 function v2LimitsTable(): string {
   const flag = (name: keyof typeof gatewayOptionSpecs) =>
-    `\`--${name}\` (${(gatewayOptionSpecs[name] as { defaultText?: string }).defaultText ?? ''})`;
+    `\`--${name}\` (${shownDefault(gatewayOptionSpecs[name]) ?? ''})`;
   const rows: [string, string, string][] = [
     ['WebSocket message size', flag('max-frame-size'), 'close 1009'],
     [

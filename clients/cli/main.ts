@@ -5,14 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
-import { z } from 'zod';
-import {
-  ConfigError,
-  helpText,
-  type OptionSpecs,
-  parseOptions,
-  readRawOptions,
-} from '../../common/cli-options.js';
+import { ConfigError, helpText, parseOptions, readRawOptions } from '../../common/cli-options.js';
 import {
   type CallStatus,
   type ErrorFrame,
@@ -21,56 +14,11 @@ import {
   RouteChatSocket,
   StatusCode,
 } from '../lib/index.js';
+import { routechatConfigSchema as schema, routechatOptionSpecs as specs } from './config.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
 import { DEMO_NOTES, fromList, jsonLines, type NoteInput, parseNoteArg } from './note-sources.js';
 
 const PROGRAM = 'routechat';
-
-const specs = {
-  url: {
-    env: 'ROUTECHAT_URL',
-    description: 'Gateway WebSocket endpoint',
-    defaultText: 'ws://127.0.0.1:8080/v1/routechat',
-  },
-  token: { env: 'ROUTECHAT_TOKEN', description: 'Bearer token (sent as the bearer.<token> subprotocol)' },
-  note: {
-    env: 'ROUTECHAT_NOTE',
-    description:
-      'Send LAT,LNG,TEXT instead of reading stdin (degrees if a coordinate has a decimal point, e.g. 40.7,-74.0,hi; E7 integers otherwise; repeat for more)',
-    multiple: true,
-  },
-  demo: { env: 'ROUTECHAT_DEMO', description: "Send the seed scenario's six notes", type: 'boolean' },
-  json: { env: 'ROUTECHAT_JSON', description: 'Print one JSON object per line', type: 'boolean' },
-  reconnect: {
-    env: 'ROUTECHAT_RECONNECT',
-    description: 'Reconnect through restarts (backoff with jitter); notes wait and go out on the next stream',
-    type: 'boolean',
-  },
-  'handshake-timeout': {
-    env: 'ROUTECHAT_HANDSHAKE_TIMEOUT',
-    description: 'Give up on a connection attempt without a handshake answer after this many ms',
-    defaultText: '10000',
-  },
-} as const satisfies OptionSpecs;
-
-const schema = z.object({
-  url: z
-    .url({ protocol: /^wss?$/, error: 'expected a ws:// or wss:// URL' })
-    .default('ws://127.0.0.1:8080/v1/routechat'),
-  token: z
-    .string()
-    .regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, { error: 'a token may use HTTP token characters only' })
-    .optional(),
-  note: z.string().optional(),
-  demo: z.boolean().default(false),
-  json: z.boolean().default(false),
-  reconnect: z.boolean().default(false),
-  'handshake-timeout': z.coerce
-    .number({ error: 'expected milliseconds' })
-    .int({ error: 'expected milliseconds' })
-    .min(1, { error: 'expected at least 1 ms' })
-    .default(10_000),
-});
 
 /** Failures in a row before `--reconnect` gives up (the count resets once a stream works). */
 const RECONNECT_RETRIES = 20;

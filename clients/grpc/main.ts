@@ -1,30 +1,15 @@
 /** `npm run client:grpc -- --server HOST:PORT [--json]`: the canonical walkthrough over native gRPC. */
 import * as grpc from '@grpc/grpc-js';
-import { z } from 'zod';
 import {
   ConfigError,
   formatHostPort,
   helpText,
-  hostPort,
-  type OptionSpecs,
   parseOptions,
   readRawOptions,
 } from '../../common/cli-options.js';
 import { routeguide } from '../../proto/index.js';
+import { grpcClientConfigSchema as schema, grpcClientOptionSpecs as specs } from './config.js';
 import { runWalkthrough, type WalkthroughEvent } from './walkthrough.js';
-
-const specs = {
-  server: {
-    env: 'ROUTEGUIDE_SERVER',
-    description: 'RouteGuide server to call',
-    defaultText: '127.0.0.1:50051',
-  },
-  json: { env: 'ROUTEGUIDE_JSON', description: 'Print one JSON object per line', type: 'boolean' },
-} as const satisfies OptionSpecs;
-const schema = z.object({
-  server: hostPort.default({ host: '127.0.0.1', port: 50051 }),
-  json: z.boolean().default(false),
-});
 
 const point = (p: { latitude?: number; longitude?: number } | null | undefined) =>
   `(${(p?.latitude ?? 0) / 1e7}, ${(p?.longitude ?? 0) / 1e7})`;

@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ConfigError, parseOptions, readRawOptions } from '../../common/cli-options.js';
+import type { z } from 'zod';
+import { routechatConfigSchema, routechatOptionSpecs } from '../../clients/cli/config.js';
+import { grpcClientConfigSchema, grpcClientOptionSpecs } from '../../clients/grpc/config.js';
+import {
+  ConfigError,
+  helpText,
+  type OptionSpecs,
+  parseOptions,
+  readRawOptions,
+  shownDefault,
+} from '../../common/cli-options.js';
 import { coreConfigSchema, coreOptionSpecs } from '../../core-server/config.js';
 import {
   checkGatewayConfig,
@@ -9,7 +19,34 @@ import {
   gatewayOptionSpecs,
 } from '../../gateway/config.js';
 
+/** Every program that takes options, as its main.ts hands them to helpText and parseOptions. */
+const PROGRAMS: readonly [string, OptionSpecs, z.ZodType<Readonly<Record<string, unknown>>>][] = [
+  ['routeguide-core', coreOptionSpecs, coreConfigSchema],
+  ['routeguide-gateway', gatewayOptionSpecs, gatewayConfigSchema],
+  ['routechat', routechatOptionSpecs, routechatConfigSchema],
+  ['routeguide-client', grpcClientOptionSpecs, grpcClientConfigSchema],
+];
+
 describe('configuration', () => {
+  test('every default parses with its own schema when the option is absent, and --help shows it', () => {
+    for (const [program, specs, schema] of PROGRAMS) {
+      const help = helpText(program, '', specs).split('\n');
+      // Parsing no options parses every default text; one its schema refuses throws, naming its flag.
+      const absent = parseOptions(schema, readRawOptions(specs, [], {}).raw, specs);
+      for (const [flag, spec] of Object.entries(specs)) {
+        const where = `${program} --${flag}`;
+        assert.ok(spec.default === undefined || spec.defaultNote === undefined, `${where}: one default`);
+        const shown = shownDefault(spec);
+        const line = help.find((l) => l.startsWith(`  --${flag} `)) ?? '';
+        if (shown === undefined) {
+          assert.doesNotMatch(line, /\(default: /, where);
+          // No default --help keeps quiet about: absent is undefined, or off for a boolean flag.
+          assert.equal(absent[flag], spec.type === 'boolean' ? false : undefined, where);
+        } else assert.ok(line.includes(`(default: ${shown}) [env ${spec.env}]`), `${where}: ${line}`);
+      }
+    }
+  });
+
   test('every setting of the core and the gateway has a flag, an env variable and help text', () => {
     for (const [schema, specs] of [
       [coreConfigSchema, coreOptionSpecs],
