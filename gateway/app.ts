@@ -20,7 +20,7 @@ import { routechatPlugin } from './endpoints/v1.js';
 import { v2Plugin } from './endpoints/v2.js';
 import { loadMethodCatalog } from './methods/index.js';
 import type { GatewayMetrics } from './observe/metrics.js';
-import type { ConnectionObserver, V2Observer } from './observe/observer.js';
+import type { ConnectionObserver } from './observe/observer.js';
 import { createSessionRegistry, type SessionRegistry } from './session/registry.js';
 import { type ChannelPool, coreTarget, createChannelPool } from './upstream/index.js';
 import { createUpstream, type Upstream } from './upstream/upstream.js';
@@ -33,7 +33,7 @@ export interface GatewayDeps {
   readonly pool?: ChannelPool;
   readonly observer?: ConnectionObserver;
   /** v2's counterpart of `observer` (connections, streams by method and status, error frames). */
-  readonly v2Observer?: V2Observer;
+  readonly v2Observer?: ConnectionObserver;
   /** Prometheus metrics; when given, they feed the observer (served apart: see run.ts, `--metrics-listen`). */
   readonly metrics?: GatewayMetrics;
 }

@@ -3,7 +3,8 @@
  * back, the responses not yet read, and the `Call` view the application gets. The client that owns
  * the socket (gateway-client.ts) moves it between phases; the record only writes through its host.
  */
-import { type CallStatus, GatewayError, StatusCode } from '../../protocol/common/status.js';
+import { GatewayError } from '../../protocol/common/errors.js';
+import { type CallStatus, StatusCode } from '../../protocol/common/status.js';
 import { type ErrorFrameV2, INITIAL_STREAM_CREDIT } from '../../protocol/v2/index.js';
 import type { Backoff } from './reconnect.js';
 import { createEmitter, type Listener, type TypedEvents } from './typed-events.js';
@@ -41,10 +42,9 @@ export interface Call<Req, Res> extends TypedEvents<CallEvents> {
 
 /** A rejected frame as an error: the status of the frame's code, its details and its reason. */
 export class FrameRejectedError extends GatewayError {
-  readonly reason: ErrorFrameV2['reason'];
+  declare readonly reason: ErrorFrameV2['reason'];
   constructor(frame: ErrorFrameV2) {
-    super(StatusCode[frame.code], frame.message, frame.details);
-    this.reason = frame.reason;
+    super(StatusCode[frame.code], frame.message, { reason: frame.reason, details: frame.details });
   }
 }
 

@@ -7,7 +7,8 @@
  * idempotent unary may be re-sent). Credit frames are handled here, never by the application.
  */
 import type { Feature, Point, Rectangle, RouteNote, RouteSummary } from '../../proto/index.js';
-import { type CallStatus, GatewayError, StatusCode } from '../../protocol/common/status.js';
+import { GatewayError } from '../../protocol/common/errors.js';
+import { type CallStatus, StatusCode } from '../../protocol/common/status.js';
 import {
   type ErrorFrameV2,
   type ServerFrameV2,
@@ -292,7 +293,7 @@ export class GatewayClient<M extends MethodMap = RouteGuideMethods>
   async #check(status: Promise<CallStatus>, rejected: { frame?: ErrorFrameV2 }): Promise<void> {
     const final = await status;
     if (rejected.frame) throw new FrameRejectedError(rejected.frame);
-    if (final.code !== StatusCode.OK) throw new GatewayError(final.code, final.message);
+    if (final.code !== StatusCode.OK) throw GatewayError.from(final);
   }
 
   #setState(state: GatewayClientState): void {

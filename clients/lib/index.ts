@@ -1,6 +1,7 @@
 /** The RouteChat WebSocket client library: what browser pages, the CLI and scripts import. */
 
-export { GatewayError, StatusCode } from '../../protocol/common/status.js';
+export { GatewayError } from '../../protocol/common/errors.js';
+export { StatusCode } from '../../protocol/common/status.js';
 export type {
   CallStatus,
   ErrorDetail,

@@ -3,7 +3,8 @@
  * or the in-flight window is full). Bounded: a full outbox refuses with a typed error, it never
  * drops. Pure (no timers, no sockets), shared by every client of the gateway.
  */
-import { GatewayError, StatusCode } from '../../protocol/common/status.js';
+import { GatewayError } from '../../protocol/common/errors.js';
+import { StatusCode } from '../../protocol/common/status.js';
 
 /** `send()` while the outbox already holds `capacity` notes. Nothing was queued. */
 export class OutboxFullError extends GatewayError {

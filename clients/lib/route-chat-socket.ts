@@ -7,7 +7,8 @@
  * no stream is open and every note gets a fate (see fates.ts for the matching rules).
  */
 import { closeCodeForStatus } from '../../protocol/common/close-codes.js';
-import { type CallStatus, GatewayError, StatusCode } from '../../protocol/common/status.js';
+import { GatewayError } from '../../protocol/common/errors.js';
+import { type CallStatus, StatusCode } from '../../protocol/common/status.js';
 import {
   type ErrorFrame,
   type NoteFrame,

@@ -4,7 +4,8 @@
  * HTTP token.
  */
 
-import { GatewayError, StatusCode } from '../../protocol/common/status.js';
+import { GatewayError } from '../../protocol/common/errors.js';
+import { StatusCode } from '../../protocol/common/status.js';
 import { BEARER_SUBPROTOCOL_PREFIX } from '../../protocol/v1/frames.js';
 import type { TokenSource } from './route-chat-socket.js';
 

@@ -1,4 +1,5 @@
-import { GatewayError, StatusCode } from '../../protocol/common/status.js';
+import { GatewayError } from '../../protocol/common/errors.js';
+import { StatusCode } from '../../protocol/common/status.js';
 /**
  * The part of the WHATWG WebSocket API the client uses. The browser's `WebSocket`, Node 22's global
  * one and the `ws` package's class all satisfy it, so the library itself never imports `ws`.

@@ -12,7 +12,7 @@ import type { Authenticator } from '../admission/auth.js';
 import { createEndpointCheck, type EndpointSettings } from '../admission/endpoint-check.js';
 import { upstreamMetadata } from '../admission/upgrade.js';
 import type { MethodCatalog } from '../methods/method-registry.js';
-import type { ConnectionObserver, V2Observer } from '../observe/observer.js';
+import type { ConnectionObserver } from '../observe/observer.js';
 import { createAddressQuotas } from '../session/address-quotas.js';
 import type { SessionRegistry } from '../session/registry.js';
 import { createV2Connection, type V2Limits } from '../session/v2-connection.js';
@@ -30,7 +30,7 @@ export interface V2PluginOptions {
   readonly sessions: SessionRegistry;
   /** Upgrade refusals (shared with v1's). */
   readonly observer?: ConnectionObserver;
-  readonly v2Observer?: V2Observer;
+  readonly v2Observer?: ConnectionObserver;
 }
 
 export const v2Plugin: FastifyPluginAsync<V2PluginOptions> = async (app, options) => {
@@ -56,7 +56,7 @@ export const v2Plugin: FastifyPluginAsync<V2PluginOptions> = async (app, options
           },
           limits,
           {
-            onRejected: (reason) => v2Observer?.errorFrame?.(reason),
+            onRejected: (reason) => v2Observer?.rejected?.(reason),
             onStreamOpened: (method) => v2Observer?.streamOpened?.(method),
             onStreamFinished: (method, status, opened) =>
               v2Observer?.streamFinished?.(method, status, opened),

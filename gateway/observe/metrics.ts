@@ -10,8 +10,7 @@ import type { MetricsSource } from '../../common/metrics-http.js';
 import { STATUS_NAMES } from '../../protocol/common/index.js';
 import { REJECT_REASONS } from '../../protocol/v1/index.js';
 import { V2_REJECT_REASONS } from '../../protocol/v2/index.js';
-import type { V1Outcome } from '../session/v1-connection.js';
-import type { ConnectionObserver, V2Observer } from './observer.js';
+import type { ConnectionObserver } from './observer.js';
 
 const PREFIX = 'routeguide_gateway_';
 
@@ -39,7 +38,7 @@ export interface GatewayMetrics {
   /** Pass to `buildGateway(config, { observer })`. */
   readonly observer: ConnectionObserver;
   /** What v2 connections report (`buildGateway(config, { metrics })` wires it). */
-  readonly v2Observer: V2Observer;
+  readonly v2Observer: ConnectionObserver;
   /** Time one note spent in the gateway (WebSocket receipt → call.write, or call data → socket send). */
   observeRelayLatency(seconds: number): void;
   /** The upstream is built inside `buildGateway`: its stats function can be attached afterwards. */
@@ -200,7 +199,7 @@ export function createGatewayMetrics(
     forwarded() {
       notesForwarded.inc();
     },
-    finished(outcome: V1Outcome, durationMs: number) {
+    finished(outcome, durationMs) {
       openConnections.dec();
       framesIn.inc(outcome.framesIn);
       framesOut.inc(outcome.messagesOut);
@@ -213,7 +212,7 @@ export function createGatewayMetrics(
     },
   };
 
-  const v2Observer: V2Observer = {
+  const v2Observer: ConnectionObserver = {
     opened() {
       v2Connections.inc();
       v2OpenConnections.inc();
@@ -223,7 +222,7 @@ export function createGatewayMetrics(
       v2Closes.inc({ code: String(outcome.closeCode), cause: outcome.cause });
       v2ConnectionDuration.observe(durationMs / 1000);
     },
-    errorFrame(reason) {
+    rejected(reason) {
       v2ErrorFrames.inc({ reason });
     },
     streamOpened(method) {

@@ -1,28 +1,22 @@
 /**
  * What the endpoints report about connections, for metrics and similar side channels: the only
- * types the observers (metrics.ts) and the reporters (endpoints/, admission/) share.
+ * type the observers (metrics.ts) and the reporters (endpoints/, admission/) share. One type for
+ * both protocols; each endpoint is given its own instance (metrics.ts counts v1 and v2 apart).
  */
 import type { CallStatus } from '../../protocol/common/index.js';
-import type { V2RejectReason } from '../../protocol/v2/index.js';
 import type { ConnectionOutcome } from '../session/connection.js';
-import type { V1Outcome } from '../session/v1-connection.js';
 
-/** v1 connections and every refused upgrade; all optional. */
+/** Every method is optional: an observer implements what it counts. */
 export interface ConnectionObserver {
   opened?(): void;
-  rejected?(reason: string): void;
-  forwarded?(): void;
-  finished?(outcome: V1Outcome, durationMs: number): void;
-  refused?(statusCode: number, reason: string): void;
-}
-
-/** What v2 connections report, for metrics; all optional. */
-export interface V2Observer {
-  opened?(): void;
   finished?(outcome: ConnectionOutcome, durationMs: number): void;
-  /** An error frame was sent, socket-level or on a stream. */
-  errorFrame?(reason: V2RejectReason): void;
+  /** An error frame was sent: v1's refused note frames; v2's socket-level and stream errors. */
+  rejected?(reason: string): void;
+  /** A v1 note went to the core. */
+  forwarded?(): void;
   streamOpened?(method: string): void;
   /** `opened`: false for an `open` refused at once; `method` is then `(unknown)` when not in the catalog. */
   streamFinished?(method: string, status: CallStatus, opened: boolean): void;
+  /** An upgrade was refused, before any protocol ran (reported to the v1 instance). */
+  refused?(statusCode: number, reason: string): void;
 }

@@ -1,6 +1,7 @@
 /** What v1 and v2 share: status codes, close codes, error details, JSON bounds, string and metadata rules. */
 export * from './close-codes.js';
 export * from './error-details.js';
+export * from './errors.js';
 export * from './json.js';
 export * from './metadata.js';
 export * from './status.js';

@@ -41,17 +41,3 @@ export interface CallStatus {
   readonly message: string;
   readonly metadata: Readonly<Record<string, string>>;
 }
-
-/** A typed error carrying a gRPC status, shared by the gateway and the client library. */
-export class GatewayError extends Error {
-  override readonly name = 'GatewayError';
-  readonly statusName: StatusName;
-  constructor(
-    readonly code: StatusCode,
-    message: string,
-    readonly details: readonly { path: string; message: string }[] = [],
-  ) {
-    super(message);
-    this.statusName = statusName(code);
-  }
-}
