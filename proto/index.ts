@@ -1,28 +1,35 @@
 /**
  * The one place that loads `route_guide.proto` (and `note_feed.proto`, which imports it). The core
  * server, the gateway and the native client all take the service definitions and the message types
- * from here.
+ * from here; the WebSocket client library takes only the message types, from `./messages.js`.
  */
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { ProtoGrpcType } from './generated/note_feed.js';
 
-export type { Feature, Feature__Output } from './generated/routeguide/Feature.js';
 export type {
   NoteFeedClient,
   NoteFeedDefinition,
   NoteFeedHandlers,
 } from './generated/routeguide/NoteFeed.js';
-export type { Point, Point__Output } from './generated/routeguide/Point.js';
-export type { Rectangle, Rectangle__Output } from './generated/routeguide/Rectangle.js';
 export type {
   RouteGuideClient,
   RouteGuideDefinition,
   RouteGuideHandlers,
 } from './generated/routeguide/RouteGuide.js';
-export type { RouteNote, RouteNote__Output } from './generated/routeguide/RouteNote.js';
-export type { RouteSummary, RouteSummary__Output } from './generated/routeguide/RouteSummary.js';
+export type {
+  Feature,
+  Feature__Output,
+  Point,
+  Point__Output,
+  Rectangle,
+  Rectangle__Output,
+  RouteNote,
+  RouteNote__Output,
+  RouteSummary,
+  RouteSummary__Output,
+} from './messages.js';
 
 export const PROTO_PATH = fileURLToPath(new URL('./route_guide.proto', import.meta.url));
 /** The live-notes service; it imports `route_guide.proto` by that name, so load it with `includeDirs`. */

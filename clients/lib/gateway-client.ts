@@ -6,7 +6,7 @@
  * yet on a socket wait in a bounded outbox; calls on a socket that broke end with UNAVAILABLE (an
  * idempotent unary may be re-sent). Credit frames are handled here, never by the application.
  */
-import type { Feature, Point, Rectangle, RouteNote, RouteSummary } from '../../proto/index.js';
+import type { Feature, Point, Rectangle, RouteNote, RouteSummary } from '../../proto/messages.js';
 import { GatewayError } from '../../protocol/common/errors.js';
 import { type CallStatus, StatusCode } from '../../protocol/common/status.js';
 import {
