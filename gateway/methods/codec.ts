@@ -2,9 +2,9 @@
  * proto3 JSON ⇄ protobuf binary for one method, by @bufbuild/protobuf (conformance-tested mapping:
  * int64 as strings, enums by name, bytes as base64, oneofs, maps, well-known types). Requests are
  * checked first by json-check.ts, for paths and v1's strictness; responses carry every field.
- * Plain types (RouteNote, Point…) go through protobufjs instead, where its result is provably the
- * library's and costs a fraction of it (protobufjs-path.ts); anything else, or any input it is
- * not sure of, goes through the library.
+ * Plain types (RouteNote, Point…) take a direct path instead, where its result is provably the
+ * library's and costs a fraction of it (plain-path.ts); anything else, or any input it is not
+ * sure of, goes through the library.
  */
 import {
   type DescMessage,
@@ -17,7 +17,7 @@ import {
 } from '@bufbuild/protobuf';
 import type { ErrorDetail } from '../../protocol/common/index.js';
 import { checkMessageJson } from './json-check.js';
-import { protobufjsPath } from './protobufjs-path.js';
+import { plainPath } from './plain-path.js';
 
 export type ParsedRequest =
   | { readonly ok: true; readonly bytes: Uint8Array }
@@ -54,8 +54,8 @@ export function createCodec(
   // The options objects once per method, not once per message.
   const readOptions = { registry };
   const writeOptions = { alwaysEmitImplicit: true, registry };
-  const fastInput = protobufjsPath(input);
-  const fastOutput = protobufjsPath(output);
+  const fastInput = plainPath(input);
+  const fastOutput = plainPath(output);
   const encodeValidated = (json: JsonValue): Uint8Array =>
     fastInput?.encode(json) ?? toBinary(input, fromJson(input, json, readOptions));
   return {

@@ -1,5 +1,5 @@
 /**
- * The v2 codec's protobufjs path (gateway/methods/protobufjs-path.ts) gives exactly what
+ * The codec's plain path (gateway/methods/plain-path.ts) gives exactly what
  * @bufbuild/protobuf gives: request bytes equal fromJson+toBinary for every value json-check
  * accepts; response JSON text (keys in the same order) equals fromBinary+toJson for encoded values,
  * for bytes as the grpc-js core writes them, and for random or damaged bytes (or the bytes are left
@@ -13,7 +13,7 @@ import protobuf from 'protobufjs';
 import { registryFromProtoFiles } from '../../gateway/methods/descriptors.js';
 import { createCodec } from '../../gateway/methods/index.js';
 import { checkMessageJson } from '../../gateway/methods/json-check.js';
-import { protobufjsPath, takesProtobufjsPath } from '../../gateway/methods/protobufjs-path.js';
+import { plainPath, takesPlainPath } from '../../gateway/methods/plain-path.js';
 import { REPO_ROOT } from '../helpers/core.js';
 
 const KITCHEN = `${REPO_ROOT}test/fixtures/kitchen_sink.proto`;
@@ -143,13 +143,13 @@ const CASES: readonly [string, DescMessage, fc.Arbitrary<Record<string, unknown>
 ];
 
 const path = (desc: DescMessage) => {
-  const p = protobufjsPath(desc);
+  const p = plainPath(desc);
   assert.ok(p, desc.typeName);
   return p;
 };
 
-/** Where json-check finds no problem: the protobufjs bytes are the library's, or both refuse. */
-function sameRequestBytes(desc: DescMessage, json: unknown): 'protobufjs' | 'library' | 'refused' {
+/** Where json-check finds no problem: the plain path's bytes are the library's, or both refuse. */
+function sameRequestBytes(desc: DescMessage, json: unknown): 'plain' | 'library' | 'refused' {
   if (checkMessageJson(desc, json).length > 0) return 'refused';
   const fast = path(desc).encode(json);
   let expected: Buffer | undefined;
@@ -159,30 +159,30 @@ function sameRequestBytes(desc: DescMessage, json: unknown): 'protobufjs' | 'lib
     expected = undefined;
   }
   if (fast === undefined) return 'library';
-  assert.ok(expected, `the library refuses what protobufjs encoded: ${JSON.stringify(json)}`);
+  assert.ok(expected, `the library refuses what the plain path encoded: ${JSON.stringify(json)}`);
   assert.equal(Buffer.from(fast).toString('hex'), expected.toString('hex'), JSON.stringify(json));
-  return 'protobufjs';
+  return 'plain';
 }
 
-/** The protobufjs JSON text equals the library's; or the bytes are left to the library. */
-function sameResponseJson(desc: DescMessage, bytes: Uint8Array): 'protobufjs' | 'library' {
+/** The plain path's JSON text equals the library's; or the bytes are left to the library. */
+function sameResponseJson(desc: DescMessage, bytes: Uint8Array): 'plain' | 'library' {
   const fast = path(desc).decode(Buffer.from(bytes));
   if (fast === undefined) return 'library';
   const expected = libraryText(desc, bytes);
   assert.ok(
     typeof expected === 'string',
-    `the library throws on bytes protobufjs decoded: ${Buffer.from(bytes).toString('hex')}`,
+    `the library throws on bytes the plain path decoded: ${Buffer.from(bytes).toString('hex')}`,
   );
   assert.equal(JSON.stringify(fast), expected, Buffer.from(bytes).toString('hex'));
-  return 'protobufjs';
+  return 'plain';
 }
 
-describe('v2 codec: the protobufjs path', () => {
+describe('the codec: the plain path', () => {
   test('takes plain proto3 types (RouteGuide messages, a type with every plain field kind) and leaves the rest to the library', () => {
     for (const desc of [plain, message('kitchen.v1.PlainInner'), message('kitchen.v1.Everything.Nested')])
-      assert.equal(takesProtobufjsPath(desc), true, desc.typeName);
+      assert.equal(takesPlainPath(desc), true, desc.typeName);
     for (const desc of [routeNote, point, rectangle, feature, summary])
-      assert.equal(takesProtobufjsPath(desc), true, desc.typeName);
+      assert.equal(takesPlainPath(desc), true, desc.typeName);
     // int64, bytes, repeated, map, oneof, optional, well-known types: the library.
     for (const name of [
       'kitchen.v1.Everything',
@@ -192,19 +192,19 @@ describe('v2 codec: the protobufjs path', () => {
       'google.protobuf.Int64Value',
       'google.protobuf.Struct',
     ])
-      assert.equal(takesProtobufjsPath(message(name)), false, name);
+      assert.equal(takesPlainPath(message(name)), false, name);
   });
 
   for (const [name, desc, arb] of CASES) {
     test(`encodes every checked ${name} request to the same bytes as fromJson+toBinary`, () => {
-      const seen = { protobufjs: 0, library: 0, refused: 0 };
+      const seen = { plain: 0, library: 0, refused: 0 };
       fc.assert(
         fc.property(arb, (json) => {
           seen[sameRequestBytes(desc, json)] += 1;
         }),
         { numRuns: name === 'Plain' ? 3000 : 1000 },
       );
-      assert.ok(seen.protobufjs > 100, JSON.stringify(seen)); // the property is not vacuous
+      assert.ok(seen.plain > 100, JSON.stringify(seen)); // the property is not vacuous
     });
 
     test(`decodes every encoded ${name} (as the library and as grpc-js write it) to the same JSON text as fromBinary+toJson`, () => {
@@ -217,7 +217,7 @@ describe('v2 codec: the protobufjs path', () => {
           } catch {
             return;
           }
-          assert.equal(sameResponseJson(desc, canonical), 'protobufjs');
+          assert.equal(sameResponseJson(desc, canonical), 'plain');
           // grpc-js (protobufjs) writes zero values that are set, under JSON names.
           const asJsonNames = toJson(desc, fromBinary(desc, canonical), writeOptions);
           const byGrpcJs = writtenByGrpcJs(desc, asJsonNames);
