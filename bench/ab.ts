@@ -12,6 +12,13 @@ import { forkWorker, killAll, type ProductProcess, startProduct } from './proces
 import { measureScale } from './scale.js';
 import { spread } from './stats.js';
 
+const ENTRIES = ['gateway/main.js', 'gateway/cluster.js', 'bench/floor-relay.js'] as const;
+const entryOf = (entry: string | undefined): (typeof ENTRIES)[number] => {
+  const known = ENTRIES.find((e) => e === entry);
+  if (!known) throw new Error(`--entry-b: one of ${ENTRIES.join(', ')}`);
+  return known;
+};
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -21,7 +28,7 @@ async function main(): Promise<void> {
       window: { type: 'string' },
       rate: { type: 'string' },
       'gateway-args': { type: 'string', default: '' },
-      /** B's entry: gateway/cluster.js to measure the multi-process proposal. */
+      /** B's entry: gateway/cluster.js (the multi-process proposal) or bench/floor-relay.js (the stack's floor). */
       'entry-b': { type: 'string', default: 'gateway/main.js' },
       scale: { type: 'string', default: '0' },
     },
@@ -39,7 +46,7 @@ async function main(): Promise<void> {
   try {
     for (const name of ['A', 'B'] as const) {
       gateways[name] = await startProduct(
-        name === 'B' && values['entry-b'] === 'gateway/cluster.js' ? 'gateway/cluster.js' : 'gateway/main.js',
+        name === 'B' ? entryOf(values['entry-b']) : 'gateway/main.js',
         ['--core', core.address, ...BENCH_GATEWAY_ARGS, ...extra],
         [],
         dirs[name],

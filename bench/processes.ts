@@ -98,7 +98,7 @@ export interface ProductProcess {
  * at warn level the "listening" line (info) is not printed; readiness is a TCP connect.
  */
 export async function startProduct(
-  entry: 'core-server/main.js' | 'gateway/main.js' | 'gateway/cluster.js',
+  entry: 'core-server/main.js' | 'gateway/main.js' | 'gateway/cluster.js' | 'bench/floor-relay.js',
   args: readonly string[],
   nodeArgs: readonly string[] = [],
   distDir: string = DIST,
