@@ -33,6 +33,7 @@ import {
   featureAt,
   parseDegrees,
 } from './features.js';
+import { regionGeography } from './geography.js';
 import { renderGroups } from './groups-view.js';
 import {
   type LiveNotesMethods,
@@ -42,6 +43,7 @@ import {
   regionOf,
   watchLiveNotes,
 } from './live-watch.js';
+import { renderLegend } from './map-legend.js';
 import { type MapView, renderMap } from './map-view.js';
 import { createNoteGroups } from './note-groups.js';
 
@@ -97,6 +99,10 @@ export function startApp(doc: Document): void {
     gaps: element(doc, 'gaps', HTMLOListElement),
     announcer: element(doc, 'announcer', HTMLElement),
     mapDetails: doc.getElementById('map-details'),
+    mapLegend: doc.getElementById('map-legend'),
+    zoomIn: doc.getElementById('zoom-in'),
+    zoomOut: doc.getElementById('zoom-out'),
+    zoomReset: doc.getElementById('zoom-reset'),
   };
   const map = doc.getElementById('map');
   const fieldErrors = {
@@ -132,11 +138,23 @@ export function startApp(doc: Document): void {
     ui.longitude.value = degreesInput(place.longitude);
     mapView?.select(place);
   };
-  if (map instanceof SVGSVGElement) mapView = renderMap(map, ALL_PLACES, showPlace);
   // The map is open on wide screens, one tap away on a phone (the notes stay above the fold).
   if (ui.mapDetails instanceof HTMLDetailsElement) {
     ui.mapDetails.open = doc.defaultView?.matchMedia('(min-width: 721px)').matches ?? true;
   }
+  if (map instanceof SVGSVGElement) {
+    const view = renderMap(map, {
+      places: ALL_PLACES,
+      geography: regionGeography(),
+      onPick: showPlace,
+      overlays: [ui.zoomIn, ui.zoomOut, ui.zoomReset].filter((button) => button !== null),
+    });
+    mapView = view;
+    ui.zoomIn?.addEventListener('click', () => view.zoomBy(2));
+    ui.zoomOut?.addEventListener('click', () => view.zoomBy(0.5));
+    ui.zoomReset?.addEventListener('click', () => view.resetZoom());
+  }
+  if (ui.mapLegend instanceof HTMLUListElement) renderLegend(ui.mapLegend);
   ui.feature.addEventListener('change', () => {
     const feature = ui.feature.value === '' ? undefined : FEATURES[Number(ui.feature.value)];
     if (feature) showPlace(feature);
