@@ -19,7 +19,21 @@ export interface Box {
 export interface CountyProperties {
   readonly name: string;
   readonly state: string;
+  /** The state's postal code (NJ), for a map too crowded for its name. */
+  readonly stateCode: string;
 }
+
+/** USPS codes by state FIPS code (us-atlas's state ids). */
+// biome-ignore format: a table
+const STATE_CODES: Readonly<Record<string, string>> = {
+  '01': 'AL', '02': 'AK', '04': 'AZ', '05': 'AR', '06': 'CA', '08': 'CO', '09': 'CT', '10': 'DE',
+  '11': 'DC', '12': 'FL', '13': 'GA', '15': 'HI', '16': 'ID', '17': 'IL', '18': 'IN', '19': 'IA',
+  '20': 'KS', '21': 'KY', '22': 'LA', '23': 'ME', '24': 'MD', '25': 'MA', '26': 'MI', '27': 'MN',
+  '28': 'MS', '29': 'MO', '30': 'MT', '31': 'NE', '32': 'NV', '33': 'NH', '34': 'NJ', '35': 'NM',
+  '36': 'NY', '37': 'NC', '38': 'ND', '39': 'OH', '40': 'OK', '41': 'OR', '42': 'PA', '44': 'RI',
+  '45': 'SC', '46': 'SD', '47': 'TN', '48': 'TX', '49': 'UT', '50': 'VT', '51': 'VA', '53': 'WA',
+  '54': 'WV', '55': 'WI', '56': 'WY', '60': 'AS', '66': 'GU', '69': 'MP', '72': 'PR', '78': 'VI',
+};
 
 type Area = Polygon<CountyProperties> | MultiPolygon<CountyProperties>;
 
@@ -87,7 +101,7 @@ export function cutRegion(atlas: Topology, box: Box): RegionTopology {
   for (const geometry of counties.geometries) {
     if (geometry.type !== 'Polygon' && geometry.type !== 'MultiPolygon') continue;
     const id = String(geometry.id ?? '');
-    const area = { ...geometry, properties: { name: '', state: '' } } as Area;
+    const area = { ...geometry, properties: { name: '', state: '', stateCode: '' } } as Area;
     if (!meets(area)) continue;
     kept.push({
       ...area,
@@ -95,6 +109,7 @@ export function cutRegion(atlas: Topology, box: Box): RegionTopology {
       properties: {
         name: nameOf(geometry),
         state: stateNames.get(id.slice(0, 2)) ?? '',
+        stateCode: STATE_CODES[id.slice(0, 2)] ?? '',
       },
     });
   }

@@ -2,7 +2,7 @@
  * Labels that do not overlap: greedy placement in priority order. Each label tries a few spots
  * around its point (right, left, above, below, then the corners) and takes the first that stays
  * inside the bounds and clear of every obstacle (the marks) and every label placed before it; a
- * label with no free spot is left out. Screen coordinates (CSS pixels), so a zoom lays them out
+ * label with no free spot tries its fallback (a shorter name), or is left out. Screen coordinates (CSS pixels), so a zoom lays them out
  * again at the same size. Pure: no DOM.
  */
 
@@ -24,6 +24,10 @@ export interface LabelRequest<Id> {
   readonly height: number;
   /** Spots to try: around the point (a place), or centred on it first (a region's name). */
   readonly around?: 'point' | 'centre';
+  /** A further condition on a spot (a region's name stays over the region). */
+  readonly accepts?: (box: Box) => boolean;
+  /** Tried when this label finds no spot (a shorter name). */
+  readonly fallback?: LabelRequest<Id>;
 }
 
 export interface PlacedLabel<Id> {
@@ -46,11 +50,14 @@ function candidates<Id>(request: LabelRequest<Id>): Box[] {
   const { x, y, gap, width: w, height: h } = request;
   const box = (left: number, top: number): Box => ({ x: left, y: top, width: w, height: h });
   if (request.around === 'centre') {
-    const spots: Box[] = [];
-    for (const dy of [0, -1, 1, -2, 2, -3, 3]) {
-      for (const dx of [0, -0.5, 0.5]) spots.push(box(x - w / 2 + dx * w, y - h / 2 + dy * h));
+    // Centred on the point first, then further out, nearest first: a region's name may sit
+    // anywhere over it (up to two widths aside, eight lines up or down).
+    const offsets: [number, number][] = [];
+    for (let dy = -8; dy <= 8; dy += 0.5) {
+      for (let dx = -2; dx <= 2; dx += 0.25) offsets.push([dx, dy]);
     }
-    return spots;
+    offsets.sort(([ax, ay], [bx, by]) => Math.hypot(ax * w, ay * h) - Math.hypot(bx * w, by * h));
+    return offsets.map(([dx, dy]) => box(x - w / 2 + dx * w, y - h / 2 + dy * h));
   }
   const diagonal = gap * Math.SQRT1_2;
   return [
@@ -76,13 +83,18 @@ export function placeLabels<Id>(
 ): PlacedLabel<Id>[] {
   const placed: PlacedLabel<Id>[] = [];
   const taken: Box[] = [...obstacles];
-  for (const request of requests) {
-    const spot = candidates(request).find(
-      (box) => inside(box, bounds) && !taken.some((other) => overlaps(box, other)),
-    );
-    if (!spot) continue;
-    placed.push({ id: request.id, box: spot });
-    taken.push(spot);
+  for (const first of requests) {
+    for (let request: LabelRequest<Id> | undefined = first; request; request = request.fallback) {
+      const { accepts } = request;
+      const spot = candidates(request).find(
+        (box) =>
+          inside(box, bounds) && !taken.some((other) => overlaps(box, other)) && (accepts?.(box) ?? true),
+      );
+      if (!spot) continue;
+      placed.push({ id: request.id, box: spot });
+      taken.push(spot);
+      break;
+    }
   }
   return placed;
 }

@@ -11,7 +11,7 @@
  * arrow keys move between places west to east (the view follows), Enter or Space picks.
  * Attributes only, no inline styles (the page's CSP).
  */
-import { type GeoProjection, geoPath, geoTransverseMercator } from 'd3-geo';
+import { type GeoProjection, geoContains, geoPath, geoTransverseMercator } from 'd3-geo';
 import { select } from 'd3-selection';
 import { type D3ZoomEvent, type ZoomTransform, zoom, zoomIdentity } from 'd3-zoom';
 import { type Feature, placeLabel, placeName } from './features.js';
@@ -64,7 +64,7 @@ interface Measured {
   readonly top: number;
 }
 
-type LabelId = { readonly place: number } | { readonly state: string };
+type LabelId = { readonly place: number } | { readonly state: string; readonly short: boolean };
 
 export interface MapOptions {
   readonly places: readonly Feature[];
@@ -166,15 +166,34 @@ export function renderMap(svg: SVGSVGElement, options: MapOptions): MapView {
   };
   const hotLabel = make('text', { class: 'place-label hot', display: 'none' });
   const stateNames = [...geography.states.keys()].sort();
+  /** Each state's name, and its postal code for when the name does not fit. */
   const stateTexts = new Map(
     stateNames.map((name) => {
-      const text = make('text', { class: 'state-label', display: 'none' });
-      text.textContent = name.toUpperCase();
-      return [name, text] as const;
+      const full = make('text', { class: 'state-label', display: 'none' });
+      full.textContent = name.toUpperCase();
+      const short = make('text', { class: 'state-label', display: 'none' });
+      short.textContent = geography.states.get(name)?.[0]?.properties.stateCode ?? '';
+      return [name, { full, short }] as const;
     }),
   );
-  /** Per state: its counties' projected centroids, weighted by projected area (zoom 1). */
-  let stateAnchors = new Map<string, { x: number; y: number; weight: number }[]>();
+  const allStateTexts = [...stateTexts.values()].flatMap(({ full, short }) => [full, short]);
+  /** Per state: its counties' projected centroids, weighted by projected area, and bounds (zoom 1). */
+  let stateAnchors = new Map<
+    string,
+    { x: number; y: number; weight: number; bounds: [[number, number], [number, number]] }[]
+  >();
+  /** Whether a screen point lies in the state (a name is written over its own state only). */
+  const inState = (name: string, sx: number, sy: number): boolean => {
+    const [x, y] = transform.invert([sx, sy]);
+    const counties = geography.states.get(name) ?? [];
+    return (stateAnchors.get(name) ?? []).some((part, i) => {
+      const [[x0, y0], [x1, y1]] = part.bounds;
+      if (x < x0 || x > x1 || y < y0 || y > y1) return false;
+      const lngLat = projection.invert?.([x, y]);
+      const county = counties[i];
+      return lngLat !== null && lngLat !== undefined && county !== undefined && geoContains(county, lngLat);
+    });
+  };
   const stateAnchor = (name: string): { x: number; y: number } | undefined => {
     let x = 0;
     let y = 0;
@@ -209,21 +228,47 @@ export function renderMap(svg: SVGSVGElement, options: MapOptions): MapView {
       obstacles.push({ x: x - r, y: y - r, width: 2 * r, height: 2 * r });
     }
     const requests: LabelRequest<LabelId>[] = [];
-    const textOf = (id: LabelId): SVGTextElement | undefined =>
-      'state' in id ? stateTexts.get(id.state) : id.place === hot ? hotLabel : placeLabelTexts[id.place];
-    const ask = (id: LabelId, x: number, y: number, gap: number, around: 'point' | 'centre') => {
+    const textOf = (id: LabelId): SVGTextElement | undefined => {
+      if (!('state' in id)) return id.place === hot ? hotLabel : placeLabelTexts[id.place];
+      const texts = stateTexts.get(id.state);
+      return id.short ? texts?.short : texts?.full;
+    };
+    const requestFor = (
+      id: LabelId,
+      x: number,
+      y: number,
+      gap: number,
+    ): LabelRequest<LabelId> | undefined => {
       const text = textOf(id);
       const size = text && measure(text);
-      if (size) requests.push({ id, x, y, gap, width: size.width, height: size.height, around });
+      return size && { id, x, y, gap, width: size.width, height: size.height };
     };
     const askPlace = (index: number) => {
       if (!onScreen(index)) return;
       const [x, y] = screen(index);
-      ask({ place: index }, x, y, dotRadius(kindsOf(index)) + 2, 'point');
+      const request = requestFor({ place: index }, x, y, dotRadius(kindsOf(index)) + 2);
+      if (request) requests.push(request);
+    };
+    /** A state's name over the state, near the middle of its part in view; else its postal code. */
+    const askState = (state: string) => {
+      const anchor = stateAnchor(state);
+      if (!anchor) return;
+      const over = (box: Box) =>
+        inState(state, box.x + box.width / 2, box.y + box.height / 2) &&
+        inState(state, box.x, box.y + box.height / 2) &&
+        inState(state, box.x + box.width, box.y + box.height / 2);
+      const [full, short] = [false, true].map((isShort) => {
+        const request = requestFor({ state, short: isShort }, anchor.x, anchor.y, 0);
+        return request && { ...request, around: 'centre' as const, accepts: over };
+      });
+      if (full) requests.push(short ? { ...full, fallback: short } : full);
+      else if (short) requests.push(short);
     };
     // Most important first: the place in hand, the picked one, those with notes, then the rest.
     if (hot !== undefined) {
-      hotLabel.textContent = placeName(places[hot]!);
+      const place = places[hot]!;
+      hotLabel.textContent = placeName(place);
+      hotLabel.dataset.location = locationKey(place.latitude, place.longitude);
       measured.delete(hotLabel);
       askPlace(hot);
     }
@@ -235,11 +280,10 @@ export function renderMap(svg: SVGSVGElement, options: MapOptions): MapView {
       ({ place, index }) => index !== selected && withNotes.has(locationKey(place.latitude, place.longitude)),
     );
     const others = rest.filter((entry) => !picked.includes(entry) && !noted.includes(entry));
-    for (const { index } of [...picked, ...noted, ...others]) askPlace(index);
-    for (const name of stateNames) {
-      const anchor = stateAnchor(name);
-      if (anchor) ask({ state: name }, anchor.x, anchor.y, 0, 'centre');
-    }
+    for (const { index } of [...picked, ...noted]) askPlace(index);
+    // The states' names before the other places': where you are comes first.
+    for (const name of stateNames) askState(name);
+    for (const { index } of others) askPlace(index);
 
     const placed = placeLabels(requests, obstacles, { x: 2, y: 2, width: width - 4, height: height - 4 });
     const shown = new Set<SVGTextElement>();
@@ -252,7 +296,7 @@ export function renderMap(svg: SVGSVGElement, options: MapOptions): MapView {
       text.removeAttribute('display');
       shown.add(text);
     }
-    for (const text of [hotLabel, ...placeLabelTexts, ...stateTexts.values()]) {
+    for (const text of [hotLabel, ...placeLabelTexts, ...allStateTexts]) {
       if (!shown.has(text)) text.setAttribute('display', 'none');
     }
   };
@@ -303,7 +347,7 @@ export function renderMap(svg: SVGSVGElement, options: MapOptions): MapView {
         name,
         counties.map((county) => {
           const [x, y] = path.centroid(county);
-          return { x, y, weight: path.area(county) };
+          return { x, y, weight: path.area(county), bounds: path.bounds(county) };
         }),
       ]),
     );
@@ -369,11 +413,15 @@ export function renderMap(svg: SVGSVGElement, options: MapOptions): MapView {
     });
     dots[index] = dot;
     dotLayer.append(dot);
-    const label = make('text', { class: 'place-label', display: 'none' });
+    const label = make('text', {
+      class: 'place-label',
+      display: 'none',
+      'data-location': locationKey(place.latitude, place.longitude),
+    });
     label.textContent = placeLabel(place);
     placeLabelTexts[index] = label;
   }
-  labelLayer.append(...placeLabelTexts.filter(Boolean), ...stateTexts.values(), hotLabel);
+  labelLayer.append(...placeLabelTexts.filter(Boolean), ...allStateTexts, hotLabel);
   const roveTo = (index: number) => {
     for (const dot of dots) dot.setAttribute('tabindex', '-1');
     dots[index]?.setAttribute('tabindex', '0');
@@ -399,8 +447,11 @@ export function renderMap(svg: SVGSVGElement, options: MapOptions): MapView {
       selected = index >= 0 ? index : undefined;
       if (selected !== undefined) {
         roveTo(selected);
-        // The picked dot is drawn last, on top.
-        dotLayer.append(dots[selected]!);
+        // The picked dot is drawn last, on top (moving it drops its focus: it gets it back).
+        const dot = dots[selected]!;
+        const hadFocus = doc.activeElement === dot;
+        dotLayer.append(dot);
+        if (hadFocus) dot.focus();
         reveal(selected);
       }
       refresh();
