@@ -1,10 +1,13 @@
 /**
  * `npm run build:browser`: bundles the page with esbuild into clients/browser/dist/ (index.html,
  * app.js, styles.css), which the gateway serves at `/`. Tests call `buildBrowserClient()` directly.
+ * The map's counties (`atlas:region`) are cut from us-atlas here and bundled: the page fetches
+ * nothing for its map.
  */
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { loadRegion } from './atlas.js';
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
@@ -46,6 +49,16 @@ export async function buildBrowserClient(outDir = BROWSER_DIST): Promise<{ bytes
         setup(b) {
           // Exactly `zod`: the shim itself imports `zod/v4`.
           b.onResolve({ filter: /^zod$/ }, () => ({ path: ZOD_FOR_BROWSER }));
+        },
+      },
+      {
+        name: 'atlas-region',
+        setup(b) {
+          b.onResolve({ filter: /^atlas:region$/ }, () => ({ path: 'region', namespace: 'atlas' }));
+          b.onLoad({ filter: /.*/, namespace: 'atlas' }, async () => ({
+            contents: JSON.stringify(await loadRegion()),
+            loader: 'json',
+          }));
         },
       },
     ],

@@ -27,8 +27,13 @@ describe('the browser page, in real Chromium, against a real gateway and core', 
   const problems: string[] = [];
   const feature = FEATURES[3]!;
 
+  /** Every WebSocket each page opened (it opens one when it loads). */
+  const socketsOf = new Map<Page, string[]>();
   const openPage = async (width = 1100, height = 760): Promise<Page> => {
     const page = await browser.newPage({ viewport: { width, height } });
+    const sockets: string[] = [];
+    socketsOf.set(page, sockets);
+    page.on('websocket', (socket) => sockets.push(socket.url()));
     page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
     page.on('console', (message) => {
       // A refused connection during a test's own outage is expected; anything else is a problem.
@@ -39,8 +44,8 @@ describe('the browser page, in real Chromium, against a real gateway and core', 
     await page.goto(`${gw.httpUrl}/`);
     return page;
   };
+  /** The page connects by itself when opened. */
   const connect = async (page: Page) => {
-    await page.click('#connect');
     await expectText(page, '#state', /^Connected$/);
   };
   const sendNote = async (page: Page, message: string) => {
@@ -66,15 +71,13 @@ describe('the browser page, in real Chromium, against a real gateway and core', 
   test('a note sent from one page shows on the other page at the same location', async () => {
     const alice = await openPage();
     const bob = await openPage();
-    const aliceSockets: string[] = [];
-    alice.on('websocket', (socket) => aliceSockets.push(socket.url()));
     await connect(alice);
     await connect(bob);
     await sendNote(alice, 'hello from Alice');
     await expectText(alice, '.groups', /hello from Alice/);
     // RouteChat and the live-notes Watch share one socket: one WebSocket, to /v2.
     await expectText(alice, '#live-state', /^Live:/);
-    assert.deepEqual(aliceSockets, [`${gw.httpUrl.replace(/^http/, 'ws')}/v2`]);
+    assert.deepEqual(socketsOf.get(alice), [`${gw.httpUrl.replace(/^http/, 'ws')}/v2`]);
     await sendNote(bob, 'hi from Bob');
     // The core answers Bob's note with every note at the place: Alice's first.
     const bobGroup = groupAt(bob);
@@ -147,8 +150,10 @@ describe('the browser page, in real Chromium, against a real gateway and core', 
     assert.equal(await page.locator('#map circle.dot').count(), 100);
     await page.focus('#map circle[tabindex="0"]');
     await page.keyboard.press('ArrowRight');
-    const label = (await page.textContent('#map .map-label')) ?? '';
+    const focused = (await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))) ?? '';
+    const label = (await page.textContent('#map .place-label.hot')) ?? '';
     assert.ok(label.length > 0, 'the focused place is named');
+    assert.equal(label, focused, 'by its full name');
     await page.keyboard.press('Enter');
     assert.equal(await page.locator('#map circle.selected').count(), 1);
     await connect(page);
@@ -170,7 +175,14 @@ describe('the browser page, in real Chromium, against a real gateway and core', 
     await page.click('#disconnect');
     await expectText(page, '#final-status', /OK \(0\).*close code 1000/);
     await expectText(page, '#state', /^Disconnected$/);
-    assert.equal(await page.isEnabled('#connect'), true);
+    assert.equal(await page.isHidden('#connection-reason'), true, 'no reason to show: a person left');
+    // It stays disconnected until Connect is pressed.
+    await page.waitForTimeout(1500);
+    assert.equal(await page.textContent('#state'), 'Disconnected');
+    await page.click('#connect');
+    await expectText(page, '#state', /^Connected$/);
+    await sendNote(page, 'back again');
+    await expectText(page, '.groups', /back again/);
     await page.close();
   });
 
@@ -188,10 +200,10 @@ describe('the browser page, in real Chromium, against a real gateway and core', 
       const page = await browser.newPage();
       page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
       await page.goto(`${local.httpUrl}/`);
-      await page.click('#connect');
       await expectText(page, '#state', /^Connected$/);
       await owned.stop('SIGKILL');
-      await expectText(page, '#state', /^Reconnecting in \d+ s… \(UNAVAILABLE\)$/, 15_000);
+      await expectText(page, '#state', /^Reconnecting in \d+ s…$/, 15_000);
+      await expectText(page, '#connection-reason', /^Down since .*: UNAVAILABLE: /);
       assert.equal(await page.isVisible('#final-status'), false, 'a restart is not the end of the stream');
       await page.selectOption('#feature', { label: feature.name });
       await page.fill('#message', 'typed during the outage');
@@ -220,7 +232,6 @@ describe('the browser page, in real Chromium, against a real gateway and core', 
     const page = await browser.newPage();
     page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
     await page.goto(`${local.httpUrl}/`);
-    await page.click('#connect');
     await expectText(page, '#state', /^Connected$/);
     await local.app.close();
     await expectText(page, '#state', /^Reconnecting in \d+ s…/);
@@ -230,25 +241,35 @@ describe('the browser page, in real Chromium, against a real gateway and core', 
 
   test('keyboard only: Tab reaches the controls in order and Enter sends', async () => {
     const page = await openPage();
+    await connect(page);
+    // Connecting by itself leaves the focus where it was.
+    assert.equal(await page.evaluate(() => document.activeElement?.tagName), 'BODY');
     const order: string[] = [];
-    for (let i = 0; i < 9; i += 1) {
+    for (let i = 0; i < 12; i += 1) {
       await page.keyboard.press('Tab');
       order.push(
         await page.evaluate(() => document.activeElement?.id || document.activeElement?.tagName || ''),
       );
     }
-    // Disconnect is disabled, so it is skipped; the map is one tab stop (arrow keys move inside).
+    // Connect is disabled while connected, so it is skipped; the map is one tab stop (arrow keys
+    // move inside), its zoom buttons follow it.
     assert.deepEqual(order, [
-      'connect',
+      'disconnect',
       'feature',
       'SUMMARY',
       'circle',
+      'zoom-in',
+      'zoom-out',
+      'zoom-reset',
       'latitude',
       'longitude',
       'message',
       'send',
       'SUMMARY',
     ]);
+    await page.focus('#disconnect');
+    await page.keyboard.press('Enter');
+    await expectText(page, '#state', /^Disconnected$/);
     await page.focus('#connect');
     await page.keyboard.press('Enter');
     await expectText(page, '#state', /^Connected$/);

@@ -65,8 +65,8 @@ describe('live notes on the page, in real Chromium', { skip: !hasBrowser, timeou
     await page.selectOption('#feature', { label: feature.name });
     return page;
   };
+  /** The page connects by itself when opened. */
   const connect = async (page: Page) => {
-    await page.click('#connect');
     await expectText(page, '#state', /^Connected$/);
     await liveState(page, 'live');
   };

@@ -1,8 +1,10 @@
 /**
  * The RouteChat page: connection controls, a place picker (select + map), the note form, the
- * outbox, counters and the notes grouped by place. It reconnects by itself through restarts (the
- * library's backoff), with a visible countdown; notes typed meanwhile wait in the outbox and go out
- * on the next stream. Only the notes list re-renders when notes arrive, so typing is never
+ * outbox, counters and the notes grouped by place. It connects when opened and reconnects by
+ * itself through restarts for as long as the tab is open (the library's backoff), with a visible
+ * countdown and the status that ended the last attempt, as the gateway gave it; notes typed
+ * meanwhile wait in the outbox and go out on the next stream. Disconnect stops it, Connect starts
+ * it again. Only the notes list re-renders when notes arrive, so typing is never
  * interrupted; screen readers hear the new note only (one live region). Everything user-supplied
  * goes through textContent.
  *
@@ -33,6 +35,7 @@ import {
   featureAt,
   parseDegrees,
 } from './features.js';
+import { regionGeography } from './geography.js';
 import { renderGroups } from './groups-view.js';
 import {
   type LiveNotesMethods,
@@ -42,8 +45,10 @@ import {
   regionOf,
   watchLiveNotes,
 } from './live-watch.js';
+import { renderLegend } from './map-legend.js';
 import { type MapView, renderMap } from './map-view.js';
 import { createNoteGroups } from './note-groups.js';
+import { statusText } from './status-text.js';
 
 /** What the page calls on its one socket. */
 type PageMethods = RouteGuideMethods & LiveNotesMethods;
@@ -58,6 +63,8 @@ const STATE_TEXT: Record<Exclude<ConnectionState['name'], 'reconnecting'> | 'idl
 
 /** How long a graceful disconnect waits for the status before closing outright. */
 const DISCONNECT_GRACE_MS = 3000;
+/** How long a stream must stay open before the page stops showing why the last one ended. */
+const OUTAGE_OVER_MS = 2000;
 /** The page never gives up by itself: a person expects it to come back (Disconnect stops it). */
 const RECONNECT = { retries: 1_000_000, initialDelayMs: 500, maxDelayMs: 10_000 } as const;
 
@@ -73,6 +80,7 @@ export function startApp(doc: Document): void {
     connect: element(doc, 'connect', HTMLButtonElement),
     disconnect: element(doc, 'disconnect', HTMLButtonElement),
     finalStatus: element(doc, 'final-status', HTMLElement),
+    reason: element(doc, 'connection-reason', HTMLElement),
     form: element(doc, 'note-form', HTMLFormElement),
     feature: element(doc, 'feature', HTMLSelectElement),
     latitude: element(doc, 'latitude', HTMLInputElement),
@@ -97,6 +105,10 @@ export function startApp(doc: Document): void {
     gaps: element(doc, 'gaps', HTMLOListElement),
     announcer: element(doc, 'announcer', HTMLElement),
     mapDetails: doc.getElementById('map-details'),
+    mapLegend: doc.getElementById('map-legend'),
+    zoomIn: doc.getElementById('zoom-in'),
+    zoomOut: doc.getElementById('zoom-out'),
+    zoomReset: doc.getElementById('zoom-reset'),
   };
   const map = doc.getElementById('map');
   const fieldErrors = {
@@ -132,11 +144,23 @@ export function startApp(doc: Document): void {
     ui.longitude.value = degreesInput(place.longitude);
     mapView?.select(place);
   };
-  if (map instanceof SVGSVGElement) mapView = renderMap(map, ALL_PLACES, showPlace);
   // The map is open on wide screens, one tap away on a phone (the notes stay above the fold).
   if (ui.mapDetails instanceof HTMLDetailsElement) {
     ui.mapDetails.open = doc.defaultView?.matchMedia('(min-width: 721px)').matches ?? true;
   }
+  if (map instanceof SVGSVGElement) {
+    const view = renderMap(map, {
+      places: ALL_PLACES,
+      geography: regionGeography(),
+      onPick: showPlace,
+      overlays: [ui.zoomIn, ui.zoomOut, ui.zoomReset].filter((button) => button !== null),
+    });
+    mapView = view;
+    ui.zoomIn?.addEventListener('click', () => view.zoomBy(2));
+    ui.zoomOut?.addEventListener('click', () => view.zoomBy(0.5));
+    ui.zoomReset?.addEventListener('click', () => view.resetZoom());
+  }
+  if (ui.mapLegend instanceof HTMLUListElement) renderLegend(ui.mapLegend);
   ui.feature.addEventListener('change', () => {
     const feature = ui.feature.value === '' ? undefined : FEATURES[Number(ui.feature.value)];
     if (feature) showPlace(feature);
@@ -290,20 +314,50 @@ export function startApp(doc: Document): void {
     if (countdown !== undefined) clearInterval(countdown);
     countdown = undefined;
   };
+  /**
+   * Why the connection is down, in the gateway's words (or the socket's, when nothing was said):
+   * the status that ended the stream that worked, and the last attempt's when it says something
+   * else (a core whose note store is down refuses a note with its reason; the attempts after it
+   * are turned away as "core unavailable"). Shown until a stream stays open for OUTAGE_OVER_MS.
+   */
+  let outage: { readonly first: string; readonly since: number } | undefined;
+  let outageOver: ReturnType<typeof setTimeout> | undefined;
+  const showReason = (status: CallStatus | undefined) => {
+    clearTimeout(outageOver);
+    if (!status) {
+      outage = undefined;
+      ui.reason.hidden = true;
+      return;
+    }
+    const latest = statusText(status);
+    outage ??= { first: latest, since: Date.now() };
+    const text = `${outage.first}${latest === outage.first ? '' : ` · last attempt: ${latest}`}`;
+    ui.reason.hidden = false;
+    if (ui.reason.dataset.text === text) return; // once per change: it is a live region
+    ui.reason.dataset.text = text;
+    const label = doc.createElement('strong');
+    label.textContent = `Down since ${clockTime(outage.since)}: `;
+    ui.reason.replaceChildren(label, text);
+  };
   const showState = (state: ConnectionState | { name: 'idle' }) => {
     stopCountdown();
     ui.state.dataset.state = state.name;
+    // Over v2 every attempt opens at once and may end at once: an outage is over once open holds.
+    clearTimeout(outageOver);
+    if (state.name === 'open' && outage) outageOver = setTimeout(() => showReason(undefined), OUTAGE_OVER_MS);
     if (state.name === 'reconnecting') {
       const until = Date.now() + state.delayMs;
-      const why = state.lastStatus.name;
       const tick = () => {
         const seconds = Math.max(0, Math.ceil((until - Date.now()) / 1000));
-        ui.state.textContent = `Reconnecting in ${seconds} s… (${why})`;
+        ui.state.textContent = `Reconnecting in ${seconds} s…`;
       };
       tick();
       countdown = setInterval(tick, 250);
+      showReason(state.lastStatus);
     } else {
       ui.state.textContent = STATE_TEXT[state.name];
+      // Ended for good, or by a person: the final status says why.
+      if (state.name === 'closed' || state.name === 'idle') showReason(undefined);
     }
     const live = state.name !== 'idle' && state.name !== 'closed';
     ui.connect.disabled = live;
@@ -335,7 +389,9 @@ export function startApp(doc: Document): void {
     renderOutbox();
   };
 
-  ui.connect.addEventListener('click', () => {
+  /** `byPerson`: Connect was pressed, so the message field gets the focus once it is open. */
+  const connect = (byPerson: boolean) => {
+    let focusWhenOpen = byPerson;
     clearErrors();
     ui.finalStatus.hidden = true;
     groups.clearPending();
@@ -362,7 +418,11 @@ export function startApp(doc: Document): void {
     current.on('state', (state) => {
       if (current !== socket) return;
       showState(state);
-      if (state.name === 'open') ui.message.focus();
+      // Once: over v2 each reconnect opens again, and the focus must not jump while someone works.
+      if (state.name === 'open' && focusWhenOpen) {
+        focusWhenOpen = false;
+        ui.message.focus();
+      }
       if (state.name === 'closed') {
         showFinal(state.outcome);
         stopWatch();
@@ -394,7 +454,8 @@ export function startApp(doc: Document): void {
         frame.details,
       );
     });
-  });
+  };
+  ui.connect.addEventListener('click', () => connect(true));
 
   ui.disconnect.addEventListener('click', () => {
     const current = socket;
@@ -438,4 +499,6 @@ export function startApp(doc: Document): void {
   showLiveState({ name: 'stopped' });
   renderStats();
   render();
+  // Connected from the start (a person opening the page expects it live), the focus left alone.
+  connect(false);
 }

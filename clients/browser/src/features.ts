@@ -40,3 +40,10 @@ export function parseDegrees(text: string, limit: 90 | 180): number | string {
 
 export const placeName = (place: Feature): string =>
   place.name || `Unnamed spot (${degrees(place.latitude)}, ${degrees(place.longitude)})`;
+
+/** What the map writes beside a place: its town ("…, Newton, NJ 07860, USA" → "Newton"). */
+export function placeLabel(place: Feature): string {
+  const parts = place.name.split(', ');
+  const state = parts.findIndex((part, index) => index > 0 && /^[A-Z]{2}( \d{5})?$/.test(part));
+  return (state > 0 ? parts[state - 1] : undefined) ?? placeName(place);
+}

@@ -23,6 +23,7 @@ import {
   type WebSocketConstructor,
 } from '../../lib/index.js';
 import { backoffPolicy, createBackoff } from '../../lib/reconnect.js';
+import { statusText } from './status-text.js';
 
 export const WATCH_METHOD = 'routeguide.NoteFeed/Watch';
 
@@ -222,7 +223,7 @@ export function watchLiveNotes(options: LiveWatchOptions, events: LiveWatchEvent
         offlineSince = clock.now();
         if (openedAt !== undefined && clock.now() - openedAt >= 5 * confirmAfterMs) backoff.worked();
       }
-      const why = status.message ? `${status.name}: ${status.message}` : status.name;
+      const why = statusText(status);
       if (FINAL_CODES.has(status.code)) {
         setState({ name: 'failed', why });
         return;
