@@ -27,10 +27,15 @@ import {
   isRetryable,
   type ReconnectOptions,
 } from './reconnect.js';
-import type { TokenSource } from './route-chat-socket.js';
 import { readServerFrame } from './server-frame.js';
 import { type Attempt, type AttemptEnding, startAttempt } from './socket-attempt.js';
-import { bearerSubprotocol, checkBearerToken, fetchToken } from './token.js';
+import {
+  bearerSubprotocol,
+  checkBearerToken,
+  fetchToken,
+  type TokenSource,
+  tokenFailureStatus,
+} from './token.js';
 import { createEmitter, type Listener, type TypedEvents } from './typed-events.js';
 import { resolveWebSocket, type WebSocketConstructor, type WebSocketLike } from './web-socket-like.js';
 
@@ -395,18 +400,8 @@ export class GatewayClient<M extends MethodMap = RouteGuideMethods>
       },
       (error: unknown) => {
         if (generation !== this.#generation || this.#state.name !== 'connecting') return;
-        const message = error instanceof Error ? error.message : String(error);
-        // A token that cannot be a subprotocol will not become one by retrying.
-        const refused = error instanceof GatewayError && error.code === StatusCode.INVALID_ARGUMENT;
-        this.#socketEnded({
-          status: refused
-            ? localStatus(StatusCode.INVALID_ARGUMENT, message)
-            : localStatus(StatusCode.UNAVAILABLE, `could not get a token: ${message}`),
-          closeCode: 1006,
-          closeReason: '',
-          statusFrame: false,
-          opened: false,
-        });
+        const status = tokenFailureStatus(error);
+        this.#socketEnded({ status, closeCode: 1006, closeReason: '', statusFrame: false, opened: false });
       },
     );
   }

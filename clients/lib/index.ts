@@ -42,8 +42,8 @@ export {
   type RouteChatEvents,
   RouteChatSocket,
   type RouteChatSocketOptions,
-  type TokenSource,
 } from './route-chat-socket.js';
+export type { TokenSource } from './token.js';
 export type { Listener } from './typed-events.js';
 export { routeChatOverV2, type WithRouteChat } from './v2-routechat-transport.js';
 export type { WebSocketConstructor, WebSocketLike } from './web-socket-like.js';

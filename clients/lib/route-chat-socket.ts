@@ -32,14 +32,18 @@ import {
 } from './reconnect.js';
 import { readServerFrame } from './server-frame.js';
 import { type Attempt, type AttemptEnding, startAttempt } from './socket-attempt.js';
-import { bearerSubprotocol, checkBearerToken } from './token.js';
+import {
+  bearerSubprotocol,
+  checkBearerToken,
+  fetchToken,
+  type TokenSource,
+  tokenFailureStatus,
+} from './token.js';
 import { createEmitter, type Listener, type TypedEvents } from './typed-events.js';
 import { resolveWebSocket, type WebSocketConstructor } from './web-socket-like.js';
 
 export type { ReconnectOptions } from './reconnect.js';
-
-/** A token, or a function called before every connection attempt (so a reconnect gets a fresh one). */
-export type TokenSource = string | (() => string | Promise<string>);
+export type { TokenSource } from './token.js';
 
 export interface RouteChatSocketOptions {
   /** `ws://host:port/v1/routechat` (or `wss://`). */
@@ -460,33 +464,17 @@ export class RouteChatSocket implements TypedEvents<RouteChatEvents>, AsyncItera
       return;
     }
     // A fresh token for every attempt; the socket is created once it is known.
-    let fetched: Promise<string>;
-    try {
-      fetched = Promise.resolve(token());
-    } catch (error) {
-      fetched = Promise.reject(error);
-    }
     this.#fetchingToken = true;
-    fetched.then(
+    fetchToken(token).then(
       (value) => {
         if (generation !== this.#generation || this.#state.name === 'closed') return;
         this.#fetchingToken = false;
-        try {
-          checkBearerToken(value);
-        } catch (error) {
-          this.#localStatus = localStatus(StatusCode.INVALID_ARGUMENT, (error as Error).message);
-          this.#finishLocally();
-          return;
-        }
         this.#open(value);
       },
       (error: unknown) => {
         if (generation !== this.#generation || this.#state.name === 'closed') return;
         this.#fetchingToken = false;
-        const status = localStatus(
-          StatusCode.UNAVAILABLE,
-          `could not get a token: ${error instanceof Error ? error.message : String(error)}`,
-        );
+        const status = tokenFailureStatus(error);
         this.#streamEnded({ status, closeCode: 1006, closeReason: '', statusFrame: false });
       },
     );

@@ -8,6 +8,7 @@ import { getEventListeners } from 'node:events';
 import { describe, test } from 'node:test';
 import {
   type ConnectionState,
+  GatewayError,
   type NoteFate,
   OutboxFullError,
   RouteChatSocket,
@@ -230,6 +231,38 @@ describe('RouteChatSocket lifecycle (scripted socket, fake clock)', () => {
     await tick();
     assert.deepEqual(last().protocols, ['routechat.v1', 'bearer.t2']);
     socket.close();
+  });
+
+  test('a token function that throws fails the attempt UNAVAILABLE and is retried; a GatewayError it throws is final', async () => {
+    const clock = createFakeClock();
+    let calls = 0;
+    const { socket, states } = start(clock, {
+      reconnect: { retries: 5, initialDelayMs: 100 },
+      token: () => {
+        calls += 1;
+        if (calls === 1) throw new Error('identity provider down');
+        if (calls === 2) return 'fresh';
+        throw new GatewayError(StatusCode.UNAUTHENTICATED, 'signed out');
+      },
+    });
+    await tick();
+    const retry = states.find((s) => s.name === 'reconnecting');
+    assert.equal(
+      retry?.name === 'reconnecting' && retry.lastStatus.message,
+      'could not get a token: identity provider down',
+    );
+    assert.equal(ScriptedSocket.made.length, 0);
+    clock.advance(1000);
+    await tick();
+    assert.deepEqual(last().protocols, ['routechat.v1', 'bearer.fresh']);
+    last().drop({ code: 1006, reason: '' });
+    clock.advance(1000);
+    await tick();
+    const outcome = await socket.closed;
+    assert.equal(outcome.status.code, StatusCode.UNAUTHENTICATED);
+    assert.equal(outcome.status.message, 'signed out');
+    clock.advance(60_000);
+    assert.equal(calls, 3, 'a GatewayError from the token function is not retried');
   });
 
   test('notes sent while disconnected wait in the outbox and go out on the next stream, then confirm', async () => {
