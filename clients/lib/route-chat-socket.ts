@@ -639,7 +639,7 @@ export class RouteChatSocket implements TypedEvents<RouteChatEvents>, AsyncItera
     this.#forgetSignal?.();
     this.#clearTimers();
     // Closed for good before the socket's close event (if any): its handshake timer stops too.
-    this.#attempt?.detach();
+    this.#attempt?.close();
     for (const item of this.#outbox.drain()) {
       this.#settle(item, { fate: 'unsent', resend: false, status: outcome.status });
     }
