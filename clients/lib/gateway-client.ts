@@ -16,7 +16,14 @@ import {
   serverFrameV2Schema,
   V2_SUBPROTOCOL,
 } from '../../protocol/v2/index.js';
-import { type Call, type CallOptions, CallRecord, FrameRejectedError } from './call-record.js';
+import {
+  type Call,
+  type CallEnding,
+  type CallObserver,
+  type CallOptions,
+  CallRecord,
+  FrameRejectedError,
+} from './call-record.js';
 import { type Clock, systemClock } from './clock.js';
 import { localStatus } from './close-status.js';
 import { createOutbox, type Outbox, OutboxFullError } from './outbox.js';
@@ -108,8 +115,29 @@ export interface GatewayClientEvents {
 }
 
 const OPEN = 1;
+const BY_CLIENT: CallEnding = { by: 'client' };
+const BY_GATEWAY: CallEnding = { by: 'gateway' };
 /** After its deadline, how long a call on the wire waits for the gateway's DEADLINE_EXCEEDED. */
 const DEADLINE_GRACE_MS = 2000;
+
+/** Set once by GatewayClient's static block: it reaches the private #start. */
+let startObserved: (
+  client: GatewayClient<MethodMap>,
+  method: string,
+  observer: CallObserver,
+) => Call<unknown, unknown>;
+
+/**
+ * A call whose events go to `observer` as they happen (never to `messages`). Not for applications:
+ * RouteChat's v2 transport runs its streams with it. Not exported from the package.
+ */
+export function openObservedCall<M extends MethodMap>(
+  client: GatewayClient<M>,
+  method: keyof M & string,
+  observer: CallObserver,
+): Call<unknown, unknown> {
+  return startObserved(client, method, observer);
+}
 
 export class GatewayClient<M extends MethodMap = RouteGuideMethods>
   implements TypedEvents<GatewayClientEvents>
@@ -127,6 +155,10 @@ export class GatewayClient<M extends MethodMap = RouteGuideMethods>
   /** The current socket, once open. */
   #socket: WebSocketLike | undefined;
   #nextId = 0;
+
+  static {
+    startObserved = (client, method, observer) => client.#start(method, {}, false, observer).view();
+  }
 
   constructor(url: string, options: GatewayClientOptions = {}) {
     const WebSocket = resolveWebSocket(options.WebSocket);
@@ -288,15 +320,21 @@ export class GatewayClient<M extends MethodMap = RouteGuideMethods>
     if (final.code !== StatusCode.OK) throw GatewayError.from(final);
   }
 
-  #start(method: string, options: CallOptions, resendable: boolean): CallRecord {
+  #start(method: string, options: CallOptions, resendable: boolean, observer?: CallObserver): CallRecord {
     if (this.#core.state.name === 'closed' || this.#core.aborted) {
       throw new GatewayError(StatusCode.FAILED_PRECONDITION, 'the client is closed');
     }
     this.#nextId += 1;
-    const record = new CallRecord(`c${this.#nextId}`, method, options, resendable, this.#clock.now(), {
-      write: (frame) => this.#write(frame),
-      cancel: (r) => this.#cancel(r),
-    });
+    const host = { write: (frame: object) => this.#write(frame), cancel: (r: CallRecord) => this.#cancel(r) };
+    const record = new CallRecord(
+      `c${this.#nextId}`,
+      method,
+      options,
+      resendable,
+      this.#clock.now(),
+      host,
+      observer,
+    );
     this.#outbox.push(record);
     if (options.timeoutMs !== undefined) this.#armDeadline(record, options.timeoutMs);
     if (this.#socket?.readyState === OPEN && this.#core.state.name === 'open') this.#pump();
@@ -326,13 +364,13 @@ export class GatewayClient<M extends MethodMap = RouteGuideMethods>
   }
 
   /** Settles a call wherever it is and forgets it. */
-  #settle(record: CallRecord, status: CallStatus): void {
+  #settle(record: CallRecord, status: CallStatus, ending: CallEnding = BY_CLIENT): void {
     this.#outbox.remove(record);
     this.#retrying.delete(record);
     if (this.#live.get(record.id) === record) this.#live.delete(record.id);
     if (record.deadlineTimer !== undefined) this.#clock.clearTimeout(record.deadlineTimer);
     if (record.retryTimer !== undefined) this.#clock.clearTimeout(record.retryTimer);
-    record.finish(status);
+    record.finish(status, ending);
   }
 
   #cancel(record: CallRecord): void {
@@ -397,7 +435,7 @@ export class GatewayClient<M extends MethodMap = RouteGuideMethods>
         record.flush();
         return;
       case 'error':
-        record.events.emit('error', frame);
+        record.rejected(frame);
         return;
       case 'status': {
         this.#live.delete(frame.id);
@@ -408,7 +446,7 @@ export class GatewayClient<M extends MethodMap = RouteGuideMethods>
           metadata: frame.metadata,
         };
         if (status.code === StatusCode.UNAVAILABLE && this.#scheduleResend(record)) return;
-        this.#settle(record, status);
+        this.#settle(record, status, BY_GATEWAY);
         return;
       }
     }
@@ -447,10 +485,11 @@ export class GatewayClient<M extends MethodMap = RouteGuideMethods>
       `connection lost (${ending.closeCode}${ending.closeReason ? `: ${ending.closeReason}` : ''})`,
     );
     const retryable = this.#core.retryable(ending);
+    const onWire: CallEnding = { by: 'socket', socket: ending, onWire: true };
     for (const record of [...this.#live.values()]) {
       this.#live.delete(record.id);
-      if (ending.status.code === StatusCode.INTERNAL) this.#settle(record, ending.status);
-      else if (!retryable || !this.#scheduleResend(record)) this.#settle(record, lost);
+      if (ending.status.code === StatusCode.INTERNAL) this.#settle(record, ending.status, onWire);
+      else if (!retryable || !this.#scheduleResend(record)) this.#settle(record, lost, onWire);
     }
     if (this.#outbox.size > 0 && this.#core.reconnect(ending)) return;
     if (ending.opened && this.#outbox.size > 0) {
@@ -460,7 +499,8 @@ export class GatewayClient<M extends MethodMap = RouteGuideMethods>
     }
     // Nothing to retry for (or no retrying allowed): what waits fails with this attempt's status.
     const waiting = this.#outbox.drain();
-    for (const record of waiting) this.#settle(record, ending.status);
+    for (const record of waiting)
+      this.#settle(record, ending.status, { by: 'socket', socket: ending, onWire: false });
     // Retries used up for these calls: the next call gets a full set again.
     if (retryable && waiting.length > 0) this.#core.worked();
     this.#core.idle(ending.status);

@@ -21,6 +21,7 @@ import {
 import { type Clock, systemClock } from './clock.js';
 import { localStatus } from './close-status.js';
 import { createInFlight, type InFlight, NOTE_OUTCOME_TRAILER, noteKey } from './fates.js';
+import { withV1ErrorFrames } from './legacy-v1-words.js';
 import type {
   NoteErrorFrame,
   NoteStream,
@@ -80,7 +81,7 @@ interface Item<F extends NoteErrorFrame> {
 type AnyOptions<F extends NoteErrorFrame> =
   | RouteChatSocketOptions
   | RouteChatOverOptions<F>
-  | LegacyRouteChatOverV2Options<F>;
+  | LegacyRouteChatOverV2Options;
 
 const END: OutgoingFrame = { kind: 'end' };
 
@@ -98,8 +99,8 @@ function transportFor<F extends NoteErrorFrame>(
   clock: Clock,
 ): NoteTransport<F> | NoteTransport<ErrorFrame> {
   if ('transport' in options) return options.transport;
-  // The 0.1 form passed routeChatOverV2(client) as the WebSocket.
-  if (typeof options.WebSocket === 'object') return options.WebSocket;
+  // The 0.1 form passed routeChatOverV2(client) as the WebSocket, and got v1's error frames.
+  if (typeof options.WebSocket === 'object') return withV1ErrorFrames(options.WebSocket);
   const v1 = options as RouteChatSocketOptions;
   const WebSocket = resolveWebSocket(v1.WebSocket);
   if (typeof v1.token === 'string') checkBearerToken(v1.token);
@@ -152,8 +153,8 @@ export class RouteChatSocket<F extends NoteErrorFrame = ErrorFrame>
   constructor(url: string | URL, options?: Omit<RouteChatSocketOptions, 'url'>);
   /** RouteChat over a transport: `routeChatOverV2(client)` shares a GatewayClient's socket. */
   constructor(options: RouteChatOverOptions<F>);
-  /** @deprecated Pass `routeChatOverV2(client)` as `transport`. */
-  constructor(options: LegacyRouteChatOverV2Options<F>);
+  /** @deprecated Pass `routeChatOverV2(client)` as `transport` (and get v2's own error reasons). */
+  constructor(options: LegacyRouteChatOverV2Options);
   /** RouteChat over v1: `{ url, WebSocket?, token?, … }`. */
   constructor(options: RouteChatSocketOptions);
   constructor(first: string | URL | AnyOptions<F>, rest: Omit<RouteChatSocketOptions, 'url'> = {}) {

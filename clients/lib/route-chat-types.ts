@@ -5,6 +5,7 @@
  */
 import type { CallStatus } from '../../protocol/common/status.js';
 import type { ErrorFrame, NoteFrame, RouteNoteJson } from '../../protocol/v1/frames.js';
+import type { ErrorFrameV2 } from '../../protocol/v2/index.js';
 import type { Clock } from './clock.js';
 import type { FateName } from './fates.js';
 import type { NoteErrorFrame, NoteTransport } from './note-transport.js';
@@ -68,12 +69,13 @@ export interface RouteChatOverOptions<F extends NoteErrorFrame> extends RouteCha
 }
 
 /**
- * @deprecated The 0.1 form `{ url, WebSocket: routeChatOverV2(client) }`: still works (the URL is
- * ignored, as it was); pass `routeChatOverV2(client)` as `transport` instead.
+ * @deprecated The 0.1 form `{ url, WebSocket: routeChatOverV2(client) }`: still works as it did
+ * (the URL is ignored, error frames come in v1's words); pass `routeChatOverV2(client)` as
+ * `transport` instead, and get v2's own reasons.
  */
-export interface LegacyRouteChatOverV2Options<F extends NoteErrorFrame> extends RouteChatSessionOptions {
+export interface LegacyRouteChatOverV2Options extends RouteChatSessionOptions {
   readonly url?: string | URL;
-  readonly WebSocket: NoteTransport<F>;
+  readonly WebSocket: NoteTransport<ErrorFrameV2>;
 }
 
 /** How the stream ended: the final status and the close that carried it. */
