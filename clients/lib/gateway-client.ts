@@ -160,7 +160,15 @@ export class GatewayClient<M extends MethodMap = RouteGuideMethods>
     startObserved = (client, method, observer) => client.#start(method, {}, false, observer).view();
   }
 
-  constructor(url: string, options: GatewayClientOptions = {}) {
+  /** `{ url: 'ws://host:port/v2', …options }`: the shape RouteChatSocket takes too. */
+  constructor(options: GatewayClientOptions & { readonly url: string | URL });
+  constructor(url: string | URL, options?: GatewayClientOptions);
+  constructor(
+    first: string | URL | (GatewayClientOptions & { readonly url: string | URL }),
+    rest: GatewayClientOptions = {},
+  ) {
+    const { url, ...options } =
+      typeof first === 'string' || first instanceof URL ? { ...rest, url: first } : first;
     const WebSocket = resolveWebSocket(options.WebSocket);
     if (typeof options.token === 'string') checkBearerToken(options.token);
     const clock = options.clock ?? systemClock;
@@ -178,7 +186,7 @@ export class GatewayClient<M extends MethodMap = RouteGuideMethods>
       random: options.random,
       dial: (token, report) => {
         const attempt: Attempt = startAttempt({
-          url,
+          url: String(url),
           protocols: [V2_SUBPROTOCOL, ...(token === undefined ? [] : [bearerSubprotocol(token)])],
           WebSocket,
           clock,

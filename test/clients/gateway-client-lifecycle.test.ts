@@ -326,6 +326,20 @@ describe('GatewayClient lifecycle (scripted socket, fake clock)', () => {
     client.close();
   });
 
+  test('constructed as RouteChatSocket is, from one options object with the url (the (url, options) form still works)', () => {
+    const clock = createFakeClock();
+    ScriptedSocket.made = [];
+    const client = new GatewayClient({
+      url: new URL('ws://gateway.test/v2'),
+      WebSocket: ScriptedSocket,
+      clock,
+    });
+    client.bidi(ROUTE_CHAT);
+    assert.equal(last().url, 'ws://gateway.test/v2');
+    assert.deepEqual(last().protocols, ['gateway.v2']);
+    client.close();
+  });
+
   test('the outbox is bounded: one call more throws OutboxFullError and nothing is queued', async () => {
     const clock = createFakeClock();
     const { client } = start(clock, { outboxCapacity: 2 });

@@ -76,7 +76,7 @@ describe('RouteChatSocket over a v2 stream, against a real gateway and core', ()
   });
   test("{ transport: routeChatOverV2(client) }: the gateway's v2 reasons arrive unchanged, and the stream goes on", async () => {
     const v2Url = `${gw.httpUrl.replace(/^http/, 'ws')}/v2`;
-    const client = new GatewayClient(v2Url, { WebSocket });
+    const client = new GatewayClient({ url: v2Url, WebSocket });
     const chat = new RouteChatSocket({ transport: routeChatOverV2(client) });
     const errors: ErrorFrameV2[] = [];
     chat.on('error', (frame) => errors.push(frame));

@@ -265,6 +265,19 @@ describe('RouteChatSocket lifecycle (scripted socket, fake clock)', () => {
     assert.equal(calls, 3, 'a GatewayError from the token function is not retried');
   });
 
+  test('new RouteChatSocket(url, options): the shape GatewayClient takes too', () => {
+    const clock = createFakeClock();
+    ScriptedSocket.made = [];
+    const socket = new RouteChatSocket('ws://gateway.test/v1/routechat', {
+      WebSocket: ScriptedSocket,
+      clock,
+      token: 't0ken',
+    });
+    assert.equal(last().url, 'ws://gateway.test/v1/routechat');
+    assert.deepEqual(last().protocols, ['routechat.v1', 'bearer.t0ken']);
+    socket.close();
+  });
+
   test('notes sent while disconnected wait in the outbox and go out on the next stream, then confirm', async () => {
     const clock = createFakeClock();
     const { socket, fates } = start(clock, { reconnect: { retries: 3 } });
