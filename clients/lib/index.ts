@@ -37,17 +37,17 @@ export {
   type ReconnectOptions,
   type StreamEnding,
 } from './reconnect.js';
-export {
-  type CloseOutcome,
-  type ConnectionState,
-  type LegacyRouteChatOverV2Options,
-  type NoteFate,
-  type RouteChatEvents,
-  type RouteChatOverOptions,
-  type RouteChatSessionOptions,
-  RouteChatSocket,
-  type RouteChatSocketOptions,
-} from './route-chat-socket.js';
+export { RouteChatSocket } from './route-chat-socket.js';
+export type {
+  CloseOutcome,
+  ConnectionState,
+  LegacyRouteChatOverV2Options,
+  NoteFate,
+  RouteChatEvents,
+  RouteChatOverOptions,
+  RouteChatSessionOptions,
+  RouteChatSocketOptions,
+} from './route-chat-types.js';
 export type { TokenSource } from './token.js';
 export type { Listener } from './typed-events.js';
 export { routeChatOverV2, type WithRouteChat } from './v2-note-transport.js';

@@ -52,19 +52,6 @@ import { createEmitter, type Listener, type TypedEvents } from './typed-events.j
 import { createV1NoteTransport } from './v1-note-transport.js';
 import { resolveWebSocket } from './web-socket-like.js';
 
-export type { ReconnectOptions } from './reconnect.js';
-export type {
-  CloseOutcome,
-  ConnectionState,
-  LegacyRouteChatOverV2Options,
-  NoteFate,
-  RouteChatEvents,
-  RouteChatOverOptions,
-  RouteChatSessionOptions,
-  RouteChatSocketOptions,
-} from './route-chat-types.js';
-export type { TokenSource } from './token.js';
-
 /** A frame waiting in the outbox or in flight. */
 interface Item<F extends NoteErrorFrame> {
   readonly frame: OutgoingFrame;

@@ -10,8 +10,6 @@ import { parseRetryAfter } from './reconnect.js';
 import type { LinkEnding } from './reconnecting-core.js';
 import type { WebSocketConstructor, WebSocketLike } from './web-socket-like.js';
 
-export type AttemptEnding = LinkEnding;
-
 export interface AttemptOptions {
   readonly url: string;
   readonly protocols: readonly string[];
@@ -24,7 +22,7 @@ export interface AttemptOptions {
    * Once, whatever ended the attempt. The status is the one given to `fail`, else derived from the
    * close; status frames are the caller's business (a caller that read one prefers it).
    */
-  onClose(ending: AttemptEnding): void;
+  onClose(ending: LinkEnding): void;
 }
 
 export interface Attempt {
