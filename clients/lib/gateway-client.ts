@@ -184,8 +184,8 @@ export class GatewayClient<M extends MethodMap = RouteGuideMethods>
       signal: options.signal,
       clock,
       random: options.random,
-      dial: (token, report) => {
-        const attempt: Attempt = startAttempt({
+      dial: (token, report) =>
+        startAttempt({
           url: String(url),
           protocols: [V2_SUBPROTOCOL, ...(token === undefined ? [] : [bearerSubprotocol(token)])],
           WebSocket,
@@ -194,9 +194,7 @@ export class GatewayClient<M extends MethodMap = RouteGuideMethods>
           onOpen: (socket) => report.opened(socket.protocol),
           onMessage: (data) => this.#onMessage(data),
           onClose: (ending) => report.ended(ending),
-        });
-        return attempt;
-      },
+        }),
       onState: (state) => this.#events.emit('state', state),
       onOpen: (attempt) => {
         this.#socket = attempt.socket;
