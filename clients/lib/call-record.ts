@@ -7,6 +7,7 @@ import { GatewayError } from '../../protocol/common/errors.js';
 import { type CallStatus, StatusCode } from '../../protocol/common/status.js';
 import { type ErrorFrameV2, INITIAL_STREAM_CREDIT } from '../../protocol/v2/index.js';
 import type { Backoff } from './reconnect.js';
+import type { LinkEnding } from './reconnecting-core.js';
 import { createEmitter, type Listener, type TypedEvents } from './typed-events.js';
 
 export interface CallOptions {
@@ -48,6 +49,27 @@ export class FrameRejectedError extends GatewayError {
   }
 }
 
+/** Where a call's status came from. */
+export type CallEnding =
+  /** A status frame: the gateway's (or the core's) word. */
+  | { readonly by: 'gateway' }
+  /** Decided here: cancelled, past its deadline, or the client closed. */
+  | { readonly by: 'client' }
+  /** The socket it was on broke (`onWire`), or the client could not get one for it. */
+  | { readonly by: 'socket'; readonly socket: LinkEnding; readonly onWire: boolean };
+
+/**
+ * A call's events reported as they happen, in order, instead of being queued for `messages`: for
+ * a caller that runs the call itself (RouteChat's note session over v2).
+ */
+export interface CallObserver {
+  /** The call is open on an open socket: messages go out now. */
+  opened(): void;
+  message(message: unknown): void;
+  rejected(frame: ErrorFrameV2): void;
+  ended(status: CallStatus, ending: CallEnding): void;
+}
+
 /**
  * queued: waiting for a socket (in the client's outbox). wire: opened on the current socket.
  * retry-wait: an idempotent unary between attempts. done: the status is settled.
@@ -86,6 +108,7 @@ export class CallRecord {
     readonly resendable: boolean,
     readonly startedAt: number,
     private readonly host: CallHost,
+    private readonly observer?: CallObserver,
   ) {
     this.status = new Promise((resolve) => {
       this.#resolve = resolve;
@@ -97,6 +120,7 @@ export class CallRecord {
     this.phase = 'wire';
     this.credit = INITIAL_STREAM_CREDIT;
     this.flush();
+    this.observer?.opened();
   }
 
   /** Writes what the credit allows, then `end` once nothing is held back. */
@@ -115,8 +139,18 @@ export class CallRecord {
   }
 
   received(message: unknown): void {
+    if (this.observer) {
+      this.observer.message(message);
+      return;
+    }
     this.responses.push(message);
     this.#wake?.();
+  }
+
+  /** The gateway refused a frame of this call; the stream goes on. */
+  rejected(frame: ErrorFrameV2): void {
+    this.events.emit('error', frame);
+    this.observer?.rejected(frame);
   }
 
   /** Back to the outbox, as if never written: the next stream starts from the first message. */
@@ -130,11 +164,12 @@ export class CallRecord {
   }
 
   /** Settles the status once; false when it was already settled. */
-  finish(status: CallStatus): boolean {
+  finish(status: CallStatus, ending: CallEnding): boolean {
     if (this.phase === 'done') return false;
     this.phase = 'done';
     this.#resolve(status);
     this.#wake?.();
+    this.observer?.ended(status, ending);
     return true;
   }
 

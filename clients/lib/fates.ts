@@ -21,8 +21,15 @@
  */
 export type FateName = 'confirmed' | 'refused' | 'rejected' | 'unknown' | 'unsent';
 
-/** Error-frame reasons that mean "not now", not "not this note". */
-export const TRANSIENT_REJECT_REASONS: ReadonlySet<string> = new Set(['after_end', 'rate_limited']);
+/**
+ * Error-frame reasons that mean "not now", not "not this note" (v1's and v2's: v2 also says
+ * `no_credit`, which the client's credit accounting should never let happen).
+ */
+export const TRANSIENT_REJECT_REASONS: ReadonlySet<string> = new Set([
+  'after_end',
+  'rate_limited',
+  'no_credit',
+]);
 
 export interface Tracked {
   /** `noteKey()` of a note; undefined for a raw frame (no echo to wait for). */

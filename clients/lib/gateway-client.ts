@@ -2,9 +2,10 @@
  * The v2 client: many calls of any method over one WebSocket (`GET /v2`). Each call is a stream;
  * `unary`, `serverStream`, `clientStream` and `bidi` are views of one `Call` (call-record.ts). Typed
  * by a method map (`RouteGuideMethods` for our service) in proto3 JSON names. The socket is opened
- * on first use and replaced when it breaks, with RouteChatSocket's rules (reconnect.ts): calls not
- * yet on a socket wait in a bounded outbox; calls on a socket that broke end with UNAVAILABLE (an
- * idempotent unary may be re-sent). Credit frames are handled here, never by the application.
+ * on first use and replaced when it breaks, by the reconnecting core RouteChatSocket uses too
+ * (reconnecting-core.ts): calls not yet on a socket wait in a bounded outbox; calls on a socket that
+ * broke end with UNAVAILABLE (an idempotent unary may be re-sent). Credit frames are handled here,
+ * never by the application.
  */
 import type { Feature, Point, Rectangle, RouteNote, RouteSummary } from '../../proto/messages.js';
 import { GatewayError } from '../../protocol/common/errors.js';
@@ -15,22 +16,27 @@ import {
   serverFrameV2Schema,
   V2_SUBPROTOCOL,
 } from '../../protocol/v2/index.js';
-import { type Call, type CallOptions, CallRecord, FrameRejectedError } from './call-record.js';
+import {
+  type Call,
+  type CallEnding,
+  type CallObserver,
+  type CallOptions,
+  CallRecord,
+  FrameRejectedError,
+} from './call-record.js';
 import { type Clock, systemClock } from './clock.js';
 import { localStatus } from './close-status.js';
 import { createOutbox, type Outbox, OutboxFullError } from './outbox.js';
+import type { ReconnectOptions } from './reconnect.js';
 import {
-  type Backoff,
-  type BackoffPolicy,
-  backoffPolicy,
-  createBackoff,
-  isRetryable,
-  type ReconnectOptions,
-} from './reconnect.js';
-import type { TokenSource } from './route-chat-socket.js';
+  type CoreState,
+  createReconnectingCore,
+  type LinkEnding,
+  type ReconnectingCore,
+} from './reconnecting-core.js';
 import { readServerFrame } from './server-frame.js';
-import { type Attempt, type AttemptEnding, startAttempt } from './socket-attempt.js';
-import { bearerSubprotocol, checkBearerToken, fetchToken } from './token.js';
+import { type Attempt, startAttempt } from './socket-attempt.js';
+import { bearerSubprotocol, checkBearerToken, type TokenSource } from './token.js';
 import { createEmitter, type Listener, type TypedEvents } from './typed-events.js';
 import { resolveWebSocket, type WebSocketConstructor, type WebSocketLike } from './web-socket-like.js';
 
@@ -96,20 +102,11 @@ export interface GatewayClientOptions {
   readonly random?: () => number;
 }
 
-export type GatewayClientState =
-  /** No socket, and none needed: the next call opens one. `lastStatus`: how the previous one ended. */
-  | { readonly name: 'idle'; readonly lastStatus?: CallStatus }
-  | { readonly name: 'connecting'; readonly attempt: number }
-  | { readonly name: 'open'; readonly protocol: string }
-  | {
-      readonly name: 'reconnecting';
-      /** Failures in a row so far (1 for the first retry). */
-      readonly attempt: number;
-      readonly delayMs: number;
-      readonly lastStatus: CallStatus;
-    }
-  /** For good: `close()` or the signal. */
-  | { readonly name: 'closed'; readonly status: CallStatus };
+/**
+ * connecting {attempt}, open {protocol}, reconnecting {attempt, delayMs, lastStatus}, idle
+ * {lastStatus?} (no socket, and none needed: the next call opens one), closed {status} (for good).
+ */
+export type GatewayClientState = CoreState;
 
 export interface GatewayClientEvents {
   state: GatewayClientState;
@@ -118,22 +115,34 @@ export interface GatewayClientEvents {
 }
 
 const OPEN = 1;
+const BY_CLIENT: CallEnding = { by: 'client' };
+const BY_GATEWAY: CallEnding = { by: 'gateway' };
 /** After its deadline, how long a call on the wire waits for the gateway's DEADLINE_EXCEEDED. */
 const DEADLINE_GRACE_MS = 2000;
+
+/** Set once by GatewayClient's static block: it reaches the private #start. */
+let startObserved: (
+  client: GatewayClient<MethodMap>,
+  method: string,
+  observer: CallObserver,
+) => Call<unknown, unknown>;
+
+/**
+ * A call whose events go to `observer` as they happen (never to `messages`). Not for applications:
+ * RouteChat's v2 transport runs its streams with it. Not exported from the package.
+ */
+export function openObservedCall<M extends MethodMap>(
+  client: GatewayClient<M>,
+  method: keyof M & string,
+  observer: CallObserver,
+): Call<unknown, unknown> {
+  return startObserved(client, method, observer);
+}
 
 export class GatewayClient<M extends MethodMap = RouteGuideMethods>
   implements TypedEvents<GatewayClientEvents>
 {
-  readonly #url: string;
-  readonly #WebSocket: WebSocketConstructor;
-  readonly #token: TokenSource | undefined;
-  readonly #policy: BackoffPolicy | undefined;
-  readonly #backoff: Backoff | undefined;
-  readonly #random: (() => number) | undefined;
-  readonly #handshakeTimeoutMs: number;
   readonly #clock: Clock;
-  /** Removes the listener on the caller's AbortSignal (when one was given). */
-  #forgetSignal: (() => void) | undefined;
   readonly #events = createEmitter<GatewayClientEvents>();
   /** Calls waiting for a socket, in call order. */
   readonly #outbox: Outbox<CallRecord>;
@@ -141,42 +150,63 @@ export class GatewayClient<M extends MethodMap = RouteGuideMethods>
   readonly #live = new Map<string, CallRecord>();
   /** Idempotent unaries between attempts. */
   readonly #retrying = new Set<CallRecord>();
-  #state: GatewayClientState = { name: 'idle' };
-  #attempt: Attempt | undefined;
+  /** Attempts, token, backoff, healthy timer, signal and state: the socket's lifecycle. */
+  readonly #core: ReconnectingCore<Attempt>;
+  /** The current socket, once open. */
   #socket: WebSocketLike | undefined;
-  /** Bumped per attempt: a late token or event of an older attempt is ignored. */
-  #generation = 0;
-  #reconnectTimer: unknown;
-  #healthyTimer: unknown;
   #nextId = 0;
 
-  constructor(url: string, options: GatewayClientOptions = {}) {
-    const ctor = resolveWebSocket(options.WebSocket);
+  static {
+    startObserved = (client, method, observer) => client.#start(method, {}, false, observer).view();
+  }
+
+  /** `{ url: 'ws://host:port/v2', …options }`: the shape RouteChatSocket takes too. */
+  constructor(options: GatewayClientOptions & { readonly url: string | URL });
+  constructor(url: string | URL, options?: GatewayClientOptions);
+  constructor(
+    first: string | URL | (GatewayClientOptions & { readonly url: string | URL }),
+    rest: GatewayClientOptions = {},
+  ) {
+    const { url, ...options } =
+      typeof first === 'string' || first instanceof URL ? { ...rest, url: first } : first;
+    const WebSocket = resolveWebSocket(options.WebSocket);
     if (typeof options.token === 'string') checkBearerToken(options.token);
-    this.#url = url;
-    this.#WebSocket = ctor;
-    this.#token = options.token;
-    this.#clock = options.clock ?? systemClock;
-    this.#random = options.random;
-    this.#policy = options.reconnect ? backoffPolicy(options.reconnect) : undefined;
-    this.#backoff = this.#policy ? createBackoff(this.#policy, options.random) : undefined;
-    this.#handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
+    const clock = options.clock ?? systemClock;
+    const handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
+    this.#clock = clock;
     this.#outbox = createOutbox<CallRecord>(
       options.outboxCapacity ?? 1000,
       (n) => new OutboxFullError(n, 'calls', 'wait for calls to settle before starting more'),
     );
-    const signal = options.signal;
-    if (signal?.aborted) this.#shutDown('aborted by the signal');
-    else if (signal) {
-      const onAbort = () => this.#shutDown('aborted by the signal');
-      signal.addEventListener('abort', onAbort, { once: true });
-      // A signal shared by many clients (one per app) must not keep every closed client alive.
-      this.#forgetSignal = () => signal.removeEventListener('abort', onAbort);
-    }
+    this.#core = createReconnectingCore<Attempt>({
+      reconnect: options.reconnect,
+      token: options.token,
+      signal: options.signal,
+      clock,
+      random: options.random,
+      dial: (token, report) =>
+        startAttempt({
+          url: String(url),
+          protocols: [V2_SUBPROTOCOL, ...(token === undefined ? [] : [bearerSubprotocol(token)])],
+          WebSocket,
+          clock,
+          handshakeTimeoutMs,
+          onOpen: (socket) => report.opened(socket.protocol),
+          onMessage: (data) => this.#onMessage(data),
+          onClose: (ending) => report.ended(ending),
+        }),
+      onState: (state) => this.#events.emit('state', state),
+      onOpen: (attempt) => {
+        this.#socket = attempt.socket;
+        this.#pump();
+      },
+      onEnded: (ending) => this.#socketEnded(ending),
+      onAbort: (why) => this.#shutDown(why),
+    });
   }
 
   get state(): GatewayClientState {
-    return this.#state;
+    return this.#core.state;
   }
 
   /** Calls waiting for a socket. */
@@ -296,24 +326,25 @@ export class GatewayClient<M extends MethodMap = RouteGuideMethods>
     if (final.code !== StatusCode.OK) throw GatewayError.from(final);
   }
 
-  #setState(state: GatewayClientState): void {
-    this.#state = state;
-    this.#events.emit('state', state);
-  }
-
-  #start(method: string, options: CallOptions, resendable: boolean): CallRecord {
-    if (this.#state.name === 'closed') {
+  #start(method: string, options: CallOptions, resendable: boolean, observer?: CallObserver): CallRecord {
+    if (this.#core.state.name === 'closed' || this.#core.aborted) {
       throw new GatewayError(StatusCode.FAILED_PRECONDITION, 'the client is closed');
     }
     this.#nextId += 1;
-    const record = new CallRecord(`c${this.#nextId}`, method, options, resendable, this.#clock.now(), {
-      write: (frame) => this.#write(frame),
-      cancel: (r) => this.#cancel(r),
-    });
+    const host = { write: (frame: object) => this.#write(frame), cancel: (r: CallRecord) => this.#cancel(r) };
+    const record = new CallRecord(
+      `c${this.#nextId}`,
+      method,
+      options,
+      resendable,
+      this.#clock.now(),
+      host,
+      observer,
+    );
     this.#outbox.push(record);
     if (options.timeoutMs !== undefined) this.#armDeadline(record, options.timeoutMs);
-    if (this.#socket?.readyState === OPEN && this.#state.name === 'open') this.#pump();
-    else if (this.#state.name === 'idle') this.#connect();
+    if (this.#socket?.readyState === OPEN && this.#core.state.name === 'open') this.#pump();
+    else if (this.#core.state.name === 'idle') this.#core.connect();
     return record;
   }
 
@@ -339,13 +370,13 @@ export class GatewayClient<M extends MethodMap = RouteGuideMethods>
   }
 
   /** Settles a call wherever it is and forgets it. */
-  #settle(record: CallRecord, status: CallStatus): void {
+  #settle(record: CallRecord, status: CallStatus, ending: CallEnding = BY_CLIENT): void {
     this.#outbox.remove(record);
     this.#retrying.delete(record);
     if (this.#live.get(record.id) === record) this.#live.delete(record.id);
     if (record.deadlineTimer !== undefined) this.#clock.clearTimeout(record.deadlineTimer);
     if (record.retryTimer !== undefined) this.#clock.clearTimeout(record.retryTimer);
-    record.finish(status);
+    record.finish(status, ending);
   }
 
   #cancel(record: CallRecord): void {
@@ -379,86 +410,10 @@ export class GatewayClient<M extends MethodMap = RouteGuideMethods>
     }
   }
 
-  #connect(): void {
-    const generation = ++this.#generation;
-    const attempt = (this.#backoff?.failures ?? 0) + 1;
-    this.#setState({ name: 'connecting', attempt });
-    const source = this.#token;
-    if (typeof source !== 'function') {
-      this.#open(source);
-      return;
-    }
-    // A fresh token for every attempt; the socket is created once it is known.
-    fetchToken(source).then(
-      (token) => {
-        if (generation === this.#generation && this.#state.name === 'connecting') this.#open(token);
-      },
-      (error: unknown) => {
-        if (generation !== this.#generation || this.#state.name !== 'connecting') return;
-        const message = error instanceof Error ? error.message : String(error);
-        // A token that cannot be a subprotocol will not become one by retrying.
-        const refused = error instanceof GatewayError && error.code === StatusCode.INVALID_ARGUMENT;
-        this.#socketEnded({
-          status: refused
-            ? localStatus(StatusCode.INVALID_ARGUMENT, message)
-            : localStatus(StatusCode.UNAVAILABLE, `could not get a token: ${message}`),
-          closeCode: 1006,
-          closeReason: '',
-          statusFrame: false,
-          opened: false,
-        });
-      },
-    );
-  }
-
-  #open(token: string | undefined): void {
-    const generation = this.#generation;
-    const protocols = [V2_SUBPROTOCOL, ...(token === undefined ? [] : [bearerSubprotocol(token)])];
-    try {
-      this.#attempt = startAttempt({
-        url: this.#url,
-        protocols,
-        WebSocket: this.#WebSocket,
-        clock: this.#clock,
-        handshakeTimeoutMs: this.#handshakeTimeoutMs,
-        onOpen: (socket) => {
-          if (generation !== this.#generation) return;
-          this.#socket = socket;
-          if (this.#backoff && this.#policy) {
-            // Open is some proof of health; a reply is more (see onFrame).
-            const backoff = this.#backoff;
-            this.#healthyTimer = this.#clock.setTimeout(() => {
-              this.#healthyTimer = undefined;
-              backoff.worked();
-            }, this.#policy.healthyAfterMs);
-          }
-          this.#setState({ name: 'open', protocol: socket.protocol });
-          this.#pump();
-        },
-        onMessage: (data) => {
-          if (generation === this.#generation) this.#onMessage(data);
-        },
-        onClose: (ending) => {
-          if (generation === this.#generation) this.#socketEnded(ending);
-        },
-      });
-    } catch (error) {
-      // A malformed URL: nothing to retry.
-      const status = localStatus(
-        StatusCode.INVALID_ARGUMENT,
-        error instanceof Error ? error.message : String(error),
-      );
-      queueMicrotask(() => {
-        if (generation !== this.#generation) return;
-        this.#socketEnded({ status, closeCode: 1006, closeReason: '', statusFrame: false, opened: false });
-      });
-    }
-  }
-
   #onMessage(data: unknown): void {
     const frame = readServerFrame(serverFrameV2Schema, data);
     if (!frame) {
-      this.#attempt?.fail(
+      this.#core.link?.fail(
         localStatus(StatusCode.INTERNAL, 'the gateway sent a frame outside the v2 contract'),
         1002,
       );
@@ -478,7 +433,7 @@ export class GatewayClient<M extends MethodMap = RouteGuideMethods>
     switch (frame.type) {
       case 'message':
         // A reply: this socket reaches a working gateway.
-        this.#backoff?.worked();
+        this.#core.worked();
         record.received(frame.message);
         return;
       case 'credit':
@@ -486,7 +441,7 @@ export class GatewayClient<M extends MethodMap = RouteGuideMethods>
         record.flush();
         return;
       case 'error':
-        record.events.emit('error', frame);
+        record.rejected(frame);
         return;
       case 'status': {
         this.#live.delete(frame.id);
@@ -497,7 +452,7 @@ export class GatewayClient<M extends MethodMap = RouteGuideMethods>
           metadata: frame.metadata,
         };
         if (status.code === StatusCode.UNAVAILABLE && this.#scheduleResend(record)) return;
-        this.#settle(record, status);
+        this.#settle(record, status, BY_GATEWAY);
         return;
       }
     }
@@ -508,9 +463,9 @@ export class GatewayClient<M extends MethodMap = RouteGuideMethods>
    * false when it may not (not resendable, no reconnect policy, retries or deadline used up).
    */
   #scheduleResend(record: CallRecord, minimumDelayMs = 0): boolean {
-    if (!record.resendable || !this.#policy || this.#state.name === 'closed') return false;
-    record.backoff ??= createBackoff(this.#policy, this.#random);
-    const next = record.backoff.next(minimumDelayMs);
+    if (!record.resendable || this.#core.state.name === 'closed') return false;
+    record.backoff ??= this.#core.createBackoff();
+    const next = record.backoff?.next(minimumDelayMs);
     const remaining = this.#remainingMs(record);
     if (!next || (remaining !== undefined && remaining <= next.delayMs)) return false;
     record.resetForResend();
@@ -522,75 +477,47 @@ export class GatewayClient<M extends MethodMap = RouteGuideMethods>
       record.phase = 'queued';
       // Admitted once already: back in the outbox even when it is full (never a drop).
       this.#outbox.requeue([record]);
-      if (this.#state.name === 'open') this.#pump();
-      else if (this.#state.name === 'idle') this.#connect();
+      if (this.#core.state.name === 'open') this.#pump();
+      else if (this.#core.state.name === 'idle') this.#core.connect();
     }, next.delayMs);
     return true;
   }
 
   /** The socket (or the attempt) is gone: settle or keep its calls, then reconnect or go idle. */
-  #socketEnded(ending: AttemptEnding): void {
-    this.#clearConnectionTimers();
-    this.#attempt = undefined;
+  #socketEnded(ending: LinkEnding): void {
     this.#socket = undefined;
     const lost = localStatus(
       StatusCode.UNAVAILABLE,
       `connection lost (${ending.closeCode}${ending.closeReason ? `: ${ending.closeReason}` : ''})`,
     );
-    const retryable = this.#policy !== undefined && isRetryable(ending);
+    const retryable = this.#core.retryable(ending);
+    const onWire: CallEnding = { by: 'socket', socket: ending, onWire: true };
     for (const record of [...this.#live.values()]) {
       this.#live.delete(record.id);
-      if (ending.status.code === StatusCode.INTERNAL) this.#settle(record, ending.status);
-      else if (!retryable || !this.#scheduleResend(record)) this.#settle(record, lost);
+      if (ending.status.code === StatusCode.INTERNAL) this.#settle(record, ending.status, onWire);
+      else if (!retryable || !this.#scheduleResend(record)) this.#settle(record, lost, onWire);
     }
-    const next = retryable && this.#outbox.size > 0 ? this.#backoff?.next(ending.retryAfterMs) : undefined;
-    if (next) {
-      this.#setState({
-        name: 'reconnecting',
-        attempt: next.attempt,
-        delayMs: next.delayMs,
-        lastStatus: ending.status,
-      });
-      this.#reconnectTimer = this.#clock.setTimeout(() => {
-        this.#reconnectTimer = undefined;
-        this.#connect();
-      }, next.delayMs);
-      return;
-    }
+    if (this.#outbox.size > 0 && this.#core.reconnect(ending)) return;
     if (ending.opened && this.#outbox.size > 0) {
       // Calls made while an open socket was closing never had a socket: they get an attempt.
-      this.#connect();
+      this.#core.connect();
       return;
     }
     // Nothing to retry for (or no retrying allowed): what waits fails with this attempt's status.
     const waiting = this.#outbox.drain();
-    for (const record of waiting) this.#settle(record, ending.status);
+    for (const record of waiting)
+      this.#settle(record, ending.status, { by: 'socket', socket: ending, onWire: false });
     // Retries used up for these calls: the next call gets a full set again.
-    if (retryable && waiting.length > 0) this.#backoff?.worked();
-    this.#setState({ name: 'idle', lastStatus: ending.status });
-  }
-
-  #clearConnectionTimers(): void {
-    for (const timer of [this.#reconnectTimer, this.#healthyTimer]) {
-      if (timer !== undefined) this.#clock.clearTimeout(timer);
-    }
-    this.#reconnectTimer = undefined;
-    this.#healthyTimer = undefined;
+    if (retryable && waiting.length > 0) this.#core.worked();
+    this.#core.idle(ending.status);
   }
 
   #shutDown(why: string): void {
-    if (this.#state.name === 'closed') return;
-    this.#forgetSignal?.();
+    if (this.#core.state.name === 'closed') return;
     const status = localStatus(StatusCode.CANCELLED, why);
-    this.#generation += 1;
-    this.#clearConnectionTimers();
-    this.#attempt?.detach();
     // Closing the socket cancels every call on it at the gateway.
-    if (this.#socket && this.#socket.readyState <= OPEN) this.#socket.close(1000, 'client closed');
-    else this.#attempt?.socket.close();
-    this.#attempt = undefined;
+    this.#core.close(status);
     this.#socket = undefined;
-    this.#setState({ name: 'closed', status });
     for (const record of [...this.#live.values(), ...this.#retrying, ...this.#outbox.drain()]) {
       this.#settle(record, status);
     }

@@ -11,6 +11,7 @@ export type {
   RouteNoteJson,
   StatusName,
 } from '../../protocol/index.js';
+export type { ErrorFrameV2 } from '../../protocol/v2/index.js';
 export type { Clock } from './clock.js';
 export { statusForClose, statusForHttpStatus } from './close-status.js';
 export { type FateName, noteKey } from './fates.js';
@@ -27,6 +28,7 @@ export {
   type Proto3Json,
   type RouteGuideMethods,
 } from './gateway-client.js';
+export type { NoteErrorFrame, NoteTransport } from './note-transport.js';
 export { OutboxFullError } from './outbox.js';
 export {
   backoffDelay,
@@ -35,15 +37,18 @@ export {
   type ReconnectOptions,
   type StreamEnding,
 } from './reconnect.js';
-export {
-  type CloseOutcome,
-  type ConnectionState,
-  type NoteFate,
-  type RouteChatEvents,
-  RouteChatSocket,
-  type RouteChatSocketOptions,
-  type TokenSource,
-} from './route-chat-socket.js';
+export { RouteChatSocket } from './route-chat-socket.js';
+export type {
+  CloseOutcome,
+  ConnectionState,
+  LegacyRouteChatOverV2Options,
+  NoteFate,
+  RouteChatEvents,
+  RouteChatOverOptions,
+  RouteChatSessionOptions,
+  RouteChatSocketOptions,
+} from './route-chat-types.js';
+export type { TokenSource } from './token.js';
 export type { Listener } from './typed-events.js';
-export { routeChatOverV2, type WithRouteChat } from './v2-routechat-transport.js';
+export { routeChatOverV2, type WithRouteChat } from './v2-note-transport.js';
 export type { WebSocketConstructor, WebSocketLike } from './web-socket-like.js';

@@ -1,7 +1,7 @@
 /**
  * Reconnect rules, pure: exponential backoff with full jitter and a cap, the attempt counter that
  * resets only after a stream has really worked, and which endings are worth another attempt.
- * Shared by every client of the gateway (RouteChatSocket today, a v2 client later).
+ * reconnecting-core.ts applies them for every client of the gateway (RouteChatSocket, GatewayClient).
  */
 import { CloseCode } from '../../protocol/common/close-codes.js';
 import { type CallStatus, StatusCode } from '../../protocol/common/status.js';

@@ -1,21 +1,14 @@
 /**
  * One connection attempt: a WebSocket, its handshake timeout, and how it ended (the status derived
- * from the close, the HTTP status and Retry-After of a refused upgrade). Both clients' reconnect
- * loops (RouteChatSocket, GatewayClient) start one per attempt; nothing here retries.
+ * from the close, the HTTP status and Retry-After of a refused upgrade). The reconnecting core
+ * dials one per attempt for GatewayClient and for RouteChat over v1; nothing here retries.
  */
 import { type CallStatus, StatusCode } from '../../protocol/common/status.js';
 import type { Clock } from './clock.js';
 import { localStatus, statusForClose } from './close-status.js';
-import { parseRetryAfter, type StreamEnding } from './reconnect.js';
+import { parseRetryAfter } from './reconnect.js';
+import type { LinkEnding } from './reconnecting-core.js';
 import type { WebSocketConstructor, WebSocketLike } from './web-socket-like.js';
-
-export interface AttemptEnding extends StreamEnding {
-  readonly closeReason: string;
-  /** The socket had opened: the failure came after the handshake. */
-  readonly opened: boolean;
-  /** From a refused upgrade's Retry-After header. */
-  readonly retryAfterMs?: number | undefined;
-}
 
 export interface AttemptOptions {
   readonly url: string;
@@ -29,16 +22,20 @@ export interface AttemptOptions {
    * Once, whatever ended the attempt. The status is the one given to `fail`, else derived from the
    * close; status frames are the caller's business (a caller that read one prefers it).
    */
-  onClose(ending: AttemptEnding): void;
+  onClose(ending: LinkEnding): void;
 }
 
 export interface Attempt {
   readonly socket: WebSocketLike;
-  /** Closes the socket; `status` becomes the attempt's status (a local decision, not retried). */
-  fail(status: CallStatus, closeCode?: number): void;
-  /** Stops listening: no callback fires after this (the client closed for good). */
-  detach(): void;
+  /** Closes the socket; `status` becomes the attempt's status (unless the close already began). */
+  fail(status: CallStatus, closeCode?: number, closeReason?: string): void;
+  /** For good: stops listening (no callback fires after this) and closes the socket. */
+  close(): void;
 }
+
+const CONNECTING = 0;
+const OPEN = 1;
+const CLOSING = 2;
 
 /** ws (Node) reports a refused upgrade through this event, with the response's headers. */
 interface UpgradeResponseSource {
@@ -118,13 +115,16 @@ export function startAttempt(options: AttemptOptions): Attempt {
   });
   return {
     socket,
-    fail(status, closeCode = 1000) {
+    fail(status, closeCode = 1000, closeReason) {
       failure ??= status;
-      socket.close(closeCode);
+      if (socket.readyState < CLOSING) socket.close(closeCode, closeReason);
     },
-    detach() {
+    close() {
       live = false;
       clearHandshake();
+      if (socket.readyState === OPEN) socket.close(1000, 'client closed');
+      // Still connecting: closing aborts the handshake (browsers and ws both allow it).
+      else if (socket.readyState === CONNECTING) socket.close();
     },
   };
 }

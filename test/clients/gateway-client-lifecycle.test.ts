@@ -289,6 +289,57 @@ describe('GatewayClient lifecycle (scripted socket, fake clock)', () => {
     client.close();
   });
 
+  test('a token function that throws fails the attempt UNAVAILABLE and is retried; a GatewayError it throws is final', async () => {
+    const clock = createFakeClock();
+    let calls = 0;
+    const { client, states } = start(clock, {
+      reconnect: { retries: 5, initialDelayMs: 100 },
+      token: async () => {
+        calls += 1;
+        if (calls === 1) throw new Error('identity provider down');
+        if (calls === 2) return 'fresh';
+        throw new GatewayError(StatusCode.UNAUTHENTICATED, 'signed out');
+      },
+    });
+    const failure = client.unary(GET_FEATURE, here).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    await tick();
+    const retry = states.find((s) => s.name === 'reconnecting');
+    assert.equal(
+      retry?.name === 'reconnecting' && retry.lastStatus.message,
+      'could not get a token: identity provider down',
+    );
+    assert.equal(ScriptedSocket.made.length, 0);
+    clock.advance(1000);
+    await tick();
+    assert.deepEqual(last().protocols, ['gateway.v2', 'bearer.fresh']);
+    last().drop();
+    clock.advance(1000);
+    await tick();
+    const error = await failure;
+    assert.ok(error instanceof GatewayError && error.code === StatusCode.UNAUTHENTICATED);
+    assert.equal(error.message, 'signed out');
+    clock.advance(60_000);
+    assert.equal(calls, 3, 'a GatewayError from the token function is not retried');
+    client.close();
+  });
+
+  test('constructed as RouteChatSocket is, from one options object with the url (the (url, options) form still works)', () => {
+    const clock = createFakeClock();
+    ScriptedSocket.made = [];
+    const client = new GatewayClient({
+      url: new URL('ws://gateway.test/v2'),
+      WebSocket: ScriptedSocket,
+      clock,
+    });
+    client.bidi(ROUTE_CHAT);
+    assert.equal(last().url, 'ws://gateway.test/v2');
+    assert.deepEqual(last().protocols, ['gateway.v2']);
+    client.close();
+  });
+
   test('the outbox is bounded: one call more throws OutboxFullError and nothing is queued', async () => {
     const clock = createFakeClock();
     const { client } = start(clock, { outboxCapacity: 2 });

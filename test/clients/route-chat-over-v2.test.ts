@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import {
+  type ErrorFrameV2,
   GatewayClient,
   type NoteFate,
   type NoteFrame,
@@ -71,6 +72,23 @@ describe('RouteChatSocket over a v2 stream, against a real gateway and core', ()
     const feature = await client.unary('routeguide.RouteGuide/GetFeature', { latitude: 0, longitude: 1 });
     assert.equal(typeof feature.name, 'string');
     assert.deepEqual(sockets, [v2Url]);
+    client.close();
+  });
+  test("{ transport: routeChatOverV2(client) }: the gateway's v2 reasons arrive unchanged, and the stream goes on", async () => {
+    const v2Url = `${gw.httpUrl.replace(/^http/, 'ws')}/v2`;
+    const client = new GatewayClient({ url: v2Url, WebSocket });
+    const chat = new RouteChatSocket({ transport: routeChatOverV2(client) });
+    const errors: ErrorFrameV2[] = [];
+    chat.on('error', (frame) => errors.push(frame));
+    chat.sendRaw(JSON.stringify({ location: { latitude: 'north', longitude: 1 }, message: 'x' }));
+    const fate = chat.send({ location: { latitude: 5, longitude: 5 }, message: 'still open' });
+    chat.end();
+    assert.equal((await chat.status).name, 'OK');
+    assert.equal((await fate).fate, 'confirmed');
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0]?.reason, 'invalid_message', 'v2 says invalid_message; v1 would say invalid_note');
+    assert.equal(errors[0]?.code, 'INVALID_ARGUMENT');
+    assert.match(errors[0]?.details[0]?.path ?? '', /latitude/);
     client.close();
   });
 });

@@ -8,6 +8,7 @@ import { getEventListeners } from 'node:events';
 import { describe, test } from 'node:test';
 import {
   type ConnectionState,
+  GatewayError,
   type NoteFate,
   OutboxFullError,
   RouteChatSocket,
@@ -229,6 +230,51 @@ describe('RouteChatSocket lifecycle (scripted socket, fake clock)', () => {
     clock.advance(60_000);
     await tick();
     assert.deepEqual(last().protocols, ['routechat.v1', 'bearer.t2']);
+    socket.close();
+  });
+
+  test('a token function that throws fails the attempt UNAVAILABLE and is retried; a GatewayError it throws is final', async () => {
+    const clock = createFakeClock();
+    let calls = 0;
+    const { socket, states } = start(clock, {
+      reconnect: { retries: 5, initialDelayMs: 100 },
+      token: () => {
+        calls += 1;
+        if (calls === 1) throw new Error('identity provider down');
+        if (calls === 2) return 'fresh';
+        throw new GatewayError(StatusCode.UNAUTHENTICATED, 'signed out');
+      },
+    });
+    await tick();
+    const retry = states.find((s) => s.name === 'reconnecting');
+    assert.equal(
+      retry?.name === 'reconnecting' && retry.lastStatus.message,
+      'could not get a token: identity provider down',
+    );
+    assert.equal(ScriptedSocket.made.length, 0);
+    clock.advance(1000);
+    await tick();
+    assert.deepEqual(last().protocols, ['routechat.v1', 'bearer.fresh']);
+    last().drop({ code: 1006, reason: '' });
+    clock.advance(1000);
+    await tick();
+    const outcome = await socket.closed;
+    assert.equal(outcome.status.code, StatusCode.UNAUTHENTICATED);
+    assert.equal(outcome.status.message, 'signed out');
+    clock.advance(60_000);
+    assert.equal(calls, 3, 'a GatewayError from the token function is not retried');
+  });
+
+  test('new RouteChatSocket(url, options): the shape GatewayClient takes too', () => {
+    const clock = createFakeClock();
+    ScriptedSocket.made = [];
+    const socket = new RouteChatSocket('ws://gateway.test/v1/routechat', {
+      WebSocket: ScriptedSocket,
+      clock,
+      token: 't0ken',
+    });
+    assert.equal(last().url, 'ws://gateway.test/v1/routechat');
+    assert.deepEqual(last().protocols, ['routechat.v1', 'bearer.t0ken']);
     socket.close();
   });
 
