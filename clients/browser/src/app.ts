@@ -10,7 +10,7 @@
  *
  * One socket: the page opens one v2 socket (a GatewayClient, which reconnects by itself) and runs
  * both calls on it: RouteChat (through RouteChatSocket over a v2 stream, which keeps the outbox and
- * the fates of our notes: v2-routechat-transport.ts) and one NoteFeed.Watch of the map's region,
+ * the fates of our notes: v2-note-transport.ts) and one NoteFeed.Watch of the map's region,
  * which shows other people's notes as they are stored. A watch gives new notes only: each time it
  * was down, the page says so (live-watch.ts).
  */
@@ -19,6 +19,7 @@ import {
   type CloseOutcome,
   type ConnectionState,
   type ErrorFrame,
+  type ErrorFrameV2,
   GatewayClient,
   GatewayError,
   type NoteFate,
@@ -119,7 +120,7 @@ export function startApp(doc: Document): void {
 
   const groups = createNoteGroups();
   const counts = { sent: 0, received: 0, rejected: 0, live: 0 };
-  let socket: RouteChatSocket | undefined;
+  let socket: RouteChatSocket<ErrorFrameV2> | undefined;
   /** The page's one socket, for RouteChat and the watch. */
   let client: GatewayClient<PageMethods> | undefined;
   let watch: LiveWatch | undefined;
@@ -373,7 +374,7 @@ export function startApp(doc: Document): void {
     ui.finalStatus.dataset.ok = String(status.code === 0 && outcome.closeCode === 1000);
     ui.finalStatus.hidden = false;
   };
-  const onFate = (fate: NoteFate) => {
+  const onFate = (fate: NoteFate<ErrorFrameV2>) => {
     if (fate.fate === 'confirmed') renderStats(fate.latencyMs);
     else if (!fate.resend) {
       groups.forget(fate.note.location, fate.note.message);
@@ -405,7 +406,8 @@ export function startApp(doc: Document): void {
         reconnect: RECONNECT,
         ...(token ? { token } : {}),
       });
-      socket = new RouteChatSocket({ url, reconnect: RECONNECT, WebSocket: routeChatOverV2(shared) });
+      // v2's own reasons reach the page; the client's one loop reconnects the socket.
+      socket = new RouteChatSocket({ transport: routeChatOverV2(shared), reconnect: RECONNECT });
     } catch (error) {
       showFormError(error instanceof Error ? error.message : String(error));
       return;
@@ -446,7 +448,9 @@ export function startApp(doc: Document): void {
     });
     current.on('fate', onFate);
     current.on('error', (frame) => {
-      if (frame.reason === 'after_end' || frame.reason === 'rate_limited') return; // resent by the library
+      // Not this note's fault: the library sends it again.
+      if (frame.reason === 'after_end' || frame.reason === 'rate_limited' || frame.reason === 'no_credit')
+        return;
       counts.rejected += 1;
       renderStats();
       showFormError(
