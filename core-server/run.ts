@@ -32,6 +32,11 @@ export async function runCore(config: CoreConfig, logger: Logger): Promise<Runni
       maxTotalNotes: config['max-total-notes'],
       maxTotalBytes: config['max-total-note-bytes'],
     },
+    dedup: {
+      ttlMs: config['note-dedup-ttl'],
+      window: config['note-dedup-window'],
+      maxRecords: config['note-dedup-max-records'],
+    },
     keyPrefix: config['redis-key-prefix'],
     commandTimeoutMs: config['redis-command-timeout'],
     waitReplicas: config['redis-wait-replicas'],
