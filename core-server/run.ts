@@ -59,6 +59,7 @@ export async function runCore(config: CoreConfig, logger: Logger): Promise<Runni
       ? { tls: { cert: readFileSync(config['tls-cert']), key: readFileSync(config['tls-key']) } }
       : {}),
     onNoteStored: metrics.onNoteStored,
+    onNoteDeduplicated: metrics.onNoteDeduplicated,
     interceptors: [metrics.serverInterceptor, ...(tokens.length > 0 ? [createTokenInterceptor(tokens)] : [])],
   });
   registerFeedMetrics(metrics.registry, () => server.feed.stats());
