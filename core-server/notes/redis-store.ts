@@ -103,6 +103,18 @@ function scriptOutcome(error: unknown): NoteOutcome {
   return 'unknown';
 }
 
+/**
+ * The failure as a reader should see it. ioredis rejects the commands in flight when their
+ * connection closes with MaxRetriesPerRequestError ("Reached the max retries per request limit
+ * (which is 0)"): with `maxRetriesPerRequest: 0` that only ever means the connection dropped (Redis
+ * died, or a failover cut it) after the script was sent, so say that, and that it may have run.
+ */
+export function describeScriptError(error: unknown): string {
+  if (error instanceof Error && error.name === 'MaxRetriesPerRequestError')
+    return 'the connection to Redis dropped with the script in flight (it may have run; it is not resent)';
+  return error instanceof Error ? error.message : String(error);
+}
+
 // ioredis types `replyMapping` loosely for exactOptionalPropertyTypes; we keep its default.
 type ClientOptions = Omit<RedisOptions, 'replyMapping'>;
 
@@ -269,7 +281,7 @@ export function createRedisNoteStore(options: RedisNoteStoreOptions): NoteStore 
         : await redis.appendNote(keys.locPrefix + place, keys.order, keys.stats, keys.seq, ...args);
     } catch (error) {
       const outcome = scriptOutcome(error);
-      lastError = (error as Error).message;
+      lastError = describeScriptError(error);
       if (outcome === 'unknown') {
         // A timeout says Redis is stalled: stop sending until the probe sees it answer again.
         probeOk = false;
