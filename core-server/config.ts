@@ -79,7 +79,8 @@ export const coreOptionSpecs = {
   },
   'note-dedup-window': {
     env: 'CORE_NOTE_DEDUP_WINDOW',
-    description: 'Sequence numbers remembered per producer session: storing sequence s forgets s minus this',
+    description:
+      "Sequence numbers remembered per producer session (storing sequence s forgets s minus this): keep it above the clients' in-flight window",
     default: String(DEFAULT_NOTE_DEDUP.window),
   },
   'note-dedup-max-records': {

@@ -61,9 +61,9 @@ export function createDedupTable(options: NoteDedupOptions, now: () => number): 
         entry = { records: new Map(), expiresAt: 0 };
         sessions.set(id.session, entry);
       }
+      if (entry.records.delete(id.sequence - options.window)) size -= 1;
       if (!entry.records.has(id.sequence)) size += 1;
       entry.records.set(id.sequence, record);
-      if (entry.records.delete(id.sequence - options.window)) size -= 1;
       touch(id.session, entry, at);
       // The cap: the least recently used session's oldest records go first (never the new one).
       while (size > options.maxRecords) {

@@ -31,9 +31,10 @@ export interface NoteDedupOptions {
 export const DEFAULT_NOTE_DEDUP: NoteDedupOptions = {
   // Well above any client's retry horizon: a reconnect loop gives up, or succeeds, in minutes.
   ttlMs: 24 * 60 * 60 * 1000,
-  // 32 times the client library's default in-flight window: only in-flight notes are ever resent.
-  window: 1024,
-  // About 20 MB of records in the memory store.
+  // Only in-flight notes are ever resent: 4 times the client library's default window (32). And
+  // Redis keeps a hash of up to 128 short fields as a listpack, about 30 bytes a record.
+  window: 128,
+  // About 15 MB in the memory store (150 bytes a record; up to 480 with one record per session).
   maxRecords: 100_000,
 };
 

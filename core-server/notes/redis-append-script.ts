@@ -27,6 +27,7 @@
  * the note (re-made from the request once evicted). Otherwise the note is appended as above and
  * its record written in the same script: a note and its record exist together or not at all.
  * Recording SEQUENCE also forgets SEQUENCE - window (the caller passes that field, or '').
+ * The session's hash is checked by its first use (HGET, before any write), not by TYPE.
  *
  * KEYS: loc, order, stats, seq[, session]. ARGV: message, LAT,LNG, max per location, max total
  * notes, max total bytes, the location key prefix (P loc:), the live-notes channel and the note as
@@ -42,8 +43,9 @@ local locPrefix = ARGV[6]
 local liveChannel, liveNote = ARGV[7], ARGV[8]
 local sequence, digest, ttl, forget = ARGV[9], ARGV[10], ARGV[11], ARGV[12]
 
+-- The session's hash needs no check here: HGET reads it before the first write, and fails the
+-- whole script on a wrong type just as this check would.
 local expected = { [loc] = 'list', [order] = 'zset', [stats] = 'hash', [seqKey] = 'string' }
-if session then expected[session] = 'hash' end
 for key, kind in pairs(expected) do
   local actual = redis.call('TYPE', key).ok
   if actual ~= 'none' and actual ~= kind then
@@ -108,8 +110,9 @@ end
 
 redis.call('HSET', stats, 'notes', notes, 'bytes', bytes, 'locations', locations)
 if session then
-  redis.call('HSET', session, sequence, seq .. '|' .. digest)
+  -- Forget first: a hash that never holds more than the window (128 by default) stays a listpack.
   if forget ~= '' then redis.call('HDEL', session, forget) end
+  redis.call('HSET', session, sequence, seq .. '|' .. digest)
   redis.call('PEXPIRE', session, ttl)
 end
 redis.call('PUBLISH', liveChannel, liveNote)
