@@ -24,6 +24,8 @@ import { type RedisServer, removeDir, startRedis } from '../helpers/redis.js';
 import { connectV2, type V2TestClient, v2Url } from '../helpers/v2.js';
 
 const CHAT = 'routeguide.RouteGuide/RouteChat';
+/** A regression must fail, not hang on a socket that never closes. */
+const BOUNDED = { timeout: 20_000 };
 
 let redis: RedisServer;
 let core: SpawnedProcess & { address: string; metricsUrl: string };
@@ -83,89 +85,97 @@ const replies = (from: number, to: number) =>
   ).flat();
 
 describe('exactly-once notes through the gateway (a core on Redis)', () => {
-  test('v1: the session in the upgrade URL; a cut stream resent from its first unconfirmed note', async () => {
-    const note = at(1);
-    const session = 'v1-producer-0001';
-    const url = (sequence: number) => `${gateway.wsUrl}?note-session=${session}&note-sequence=${sequence}`;
-    const base = await coreCounters();
+  test(
+    'v1: the session in the upgrade URL; a cut stream resent from its first unconfirmed note',
+    BOUNDED,
+    async () => {
+      const note = at(1);
+      const session = 'v1-producer-0001';
+      const url = (sequence: number) => `${gateway.wsUrl}?note-session=${session}&note-sequence=${sequence}`;
+      const base = await coreCounters();
 
-    const first = connect(url(0));
-    await first.opened;
-    first.send(note('n0'));
-    first.send(note('n1'));
-    await first.waitForFrames(3);
-    // From here on the client reads nothing: n2…n4 are stored, their replies never arrive.
-    first.ws.pause();
-    for (const message of ['n2', 'n3', 'n4']) first.send(note(message));
-    await storedAtLeast(base.stored + 5);
-    first.ws.terminate();
-    assert.deepEqual(
-      noteMessages(first.frames),
-      replies(0, 1),
-      'n0 and n1 confirmed, n2 is the first unconfirmed',
-    );
+      const first = connect(url(0));
+      await first.opened;
+      first.send(note('n0'));
+      first.send(note('n1'));
+      await first.waitForFrames(3);
+      // From here on the client reads nothing: n2…n4 are stored, their replies never arrive.
+      first.ws.pause();
+      for (const message of ['n2', 'n3', 'n4']) first.send(note(message));
+      await storedAtLeast(base.stored + 5);
+      first.ws.terminate();
+      assert.deepEqual(
+        noteMessages(first.frames),
+        replies(0, 1),
+        'n0 and n1 confirmed, n2 is the first unconfirmed',
+      );
 
-    const second = connect(url(2));
-    await second.opened;
-    for (const message of ['n2', 'n3', 'n4', 'n5']) second.send(note(message));
-    second.send({ type: 'end' });
-    assert.equal((await second.closed).code, 1000);
-    assert.deepEqual(
-      noteMessages(second.frames),
-      replies(2, 5),
-      'each resend answered as the first copy was',
-    );
+      const second = connect(url(2));
+      await second.opened;
+      for (const message of ['n2', 'n3', 'n4', 'n5']) second.send(note(message));
+      second.send({ type: 'end' });
+      assert.equal((await second.closed).code, 1000);
+      assert.deepEqual(
+        noteMessages(second.frames),
+        replies(2, 5),
+        'each resend answered as the first copy was',
+      );
 
-    assert.deepEqual(await readBack(note('check')), ['n0', 'n1', 'n2', 'n3', 'n4', 'n5', 'check']);
-    const now = await coreCounters();
-    assert.deepEqual(
-      { stored: now.stored - base.stored, deduplicated: now.deduplicated - base.deduplicated },
-      { stored: 7, deduplicated: 3 },
-    );
-  });
+      assert.deepEqual(await readBack(note('check')), ['n0', 'n1', 'n2', 'n3', 'n4', 'n5', 'check']);
+      const now = await coreCounters();
+      assert.deepEqual(
+        { stored: now.stored - base.stored, deduplicated: now.deduplicated - base.deduplicated },
+        { stored: 7, deduplicated: 3 },
+      );
+    },
+  );
 
-  test('v2: the session in open.metadata; a cut stream resent from its first unconfirmed note', async () => {
-    const note = at(2);
-    const metadata = (sequence: number) => ({
-      'note-session': 'v2-producer-0001',
-      'note-sequence': `${sequence}`,
-    });
-    const messagesOf = (client: V2TestClient, id: string) =>
-      client.messages(id).map((message) => (message as RouteNote).message);
-    const base = await coreCounters();
+  test(
+    'v2: the session in open.metadata; a cut stream resent from its first unconfirmed note',
+    BOUNDED,
+    async () => {
+      const note = at(2);
+      const metadata = (sequence: number) => ({
+        'note-session': 'v2-producer-0001',
+        'note-sequence': `${sequence}`,
+      });
+      const messagesOf = (client: V2TestClient, id: string) =>
+        client.messages(id).map((message) => (message as RouteNote).message);
+      const base = await coreCounters();
 
-    const first = connectV2(v2Url(gateway.port));
-    await first.opened;
-    first.send({ type: 'open', id: 'a', method: CHAT, metadata: metadata(0) });
-    first.send({ type: 'message', id: 'a', message: note('n0') });
-    first.send({ type: 'message', id: 'a', message: note('n1') });
-    await first.until((frames) => frames.filter((f) => f.type === 'message').length === 3);
-    first.ws.pause();
-    for (const message of ['n2', 'n3', 'n4'])
-      first.send({ type: 'message', id: 'a', message: note(message) });
-    await storedAtLeast(base.stored + 5);
-    first.ws.terminate();
-    assert.deepEqual(messagesOf(first, 'a'), replies(0, 1));
+      const first = connectV2(v2Url(gateway.port));
+      await first.opened;
+      first.send({ type: 'open', id: 'a', method: CHAT, metadata: metadata(0) });
+      first.send({ type: 'message', id: 'a', message: note('n0') });
+      first.send({ type: 'message', id: 'a', message: note('n1') });
+      await first.until((frames) => frames.filter((f) => f.type === 'message').length === 3);
+      first.ws.pause();
+      for (const message of ['n2', 'n3', 'n4'])
+        first.send({ type: 'message', id: 'a', message: note(message) });
+      await storedAtLeast(base.stored + 5);
+      first.ws.terminate();
+      assert.deepEqual(messagesOf(first, 'a'), replies(0, 1));
 
-    const second = connectV2(v2Url(gateway.port));
-    await second.opened;
-    second.send({ type: 'open', id: 'b', method: CHAT, metadata: metadata(2) });
-    for (const message of ['n2', 'n3', 'n4', 'n5'])
-      second.send({ type: 'message', id: 'b', message: note(message) });
-    second.send({ type: 'end', id: 'b' });
-    assert.equal((await second.status('b')).name, 'OK');
-    assert.deepEqual(messagesOf(second, 'b'), replies(2, 5));
-    second.ws.close();
+      const second = connectV2(v2Url(gateway.port));
+      await second.opened;
+      second.send({ type: 'open', id: 'b', method: CHAT, metadata: metadata(2) });
+      for (const message of ['n2', 'n3', 'n4', 'n5'])
+        second.send({ type: 'message', id: 'b', message: note(message) });
+      second.send({ type: 'end', id: 'b' });
+      assert.equal((await second.status('b')).name, 'OK');
+      assert.deepEqual(messagesOf(second, 'b'), replies(2, 5));
+      second.ws.close();
 
-    assert.deepEqual(await readBack(note('check')), ['n0', 'n1', 'n2', 'n3', 'n4', 'n5', 'check']);
-    const now = await coreCounters();
-    assert.deepEqual(
-      { stored: now.stored - base.stored, deduplicated: now.deduplicated - base.deduplicated },
-      { stored: 7, deduplicated: 3 },
-    );
-  });
+      assert.deepEqual(await readBack(note('check')), ['n0', 'n1', 'n2', 'n3', 'n4', 'n5', 'check']);
+      const now = await coreCounters();
+      assert.deepEqual(
+        { stored: now.stored - base.stored, deduplicated: now.deduplicated - base.deduplicated },
+        { stored: 7, deduplicated: 3 },
+      );
+    },
+  );
 
-  test('two producers with the same sequence numbers at one place are both stored', async () => {
+  test('two producers with the same sequence numbers at one place are both stored', BOUNDED, async () => {
     const note = at(3);
     for (const session of ['producer-aaaa', 'producer-bbbb']) {
       const client = connect(`${gateway.wsUrl}?note-session=${session}&note-sequence=0`);
@@ -200,14 +210,14 @@ describe('bad producer sessions are INVALID_ARGUMENT', () => {
     ['a control character', 'note-session=producer-cc%00c&note-sequence=0', /note-session must be/],
   ];
   for (const [name, query, message] of cases) {
-    test(`v1: ${name}`, async () => {
+    test(`v1: ${name}`, BOUNDED, async () => {
       const refusal = await v1Refusal(query);
       assert.match(refusal.message, message);
       assert.equal(refusal.code, 4003);
     });
   }
 
-  test('v1: the same checks for a session sent as request headers', async () => {
+  test('v1: the same checks for a session sent as request headers', BOUNDED, async () => {
     const client = connect(gateway.wsUrl, { headers: { 'note-session': 'short', 'note-sequence': '0' } });
     await client.opened;
     await client.closed;
@@ -216,46 +226,54 @@ describe('bad producer sessions are INVALID_ARGUMENT', () => {
     assert.match(status?.message ?? '', /8 to 64 characters/);
   });
 
-  test('v2: a bad open.metadata session ends that stream INVALID_ARGUMENT (the core says why)', async () => {
-    const client = connectV2(v2Url(gateway.port));
-    await client.opened;
-    client.send({
-      type: 'open',
-      id: 'bad',
-      method: CHAT,
-      metadata: { 'note-session': 'producer-dddd', 'note-sequence': '01' },
-    });
-    client.send({ type: 'message', id: 'bad', message: at(4)('never stored') });
-    const status = await client.status('bad');
-    assert.equal(status.name, 'INVALID_ARGUMENT');
-    assert.match(status.message, /no leading zero/);
-    client.ws.close();
-  });
+  test(
+    'v2: a bad open.metadata session ends that stream INVALID_ARGUMENT (the core says why)',
+    BOUNDED,
+    async () => {
+      const client = connectV2(v2Url(gateway.port));
+      await client.opened;
+      client.send({
+        type: 'open',
+        id: 'bad',
+        method: CHAT,
+        metadata: { 'note-session': 'producer-dddd', 'note-sequence': '01' },
+      });
+      client.send({ type: 'message', id: 'bad', message: at(4)('never stored') });
+      const status = await client.status('bad');
+      assert.equal(status.name, 'INVALID_ARGUMENT');
+      assert.match(status.message, /no leading zero/);
+      client.ws.close();
+    },
+  );
 });
 
 describe('a refused note ends a numbered stream (later notes would be numbered wrongly)', () => {
-  test('v1: the first refused note frame ends the stream; without a session it does not', async () => {
-    const numbered = connect(`${gateway.wsUrl}?note-session=producer-eeee&note-sequence=0`);
-    await numbered.opened;
-    numbered.send({ location: { latitude: 'north' }, message: 'bad' });
-    const { code } = await numbered.closed;
-    assert.ok(isError(numbered.frames[0]), JSON.stringify(numbered.frames));
-    const status = numbered.frames.find(isStatus);
-    assert.equal(status?.name, 'INVALID_ARGUMENT');
-    assert.match(status?.message ?? '', /a refused note ends a note-session stream/);
-    assert.equal(code, 4003);
+  test(
+    'v1: the first refused note frame ends the stream; without a session it does not',
+    BOUNDED,
+    async () => {
+      const numbered = connect(`${gateway.wsUrl}?note-session=producer-eeee&note-sequence=0`);
+      await numbered.opened;
+      numbered.send({ location: { latitude: 'north' }, message: 'bad' });
+      const { code } = await numbered.closed;
+      assert.ok(isError(numbered.frames[0]), JSON.stringify(numbered.frames));
+      const status = numbered.frames.find(isStatus);
+      assert.equal(status?.name, 'INVALID_ARGUMENT');
+      assert.match(status?.message ?? '', /a refused note ends a note-session stream/);
+      assert.equal(code, 4003);
 
-    const plain = connect(gateway.wsUrl);
-    await plain.opened;
-    plain.send({ location: { latitude: 'north' }, message: 'bad' });
-    plain.send(at(5)('fine'));
-    await plain.waitForFrames(2);
-    assert.ok(isError(plain.frames[0]));
-    assert.deepEqual(noteMessages(plain.frames), ['fine']);
-    plain.ws.close();
-  });
+      const plain = connect(gateway.wsUrl);
+      await plain.opened;
+      plain.send({ location: { latitude: 'north' }, message: 'bad' });
+      plain.send(at(5)('fine'));
+      await plain.waitForFrames(2);
+      assert.ok(isError(plain.frames[0]));
+      assert.deepEqual(noteMessages(plain.frames), ['fine']);
+      plain.ws.close();
+    },
+  );
 
-  test('v2: the first refused message ends the stream', async () => {
+  test('v2: the first refused message ends the stream', BOUNDED, async () => {
     const client = connectV2(v2Url(gateway.port));
     await client.opened;
     client.send({
