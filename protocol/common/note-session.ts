@@ -20,9 +20,11 @@ export const MAX_NOTE_SESSION_LENGTH = 64;
  * Letters, digits, `-` and `_` (a UUID, or 16+ random bytes in base64url), 8 to 64 of them: short
  * ids are refused because two producers that picked the same one would swallow each other's notes.
  */
-const SESSION = new RegExp(`^[A-Za-z0-9_-]{${MIN_NOTE_SESSION_LENGTH},${MAX_NOTE_SESSION_LENGTH}}$`);
+export const NOTE_SESSION_PATTERN = `^[A-Za-z0-9_-]{${MIN_NOTE_SESSION_LENGTH},${MAX_NOTE_SESSION_LENGTH}}$`;
 /** Decimal, no sign, no leading zero, at most 16 digits (then checked against 2^53 - 1). */
-const SEQUENCE = /^(?:0|[1-9][0-9]{0,15})$/;
+export const NOTE_SEQUENCE_PATTERN = '^(?:0|[1-9][0-9]{0,15})$';
+const SESSION = new RegExp(NOTE_SESSION_PATTERN);
+const SEQUENCE = new RegExp(NOTE_SEQUENCE_PATTERN);
 
 /** Where a stream's notes start: note i of the stream (from 0) has sequence `firstSequence + i`. */
 export interface NoteSession {
