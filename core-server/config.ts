@@ -14,7 +14,7 @@ import {
 } from '../common/cli-options.js';
 import { DEFAULT_FEATURE_DB } from './features.js';
 import { DEFAULT_FEED_LIMITS } from './feed/note-feed.js';
-import { DEFAULT_NOTE_LIMITS, parseNoteStoreSpec } from './notes/index.js';
+import { DEFAULT_NOTE_DEDUP, DEFAULT_NOTE_LIMITS, parseNoteStoreSpec } from './notes/index.js';
 
 const noteStoreSpec = z.string().transform((value, ctx) => {
   const result = parseNoteStoreSpec(value);
@@ -71,6 +71,24 @@ export const coreOptionSpecs = {
       'Replicas that must acknowledge each note (Redis WAIT) before it is confirmed; 0 does not wait',
     default: '0',
   },
+  'note-dedup-ttl': {
+    env: 'CORE_NOTE_DEDUP_TTL',
+    description:
+      "How long the store remembers a producer session's notes (note-session, note-sequence) after its latest one: a resend within it is answered as stored, not stored again",
+    default: `${DEFAULT_NOTE_DEDUP.ttlMs / 3_600_000}h`,
+  },
+  'note-dedup-window': {
+    env: 'CORE_NOTE_DEDUP_WINDOW',
+    description:
+      "Sequence numbers remembered per producer session (storing sequence s forgets s minus this): keep it above the clients' in-flight window",
+    default: String(DEFAULT_NOTE_DEDUP.window),
+  },
+  'note-dedup-max-records': {
+    env: 'CORE_NOTE_DEDUP_MAX_RECORDS',
+    description:
+      "--note-store memory only: (session, sequence) records kept in all, the least recently used session's oldest dropped first",
+    default: String(DEFAULT_NOTE_DEDUP.maxRecords),
+  },
   'feed-watcher-buffer': {
     env: 'CORE_FEED_WATCHER_BUFFER',
     description: 'Live-notes bytes queued to one NoteFeed watcher before it ends RESOURCE_EXHAUSTED',
@@ -125,6 +143,16 @@ export const coreConfigSchema = z.object({
   'redis-key-prefix': z.string().max(256),
   'redis-command-timeout': duration.pipe(z.number().int().min(10)),
   'redis-wait-replicas': nonNegativeInt,
+  // At least a minute: a bare number is milliseconds, and "24" must not mean a 24 ms horizon.
+  'note-dedup-ttl': duration.pipe(
+    z
+      .number()
+      .int()
+      .min(60_000)
+      .max(30 * 24 * 3_600_000),
+  ),
+  'note-dedup-window': positiveInt.pipe(z.number().max(1_000_000)),
+  'note-dedup-max-records': positiveInt,
   'feed-watcher-buffer': byteSize.pipe(
     z
       .number()

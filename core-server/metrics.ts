@@ -29,6 +29,8 @@ export interface CoreMetrics {
   readonly registry: Registry;
   /** Pass as `onNoteStored` to `createCoreServer` / `createRouteGuideHandlers`. */
   readonly onNoteStored: NonNullable<RouteGuideServiceOptions['onNoteStored']>;
+  /** Pass as `onNoteDeduplicated`: resent notes answered as already stored. */
+  readonly onNoteDeduplicated: NonNullable<RouteGuideServiceOptions['onNoteDeduplicated']>;
   /**
    * Counts every RPC of a registered method (RouteGuide, health, reflection): add it to the
    * `interceptors` option of `new grpc.Server(...)`.
@@ -49,6 +51,11 @@ export function createCoreMetrics(options: CoreMetricsOptions = {}): CoreMetrics
   const notesStored = new Counter({
     name: `${PREFIX}notes_stored_total`,
     help: 'RouteChat notes accepted and stored',
+    registers,
+  });
+  const notesDeduplicated = new Counter({
+    name: `${PREFIX}notes_deduplicated_total`,
+    help: 'RouteChat notes resent under a note-session and answered as already stored, not stored again',
     registers,
   });
   const rpcsStarted = new Counter({
@@ -116,6 +123,7 @@ export function createCoreMetrics(options: CoreMetricsOptions = {}): CoreMetrics
   return {
     registry,
     onNoteStored: () => notesStored.inc(),
+    onNoteDeduplicated: () => notesDeduplicated.inc(),
     serverInterceptor,
     rpcStarted,
     rpcFinished,

@@ -8,6 +8,12 @@ import type {
   RouteNote__Output,
   RouteSummary,
 } from '../proto/index.js';
+import {
+  NOTE_SEQUENCE_KEY,
+  NOTE_SESSION_KEY,
+  type NoteSessionResult,
+  parseNoteSession,
+} from '../protocol/common/note-session.js';
 import type { FeatureIndex } from './features.js';
 import {
   haversineDistance,
@@ -17,7 +23,15 @@ import {
   pointProblem,
   rectangleCorners,
 } from './geo.js';
-import { NOTE_OUTCOME_TRAILER, type NoteOutcome, type NoteStore, NoteStoreError } from './notes/index.js';
+import {
+  NOTE_OUTCOME_TRAILER,
+  type NoteId,
+  type NoteOutcome,
+  NoteSequenceConflictError,
+  type NoteStore,
+  NoteStoreError,
+  type StoredNote,
+} from './notes/index.js';
 
 /** A gRPC status to end a call with; grpc-js reads `code`, `details` and `metadata`. */
 export class StatusError extends Error {
@@ -38,6 +52,8 @@ export interface RouteGuideServiceOptions {
   readonly notes: NoteStore;
   /** Called once per note accepted by RouteChat (metrics, tests). */
   readonly onNoteStored?: (note: RouteNote__Output) => void;
+  /** Called once per resent note RouteChat answered as already stored (note-session). */
+  readonly onNoteDeduplicated?: (note: RouteNote__Output) => void;
   /** Aborted when the server drains: each RouteChat answers what it has received, then ends. */
   readonly draining?: AbortSignal;
 }
@@ -76,6 +92,21 @@ function noteStoreStatus(error: unknown): StatusError {
   return statusError;
 }
 
+/** The status for a failed note: the handler's own, a reused sequence, or the store's failure. */
+function noteFailureStatus(error: unknown): StatusError {
+  if (error instanceof StatusError) return error;
+  if (error instanceof NoteSequenceConflictError)
+    return new StatusError(status.ALREADY_EXISTS, error.message);
+  return noteStoreStatus(error);
+}
+
+/** The call's producer session (protocol/common/note-session.ts), from every value of each key. */
+function noteSessionOf(metadata: Metadata): NoteSessionResult {
+  // Non-binary keys carry strings; a Buffer here would be a -bin key, which these are not.
+  const values = (key: string) => metadata.get(key).map((value) => (typeof value === 'string' ? value : ''));
+  return parseNoteSession(values(NOTE_SESSION_KEY), values(NOTE_SEQUENCE_KEY));
+}
+
 const toWireNote = (location: LatLng, message: string): RouteNote => ({
   location: { latitude: location.latitude, longitude: location.longitude },
   message,
@@ -85,6 +116,7 @@ export function createRouteGuideHandlers({
   features,
   notes,
   onNoteStored,
+  onNoteDeduplicated,
   draining,
 }: RouteGuideServiceOptions): RouteGuideHandlers {
   return {
@@ -153,6 +185,16 @@ export function createRouteGuideHandlers({
     },
 
     RouteChat(call) {
+      // With note-session and note-sequence, the stream's notes are numbered from note-sequence in
+      // arrival order, and the store takes each at most once per (session, sequence).
+      const noteSession = noteSessionOf(call.metadata);
+      if (!noteSession.ok) {
+        call.emit('error', new StatusError(status.INVALID_ARGUMENT, noteSession.message));
+        return;
+      }
+      const session = noteSession.value;
+      let nextSequence = session?.firstSequence ?? 0;
+
       // Notes are handled one at a time, in arrival order; reading pauses while a backlog builds
       // so that a client that sends faster than it reads cannot grow the server's memory.
       const MAX_BACKLOG = 16;
@@ -162,11 +204,27 @@ export function createRouteGuideHandlers({
       let halfClosed = false;
       let drainStarted = false;
 
-      const relay = async (note: RouteNote__Output): Promise<void> => {
+      const store = async (note: RouteNote__Output, id: NoteId | undefined) => {
+        const stored: StoredNote = { location: pointOrOrigin(note.location), message: note.message };
+        if (!id) {
+          const atLocation = await notes.append(stored);
+          onNoteStored?.(note);
+          return atLocation;
+        }
+        if (!Number.isSafeInteger(id.sequence))
+          throw new StatusError(
+            status.OUT_OF_RANGE,
+            `note-sequence passed ${Number.MAX_SAFE_INTEGER}: open a new stream with a new note-session`,
+          );
+        const { notes: atLocation, duplicate } = await notes.appendOnce(stored, id);
+        if (duplicate) onNoteDeduplicated?.(note);
+        else onNoteStored?.(note);
+        return atLocation;
+      };
+
+      const relay = async (note: RouteNote__Output, id: NoteId | undefined): Promise<void> => {
         if (failed || call.cancelled) return;
-        const location = pointOrOrigin(note.location);
-        const atLocation = await notes.append({ location, message: note.message });
-        onNoteStored?.(note);
+        const atLocation = await store(note, id);
         for (const stored of atLocation) {
           if (call.cancelled) return;
           if (!call.write(toWireNote(stored.location, stored.message))) await writable(call);
@@ -199,14 +257,16 @@ export function createRouteGuideHandlers({
         if (drainStarted) return;
         backlog += 1;
         if (backlog >= MAX_BACKLOG) call.pause();
+        // Numbered as it arrives: note i of the stream is firstSequence + i.
+        const id = session ? { session: session.session, sequence: nextSequence++ } : undefined;
         chain = chain
-          .then(() => relay(note))
+          .then(() => relay(note, id))
           .catch((error: unknown) => {
             if (failed) return;
             failed = true;
             // Not destroy(): grpc-js sends a duplex call's status from its 'error' handler by ending
             // the stream, which a destroyed stream no longer does (the client would wait forever).
-            call.emit('error', noteStoreStatus(error));
+            call.emit('error', noteFailureStatus(error));
           })
           .finally(() => {
             backlog -= 1;

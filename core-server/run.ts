@@ -32,6 +32,11 @@ export async function runCore(config: CoreConfig, logger: Logger): Promise<Runni
       maxTotalNotes: config['max-total-notes'],
       maxTotalBytes: config['max-total-note-bytes'],
     },
+    dedup: {
+      ttlMs: config['note-dedup-ttl'],
+      window: config['note-dedup-window'],
+      maxRecords: config['note-dedup-max-records'],
+    },
     keyPrefix: config['redis-key-prefix'],
     commandTimeoutMs: config['redis-command-timeout'],
     waitReplicas: config['redis-wait-replicas'],
@@ -54,6 +59,7 @@ export async function runCore(config: CoreConfig, logger: Logger): Promise<Runni
       ? { tls: { cert: readFileSync(config['tls-cert']), key: readFileSync(config['tls-key']) } }
       : {}),
     onNoteStored: metrics.onNoteStored,
+    onNoteDeduplicated: metrics.onNoteDeduplicated,
     interceptors: [metrics.serverInterceptor, ...(tokens.length > 0 ? [createTokenInterceptor(tokens)] : [])],
   });
   registerFeedMetrics(metrics.registry, () => server.feed.stats());

@@ -22,6 +22,7 @@ export interface CoreServerOptions {
   readonly maxConcurrentStreams: number;
   readonly logger: Logger;
   readonly onNoteStored?: RouteGuideServiceOptions['onNoteStored'];
+  readonly onNoteDeduplicated?: RouteGuideServiceOptions['onNoteDeduplicated'];
   /** PEM certificate and key: serve over TLS instead of plaintext. */
   readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
   /** Run on every call, in order (metrics, authentication). */
@@ -83,6 +84,7 @@ export function createCoreServer(options: CoreServerOptions): CoreServer {
       features: createFeatureIndex(options.features),
       notes: options.notes,
       ...(options.onNoteStored ? { onNoteStored: options.onNoteStored } : {}),
+      ...(options.onNoteDeduplicated ? { onNoteDeduplicated: options.onNoteDeduplicated } : {}),
       draining: draining.signal,
     }),
   );

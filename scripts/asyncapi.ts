@@ -4,6 +4,12 @@
  */
 import { z } from 'zod';
 import {
+  NOTE_SEQUENCE_KEY,
+  NOTE_SEQUENCE_PATTERN,
+  NOTE_SESSION_KEY,
+  NOTE_SESSION_PATTERN,
+} from '../protocol/common/note-session.js';
+import {
   endFrameSchema,
   errorFrameSchema,
   int32Schema,
@@ -107,7 +113,28 @@ export function buildAsyncApi(): Record<string, unknown> {
             jsonSchema(statusFrameSchema, 'output'),
           ),
         },
-        bindings: { ws: { method: 'GET', bindingVersion: '0.1.0' } },
+        bindings: {
+          ws: {
+            method: 'GET',
+            // The only query parameters the gateway reads (docs/protocol.md, idempotent notes).
+            query: {
+              type: 'object',
+              properties: {
+                [NOTE_SESSION_KEY]: {
+                  type: 'string',
+                  pattern: NOTE_SESSION_PATTERN,
+                  description: `The producer session of idempotent notes; with ${NOTE_SEQUENCE_KEY}, or neither.`,
+                },
+                [NOTE_SEQUENCE_KEY]: {
+                  type: 'string',
+                  pattern: NOTE_SEQUENCE_PATTERN,
+                  description: `The sequence number of the stream's first note (0 to ${Number.MAX_SAFE_INTEGER}); the core numbers the next ones.`,
+                },
+              },
+            },
+            bindingVersion: '0.1.0',
+          },
+        },
       },
       v2: {
         address: V2_PATH,

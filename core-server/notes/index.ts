@@ -6,13 +6,21 @@ import type { Logger } from 'pino';
 import { liveNotesChannel } from './live-note-wire.js';
 import { createMemoryNoteStore } from './memory-store.js';
 import { createMemoryNoteBus, type NoteBus } from './note-bus.js';
+import { DEFAULT_NOTE_DEDUP, type NoteDedupOptions } from './note-dedup.js';
 import { DEFAULT_NOTE_LIMITS, type NoteStore, type NoteStoreLimits } from './note-store.js';
 import { createRedisNoteBus } from './redis-note-bus.js';
 import { createRedisNoteStore, type RedisNoteStoreOptions, redisClientOptions } from './redis-store.js';
 import type { NoteStoreSpec } from './store-spec.js';
 
-export { createMemoryNoteStore } from './memory-store.js';
+export { createMemoryNoteStore, type MemoryNoteStoreOptions } from './memory-store.js';
 export type { NoteBus, NoteBusSubscriber } from './note-bus.js';
+export {
+  type AppendOnceResult,
+  DEFAULT_NOTE_DEDUP,
+  type NoteDedupOptions,
+  type NoteId,
+  NoteSequenceConflictError,
+} from './note-dedup.js';
 export {
   DEFAULT_NOTE_LIMITS,
   NOTE_OUTCOME_TRAILER,
@@ -34,6 +42,8 @@ export interface Notes {
 
 export interface NoteStoreOptions {
   readonly limits: NoteStoreLimits;
+  /** Both stores: how long and how many (session, sequence) records are kept. */
+  readonly dedup: NoteDedupOptions;
   /** Redis only: see RedisNoteStoreOptions. */
   readonly keyPrefix: string;
   readonly commandTimeoutMs: number;
@@ -43,9 +53,12 @@ export interface NoteStoreOptions {
 }
 
 /** One process's notes: the store feeds its in-process bus after each append. */
-export function createMemoryNotes(limits: NoteStoreLimits = DEFAULT_NOTE_LIMITS): Notes {
+export function createMemoryNotes(
+  limits: NoteStoreLimits = DEFAULT_NOTE_LIMITS,
+  dedup: NoteDedupOptions = DEFAULT_NOTE_DEDUP,
+): Notes {
   const bus = createMemoryNoteBus();
-  return { store: createMemoryNoteStore(limits, bus.publish), bus };
+  return { store: createMemoryNoteStore(limits, bus.publish, { dedup }), bus };
 }
 
 /** Notes shared by the cores on one Redis and key prefix: the bus hears the append script's PUBLISHes. */
@@ -61,6 +74,6 @@ export function createRedisNotes(options: RedisNoteStoreOptions): Notes {
 
 /** The notes a `--note-store` value names. Never waits for Redis: availability is reported instead. */
 export function createNotes(spec: NoteStoreSpec, options: NoteStoreOptions): Notes {
-  if (spec.kind === 'memory') return createMemoryNotes(options.limits);
+  if (spec.kind === 'memory') return createMemoryNotes(options.limits, options.dedup);
   return createRedisNotes({ spec, ...options });
 }

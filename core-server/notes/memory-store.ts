@@ -1,5 +1,20 @@
 import { locationKey } from '../geo.js';
+import { createDedupTable } from './memory-dedup.js';
+import {
+  type AppendOnceResult,
+  DEFAULT_NOTE_DEDUP,
+  type NoteDedupOptions,
+  type NoteId,
+  NoteSequenceConflictError,
+  noteDigest,
+} from './note-dedup.js';
 import { DEFAULT_NOTE_LIMITS, type NoteStore, type NoteStoreLimits, type StoredNote } from './note-store.js';
+
+export interface MemoryNoteStoreOptions {
+  readonly dedup?: NoteDedupOptions;
+  /** Milliseconds, monotonic: the dedup records' clock (tests pass their own). */
+  readonly now?: () => number;
+}
 
 interface Entry {
   readonly note: StoredNote;
@@ -12,12 +27,17 @@ interface Entry {
  * (location, seq) finds the oldest note anywhere; entries already evicted by the per-location cap
  * are skipped and the FIFO is compacted when stale entries outnumber live ones, so it stays O(1)
  * amortised and bounded. `publish` gets each note at the end of its append (the live-notes bus), so
- * in the store's order.
+ * in the store's order. `appendOnce` keeps its (session, sequence) records in memory-dedup.ts.
  */
 export function createMemoryNoteStore(
   limits: NoteStoreLimits = DEFAULT_NOTE_LIMITS,
   publish: (note: StoredNote) => void = () => {},
+  options: MemoryNoteStoreOptions = {},
 ): NoteStore {
+  const dedup = createDedupTable(
+    options.dedup ?? DEFAULT_NOTE_DEDUP,
+    options.now ?? (() => performance.now()),
+  );
   const byLocation = new Map<string, Entry[]>();
   let order: { key: string; seq: number }[] = [];
   let orderHead = 0;
@@ -57,34 +77,68 @@ export function createMemoryNoteStore(
     }
   };
 
+  /** Stores the note; returns its entry (its `seq` is its place in the store's order) and the location's list. */
+  const store = (note: StoredNote): { entry: Entry; notes: StoredNote[] } => {
+    const key = locationKey(note.location);
+    const entry: Entry = {
+      note: {
+        location: { latitude: note.location.latitude, longitude: note.location.longitude },
+        message: note.message,
+      },
+      seq: nextSeq++,
+      bytes: Buffer.byteLength(note.message, 'utf8'),
+    };
+    let list = byLocation.get(key);
+    if (!list) {
+      list = [];
+      byLocation.set(key, list);
+    }
+    list.push(entry);
+    order.push({ key, seq: entry.seq });
+    totalNotes += 1;
+    totalBytes += entry.bytes;
+    while (list.length > limits.maxNotesPerLocation) dropOldestAt(key, list);
+    while (totalNotes > limits.maxTotalNotes || (totalBytes > limits.maxTotalBytes && totalNotes > 1)) {
+      evictOldestAnywhere();
+    }
+    compactOrder();
+    publish(entry.note);
+    // A snapshot: later appends never change what this caller sends.
+    return { entry, notes: (byLocation.get(key) ?? []).map((stored) => stored.note) };
+  };
+
+  /**
+   * The answer to a resend of the note stored as `storeSeq`: the location's notes it still holds up
+   * to that one, oldest first, as the first answer was (less what the caps evicted since), always
+   * ending with the note itself (resent from the request once evicted: the digest says it is the same).
+   */
+  const resendReply = (note: StoredNote, storeSeq: number): StoredNote[] => {
+    const held = (byLocation.get(locationKey(note.location)) ?? []).filter(
+      (stored) => stored.seq <= storeSeq,
+    );
+    const notes = held.map((stored) => stored.note);
+    if (held.at(-1)?.seq !== storeSeq)
+      notes.push({
+        location: { latitude: note.location.latitude, longitude: note.location.longitude },
+        message: note.message,
+      });
+    return notes;
+  };
+
   return {
     async append(note) {
-      const key = locationKey(note.location);
-      const entry: Entry = {
-        note: {
-          location: { latitude: note.location.latitude, longitude: note.location.longitude },
-          message: note.message,
-        },
-        seq: nextSeq++,
-        bytes: Buffer.byteLength(note.message, 'utf8'),
-      };
-      let list = byLocation.get(key);
-      if (!list) {
-        list = [];
-        byLocation.set(key, list);
+      return store(note).notes;
+    },
+    async appendOnce(note: StoredNote, id: NoteId): Promise<AppendOnceResult> {
+      const digest = noteDigest(note);
+      const recorded = dedup.find(id);
+      if (recorded) {
+        if (recorded.digest !== digest) throw new NoteSequenceConflictError(id);
+        return { notes: resendReply(note, recorded.storeSeq), duplicate: true };
       }
-      list.push(entry);
-      order.push({ key, seq: entry.seq });
-      totalNotes += 1;
-      totalBytes += entry.bytes;
-      while (list.length > limits.maxNotesPerLocation) dropOldestAt(key, list);
-      while (totalNotes > limits.maxTotalNotes || (totalBytes > limits.maxTotalBytes && totalNotes > 1)) {
-        evictOldestAnywhere();
-      }
-      compactOrder();
-      publish(entry.note);
-      // A snapshot: later appends never change what this caller sends.
-      return (byLocation.get(key) ?? []).map((stored) => stored.note);
+      const { entry, notes } = store(note);
+      dedup.remember(id, { storeSeq: entry.seq, digest });
+      return { notes, duplicate: false };
     },
     stats: () => ({ notes: totalNotes, locations: byLocation.size, bytes: totalBytes }),
     // The process is the store: it is available exactly as long as the core runs.

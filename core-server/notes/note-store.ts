@@ -4,6 +4,7 @@
  * location's notes, oldest first, right after this note was added, never torn by a concurrent append.
  */
 import type { LatLng } from '../geo.js';
+import type { AppendOnceResult, NoteId } from './note-dedup.js';
 
 export interface StoredNote {
   readonly location: LatLng;
@@ -45,6 +46,15 @@ export interface NoteStore {
    * not store.
    */
   append(note: StoredNote): Promise<readonly StoredNote[]>;
+  /**
+   * `append`, at most once per `id` (note-dedup.ts), atomically: the record of `id` is stored with
+   * the note or not at all. A note whose `id` is recorded is neither stored nor published again; it
+   * is answered with the location's notes the store still holds up to the first copy, oldest first
+   * (the first answer, less what the caps evicted since), ending with the note itself. Rejects with a
+   * `NoteStoreError` as `append` does, or a `NoteSequenceConflictError` when `id` is recorded for
+   * a different note.
+   */
+  appendOnce(note: StoredNote, id: NoteId): Promise<AppendOnceResult>;
   /**
    * Notes and bytes currently held (for metrics and tests). A shared engine may answer with its
    * last reading (a second old at most while reachable): the totals are the whole deployment's.

@@ -20,17 +20,31 @@
  * bus subscribes to: inside the script, the publications follow the store's order exactly,
  * whichever core ran each append, and a note that was not stored is never published.
  *
- * KEYS: loc, order, stats, seq. ARGV: message, LAT,LNG, max per location, max total notes, max
- * total bytes, the location key prefix (P loc:), the live-notes channel and the note as published
- * there (live-note-wire.ts). Returns {{notes, bytes, locations}, list}.
+ * Idempotent appends (note-dedup.ts) add a fifth key, the producer session's records:
+ *   P dedup:SESSION  hash of SEQUENCE -> "STORESEQ|DIGEST" (STORESEQ: the note's SEQ above)
+ * A recorded SEQUENCE with the same digest is a resend: the script writes nothing but the hash's
+ * TTL, publishes nothing, and answers the location's notes still held up to STORESEQ, ending with
+ * the note (re-made from the request once evicted). Otherwise the note is appended as above and
+ * its record written in the same script: a note and its record exist together or not at all.
+ * Recording SEQUENCE also forgets SEQUENCE - window (the caller passes that field, or '').
+ * The session's hash is checked by its first use (HGET, before any write), not by TYPE.
+ *
+ * KEYS: loc, order, stats, seq[, session]. ARGV: message, LAT,LNG, max per location, max total
+ * notes, max total bytes, the location key prefix (P loc:), the live-notes channel and the note as
+ * published there (live-note-wire.ts)[, then with a session: SEQUENCE, digest, TTL in ms, the field
+ * to forget]. Returns {{notes, bytes, locations}, list, outcome}, outcome 'stored', 'duplicate'
+ * or 'conflict' (the SEQUENCE is recorded for another digest; nothing written, list empty).
  */
 export const APPEND_NOTE_LUA = `#!lua
-local loc, order, stats, seqKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local loc, order, stats, seqKey, session = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local message, id = ARGV[1], ARGV[2]
 local maxPer, maxTotal, maxBytes = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local locPrefix = ARGV[6]
 local liveChannel, liveNote = ARGV[7], ARGV[8]
+local sequence, digest, ttl, forget = ARGV[9], ARGV[10], ARGV[11], ARGV[12]
 
+-- The session's hash needs no check here: HGET reads it before the first write, and fails the
+-- whole script on a wrong type just as this check would.
 local expected = { [loc] = 'list', [order] = 'zset', [stats] = 'hash', [seqKey] = 'string' }
 for key, kind in pairs(expected) do
   local actual = redis.call('TYPE', key).ok
@@ -42,6 +56,26 @@ local totals = redis.call('HMGET', stats, 'notes', 'bytes', 'locations')
 local notes = tonumber(totals[1]) or 0
 local bytes = tonumber(totals[2]) or 0
 local locations = tonumber(totals[3]) or 0
+
+if session then
+  local record = redis.call('HGET', session, sequence)
+  if record then
+    local bar = string.find(record, '|', 1, true)
+    local first = string.sub(record, 1, bar - 1)
+    if string.sub(record, bar + 1) ~= digest then return { { notes, bytes, locations }, {}, 'conflict' } end
+    -- A resend keeps its session's records alive like a new note does.
+    redis.call('PEXPIRE', session, ttl)
+    local firstSeq, reply, last = tonumber(first), {}, nil
+    for _, entry in ipairs(redis.call('LRANGE', loc, 0, -1)) do
+      local entrySeq = tonumber(string.sub(entry, 1, string.find(entry, ':', 1, true) - 1))
+      if entrySeq > firstSeq then break end
+      reply[#reply + 1] = entry
+      last = entrySeq
+    end
+    if last ~= firstSeq then reply[#reply + 1] = first .. ':' .. message end
+    return { { notes, bytes, locations }, reply, 'duplicate' }
+  end
+end
 
 local seq = string.format('%d', redis.call('INCR', seqKey))
 if redis.call('RPUSH', loc, seq .. ':' .. message) == 1 then locations = locations + 1 end
@@ -75,6 +109,12 @@ while notes > maxTotal or (bytes > maxBytes and notes > 1) do
 end
 
 redis.call('HSET', stats, 'notes', notes, 'bytes', bytes, 'locations', locations)
+if session then
+  -- Forget first: a hash that never holds more than the window (128 by default) stays a listpack.
+  if forget ~= '' then redis.call('HDEL', session, forget) end
+  redis.call('HSET', session, sequence, seq .. '|' .. digest)
+  redis.call('PEXPIRE', session, ttl)
+end
 redis.call('PUBLISH', liveChannel, liveNote)
-return { { notes, bytes, locations }, redis.call('LRANGE', loc, 0, -1) }
+return { { notes, bytes, locations }, redis.call('LRANGE', loc, 0, -1), 'stored' }
 `;

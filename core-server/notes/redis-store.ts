@@ -18,11 +18,20 @@ import type { Logger } from 'pino';
 import { locationKey } from '../geo.js';
 import { encodeLiveNote, liveNotesChannel } from './live-note-wire.js';
 import {
+  type AppendOnceResult,
+  DEFAULT_NOTE_DEDUP,
+  type NoteDedupOptions,
+  type NoteId,
+  NoteSequenceConflictError,
+  noteDigest,
+} from './note-dedup.js';
+import {
   type NoteOutcome,
   type NoteStore,
   NoteStoreError,
   type NoteStoreLimits,
   type NoteStoreStats,
+  type StoredNote,
 } from './note-store.js';
 import { APPEND_NOTE_LUA } from './redis-append-script.js';
 import { closeRedisClient, reviveOnUnexpectedEnd } from './redis-revive.js';
@@ -44,24 +53,43 @@ export interface RedisNoteStoreOptions {
    */
   readonly waitReplicas?: number;
   readonly probeIntervalMs?: number;
+  /** The (session, sequence) records of `appendOnce`: their TTL and window (maxRecords is memory's). */
+  readonly dedup?: NoteDedupOptions;
   readonly logger?: Logger | undefined;
 }
 
-interface AppendCommand {
+type ScriptOutcome = 'stored' | 'duplicate' | 'conflict';
+type ScriptReply = [[number, number, number], string[], ScriptOutcome];
+
+/** The script's arguments after the keys (see redis-append-script.ts). */
+type AppendArgs = [
+  message: string,
+  id: string,
+  maxPer: number,
+  maxTotal: number,
+  maxBytes: number,
+  locPrefix: string,
+  liveChannel: string,
+  liveNote: string,
+];
+
+/** One script, two commands: KEYS decides whether the note has an id (ARGV starts after KEYS either way). */
+interface AppendCommands {
   appendNote(
     loc: string,
     order: string,
     stats: string,
     seq: string,
-    message: string,
-    id: string,
-    maxPer: number,
-    maxTotal: number,
-    maxBytes: number,
-    locPrefix: string,
-    liveChannel: string,
-    liveNote: string,
-  ): Promise<[[number, number, number], string[]]>;
+    ...args: AppendArgs
+  ): Promise<ScriptReply>;
+  appendNoteOnce(
+    loc: string,
+    order: string,
+    stats: string,
+    seq: string,
+    session: string,
+    ...args: [...AppendArgs, sequence: string, digest: string, ttlMs: number, forget: string]
+  ): Promise<ScriptReply>;
 }
 
 /** Errors that prove Redis never ran the command: it was refused before being sent, or by Redis. */
@@ -73,6 +101,18 @@ function scriptOutcome(error: unknown): NoteOutcome {
   if (/isn't writeable and enableOfflineQueue/.test(error.message)) return 'not-stored';
   // Timed out, or the connection dropped after the script was sent: it may have run.
   return 'unknown';
+}
+
+/**
+ * The failure as a reader should see it. ioredis rejects the commands in flight when their
+ * connection closes with MaxRetriesPerRequestError ("Reached the max retries per request limit
+ * (which is 0)"): with `maxRetriesPerRequest: 0` that only ever means the connection dropped (Redis
+ * died, or a failover cut it) after the script was sent, so say that, and that it may have run.
+ */
+export function describeScriptError(error: unknown): string {
+  if (error instanceof Error && error.name === 'MaxRetriesPerRequestError')
+    return 'the connection to Redis dropped with the script in flight (it may have run; it is not resent)';
+  return error instanceof Error ? error.message : String(error);
 }
 
 // ioredis types `replyMapping` loosely for exactOptionalPropertyTypes; we keep its default.
@@ -122,16 +162,19 @@ export function createRedisNoteStore(options: RedisNoteStoreOptions): NoteStore 
   const { limits, keyPrefix, commandTimeoutMs, logger } = options;
   const waitReplicas = options.waitReplicas ?? 0;
   const probeIntervalMs = options.probeIntervalMs ?? 1000;
+  const dedup = options.dedup ?? DEFAULT_NOTE_DEDUP;
   const keys = {
     order: `${keyPrefix}order`,
     stats: `${keyPrefix}stats`,
     seq: `${keyPrefix}seq`,
     locPrefix: `${keyPrefix}loc:`,
+    dedupPrefix: `${keyPrefix}dedup:`,
     liveChannel: liveNotesChannel(keyPrefix),
   };
   const client = new Redis(redisClientOptions(options));
   client.defineCommand('appendNote', { numberOfKeys: 4, lua: APPEND_NOTE_LUA });
-  const redis = client as Redis & AppendCommand;
+  client.defineCommand('appendNoteOnce', { numberOfKeys: 5, lua: APPEND_NOTE_LUA });
+  const redis = client as Redis & AppendCommands;
   const where = describeNoteStoreSpec(options.spec);
 
   let stats: NoteStoreStats = { notes: 0, locations: 0, bytes: 0 };
@@ -203,57 +246,83 @@ export function createRedisNoteStore(options: RedisNoteStoreOptions): NoteStore 
   client.on('reconnecting', down);
   reviveOnUnexpectedEnd(client, { closed: () => closed, delayMs: 100, logger, name: 'note-store' });
 
+  /** Runs the script (with `id`: once per id), then WAIT when asked; every failure a NoteStoreError. */
+  const run = async (note: StoredNote, id?: NoteId): Promise<ScriptReply> => {
+    if (closed) throw new NoteStoreError('not-stored', 'note store closed');
+    if (!available) {
+      throw new NoteStoreError('not-stored', `note store unavailable: ${lastError ?? 'not connected'}`);
+    }
+    const place = locationKey(note.location);
+    const args: AppendArgs = [
+      note.message,
+      place,
+      limits.maxNotesPerLocation,
+      limits.maxTotalNotes,
+      limits.maxTotalBytes,
+      keys.locPrefix,
+      keys.liveChannel,
+      encodeLiveNote(note),
+    ];
+    let reply: ScriptReply;
+    try {
+      reply = id
+        ? await redis.appendNoteOnce(
+            keys.locPrefix + place,
+            keys.order,
+            keys.stats,
+            keys.seq,
+            keys.dedupPrefix + id.session,
+            ...args,
+            String(id.sequence),
+            noteDigest(note),
+            dedup.ttlMs,
+            id.sequence >= dedup.window ? String(id.sequence - dedup.window) : '',
+          )
+        : await redis.appendNote(keys.locPrefix + place, keys.order, keys.stats, keys.seq, ...args);
+    } catch (error) {
+      const outcome = scriptOutcome(error);
+      lastError = describeScriptError(error);
+      if (outcome === 'unknown') {
+        // A timeout says Redis is stalled: stop sending until the probe sees it answer again.
+        probeOk = false;
+        update();
+      }
+      throw new NoteStoreError(outcome, `note store failed: ${lastError}`);
+    }
+    setStats(reply[0]);
+    if (reply[2] === 'conflict') return reply;
+    if (waitReplicas > 0) {
+      // Also after a resend: its first copy may be the one whose WAIT fell short.
+      // WAIT's own timeout stays below the command timeout, so it answers instead of timing out.
+      let acked = 0;
+      try {
+        acked = Number(await client.wait(waitReplicas, Math.max(1, Math.floor(commandTimeoutMs * 0.75))));
+      } catch (error) {
+        lastError = (error as Error).message;
+      }
+      if (acked < waitReplicas) {
+        throw new NoteStoreError(
+          'unknown',
+          `note stored on the primary but acknowledged by ${acked} of ${waitReplicas} replicas`,
+        );
+      }
+    }
+    return reply;
+  };
+
+  const toNotes = (note: StoredNote, entries: readonly string[]): StoredNote[] => {
+    const location = { latitude: note.location.latitude, longitude: note.location.longitude };
+    return entries.map((entry) => ({ location, message: entry.slice(entry.indexOf(':') + 1) }));
+  };
+
   return {
     async append(note) {
-      if (closed) throw new NoteStoreError('not-stored', 'note store closed');
-      if (!available) {
-        throw new NoteStoreError('not-stored', `note store unavailable: ${lastError ?? 'not connected'}`);
-      }
-      const id = locationKey(note.location);
-      let reply: [[number, number, number], string[]];
-      try {
-        reply = await redis.appendNote(
-          keys.locPrefix + id,
-          keys.order,
-          keys.stats,
-          keys.seq,
-          note.message,
-          id,
-          limits.maxNotesPerLocation,
-          limits.maxTotalNotes,
-          limits.maxTotalBytes,
-          keys.locPrefix,
-          keys.liveChannel,
-          encodeLiveNote(note),
-        );
-      } catch (error) {
-        const outcome = scriptOutcome(error);
-        lastError = (error as Error).message;
-        if (outcome === 'unknown') {
-          // A timeout says Redis is stalled: stop sending until the probe sees it answer again.
-          probeOk = false;
-          update();
-        }
-        throw new NoteStoreError(outcome, `note store failed: ${lastError}`);
-      }
-      if (waitReplicas > 0) {
-        // WAIT's own timeout stays below the command timeout, so it answers instead of timing out.
-        let acked = 0;
-        try {
-          acked = Number(await client.wait(waitReplicas, Math.max(1, Math.floor(commandTimeoutMs * 0.75))));
-        } catch (error) {
-          lastError = (error as Error).message;
-        }
-        if (acked < waitReplicas) {
-          throw new NoteStoreError(
-            'unknown',
-            `note stored on the primary but acknowledged by ${acked} of ${waitReplicas} replicas`,
-          );
-        }
-      }
-      setStats(reply[0]);
-      const location = { latitude: note.location.latitude, longitude: note.location.longitude };
-      return reply[1].map((entry) => ({ location, message: entry.slice(entry.indexOf(':') + 1) }));
+      return toNotes(note, (await run(note))[1]);
+    },
+    async appendOnce(note, id): Promise<AppendOnceResult> {
+      const [, entries, outcome] = await run(note, id);
+      if (outcome === 'conflict') throw new NoteSequenceConflictError(id);
+      return { notes: toNotes(note, entries), duplicate: outcome === 'duplicate' };
     },
     stats: () => stats,
     watchAvailability(listener) {

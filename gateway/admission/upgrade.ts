@@ -3,6 +3,13 @@
  * metadata (the origin policy is in origin.ts). No I/O here; the plugin applies the answers.
  */
 import { randomUUID } from 'node:crypto';
+import {
+  NOTE_SEQUENCE_KEY,
+  NOTE_SESSION_KEY,
+  type NoteSession,
+  type NoteSessionResult,
+  parseNoteSession,
+} from '../../protocol/common/note-session.js';
 import { BEARER_SUBPROTOCOL_PREFIX, SUBPROTOCOL } from '../../protocol/v1/index.js';
 import { V2_PATH, V2_SUBPROTOCOL } from '../../protocol/v2/index.js';
 
@@ -69,3 +76,24 @@ export function upstreamMetadata(
   if (allowList.includes('x-request-id')) metadata['x-request-id'] = requestId;
   return metadata;
 }
+
+/**
+ * v1's producer session (protocol/common/note-session.ts): `note-session` and `note-sequence` as
+ * query parameters of the upgrade URL (a browser cannot set headers on a WebSocket) or as request
+ * headers of the same names. A key given twice, in either place or both, is refused.
+ */
+export function noteSessionFromUpgrade(url: string, headers: Headers): NoteSessionResult {
+  const at = url.indexOf('?');
+  const query = new URLSearchParams(at < 0 ? '' : url.slice(at + 1));
+  const values = (key: string): string[] => {
+    const given = headers[key];
+    return [...query.getAll(key), ...(given === undefined ? [] : Array.isArray(given) ? given : [given])];
+  };
+  return parseNoteSession(values(NOTE_SESSION_KEY), values(NOTE_SEQUENCE_KEY));
+}
+
+/** The call metadata that carries a checked producer session to the core. */
+export const noteSessionMetadata = (session: NoteSession): Record<string, string> => ({
+  [NOTE_SESSION_KEY]: session.session,
+  [NOTE_SEQUENCE_KEY]: String(session.firstSequence),
+});

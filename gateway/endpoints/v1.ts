@@ -5,15 +5,22 @@
 import type {} from '@fastify/websocket';
 import type { FastifyPluginAsync } from 'fastify';
 import type { WebSocket } from 'ws';
+import { StatusCode } from '../../protocol/common/index.js';
 import { ROUTECHAT_PATH } from '../../protocol/v1/index.js';
 import type { Authenticator } from '../admission/auth.js';
 import { createEndpointCheck, type EndpointSettings } from '../admission/endpoint-check.js';
-import { offeredSubprotocols, upstreamMetadata } from '../admission/upgrade.js';
+import {
+  noteSessionFromUpgrade,
+  noteSessionMetadata,
+  offeredSubprotocols,
+  upstreamMetadata,
+} from '../admission/upgrade.js';
 import { ROUTECHAT_V1_METHOD } from '../methods/routechat-v1.js';
 import type { ConnectionObserver } from '../observe/observer.js';
 import type { SessionRegistry } from '../session/registry.js';
 import { createV1Connection, type V1Limits } from '../session/v1-connection.js';
-import type { CallOpener } from '../upstream/calls.js';
+import { type CallOpener, refusingCalls } from '../upstream/calls.js';
+import { gatewayStatus } from '../upstream/core-status.js';
 import { acceptSocket, guardedCalls } from './socket-adapter.js';
 
 export interface RoutechatPluginOptions {
@@ -35,11 +42,25 @@ export const routechatPlugin: FastifyPluginAsync<RoutechatPluginOptions> = async
 
   app.get(ROUTECHAT_PATH, { websocket: true, preValidation: checkUpgrade }, (socket: WebSocket, request) => {
     const log = request.log.child({ protocol: 'v1' });
-    const metadata = upstreamMetadata(request.headers, config['forward-headers'], request.id);
+    // A bad producer session is the stream's INVALID_ARGUMENT (status frame, close 4003), as the
+    // core would answer it: after the upgrade, where a browser can read it, and before any call.
+    const noteSession = noteSessionFromUpgrade(request.url, request.headers);
+    const session = noteSession.ok ? noteSession.value : undefined;
+    const metadata = {
+      ...upstreamMetadata(request.headers, config['forward-headers'], request.id),
+      ...(session ? noteSessionMetadata(session) : {}),
+    };
     acceptSocket(socket, request, sessions, log, ({ socket: connectionSocket, guard, finished }) =>
       createV1Connection(
         connectionSocket,
-        { method: ROUTECHAT_V1_METHOD, upstream: guardedCalls(upstream, guard, log), metadata },
+        {
+          method: ROUTECHAT_V1_METHOD,
+          upstream: noteSession.ok
+            ? guardedCalls(upstream, guard, log)
+            : refusingCalls(gatewayStatus(StatusCode.INVALID_ARGUMENT, noteSession.message)),
+          metadata,
+          numbered: session !== undefined,
+        },
         limits,
         {
           onRejected: (reason) => observer?.rejected?.(reason),

@@ -30,7 +30,17 @@ export interface StreamLimits {
   readonly initialCredit: number;
   /** Rejected frames after which the stream ends with INVALID_ARGUMENT. */
   readonly maxRejections: number;
+  /**
+   * The call carries a producer session (note-session): the core numbers its messages as they
+   * arrive, so one refused here would shift the number of every later one. The first refused
+   * message of the open stream ends it instead (the client reopens from its first unconfirmed note).
+   */
+  readonly numbered?: boolean;
 }
+
+/** Why a note-session stream ended at a refused message. */
+export const NUMBERED_REFUSAL =
+  'a refused note ends a note-session stream (later notes would be misnumbered)';
 
 type StreamState =
   /** Both directions open. */
@@ -190,6 +200,11 @@ class CallStream implements Stream, CallHandlers {
     this.#rejections += 1;
     const error = errorFrameV2(reason, message, details, this.id);
     this.#sink.send(error);
+    if (this.#limits.numbered && this.#state.name === 'open') {
+      this.#call.cancel();
+      this.#finish(gatewayStatus(StatusCode[error.code], `${NUMBERED_REFUSAL}: ${message}`));
+      return;
+    }
     if (this.#rejections >= this.#limits.maxRejections) {
       this.#call.cancel();
       // The last rejection's code: flooding a stalled call is RESOURCE_EXHAUSTED, bad input INVALID_ARGUMENT.

@@ -17,6 +17,7 @@ import { errorFrame, parseClientFrame, REJECT_REASONS, type RejectReason } from 
 import type { ServerFrameV2 } from '../../protocol/v2/index.js';
 import type { MethodInfo } from '../methods/method-registry.js';
 import type { CallOpener } from '../upstream/calls.js';
+import { gatewayStatus } from '../upstream/core-status.js';
 import {
   type ConnectionHooks,
   type ConnectionOutcome,
@@ -26,7 +27,7 @@ import {
   type SocketLimits,
 } from './connection.js';
 import { type Clock, type ConnectionMachine, type ConnectionSocket, systemClock } from './ports.js';
-import { createStream, type Stream, type StreamSink } from './stream.js';
+import { createStream, NUMBERED_REFUSAL, type Stream, type StreamSink } from './stream.js';
 
 /** v1's socket limits: its rejection budget is `--max-rejected-frames`, and it has no slow-reader timeout. */
 export type V1Limits = Omit<SocketLimits, 'maxSocketRejections' | 'slowReaderTimeoutMs'> & {
@@ -48,6 +49,12 @@ export interface V1Deps {
   readonly upstream: CallOpener;
   /** The call's metadata (forwarded headers, the upgrade's token). */
   readonly metadata: Readonly<Record<string, string>>;
+  /**
+   * The call carries a producer session (note-session): the core numbers its notes as they arrive,
+   * so a note refused here would shift the number of every later one. The first refused note
+   * frame ends the stream instead; the client reopens from its first unconfirmed note.
+   */
+  readonly numbered?: boolean;
 }
 
 export interface V1Connection extends ConnectionMachine {
@@ -74,6 +81,7 @@ class V1SocketConnection extends SocketConnection<RejectReason> implements V1Con
   protected readonly holdsReadingOverMark = false;
   protected readonly rejectionsCloseWhileDraining = false;
   readonly #stream: Stream;
+  readonly #numbered: boolean;
   // The base class holds them; this only narrows their type to v1's.
   declare protected readonly hooks: V1Hooks;
 
@@ -84,6 +92,7 @@ class V1SocketConnection extends SocketConnection<RejectReason> implements V1Con
       hooks,
       clock,
     );
+    this.#numbered = deps.numbered ?? false;
     this.#stream = createStream(
       '',
       deps.method,
@@ -104,7 +113,14 @@ class V1SocketConnection extends SocketConnection<RejectReason> implements V1Con
 
   protected onFrame(text: string) {
     const parsed = parseClientFrame(text, this.limits.frame);
-    if (parsed.kind === 'rejected') return this.reject(JSON.stringify(parsed.error), parsed.error.reason);
+    if (parsed.kind === 'rejected') {
+      this.reject(JSON.stringify(parsed.error), parsed.error.reason);
+      if (this.#numbered && this.#stream.state === 'open')
+        this.#stream.abort(
+          gatewayStatus(StatusCode[parsed.error.code], `${NUMBERED_REFUSAL}: ${parsed.error.message}`),
+        );
+      return;
+    }
     if (this.phase === 'draining' || this.#stream.state !== 'open') {
       const why =
         this.phase === 'draining' ? 'the gateway is shutting down' : 'the client already sent "end"';

@@ -5,7 +5,13 @@
  * never closes the socket, 1000 for a timeout, and, since every frame read may earn an answer,
  * no reading of a socket over its output bound.
  */
-import { type CallStatus, CloseCode, clipDetailText, StatusCode } from '../../protocol/common/index.js';
+import {
+  type CallStatus,
+  CloseCode,
+  clipDetailText,
+  NOTE_SESSION_KEY,
+  StatusCode,
+} from '../../protocol/common/index.js';
 import {
   type ErrorFrameV2,
   errorFrameV2,
@@ -291,7 +297,12 @@ class V2SocketConnection extends SocketConnection<V2RejectReason> implements V2C
           handlers,
         ),
       this.#sinkFor(id),
-      { initialCredit: limits.initialCredit, maxRejections: limits.maxStreamRejections },
+      {
+        initialCredit: limits.initialCredit,
+        maxRejections: limits.maxStreamRejections,
+        // The core checks the session itself; any value makes the numbering matter.
+        numbered: Object.hasOwn(metadata, NOTE_SESSION_KEY),
+      },
       this.clock.now(),
       this.callsPaused,
     );

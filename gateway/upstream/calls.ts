@@ -3,7 +3,7 @@
  * by default), half-close, cancel, flow control, and one final status. The pool (channel-pool.ts)
  * is the only module that speaks gRPC.
  */
-import type { CallStatus } from '../../protocol/common/index.js';
+import { type CallStatus, StatusCode } from '../../protocol/common/index.js';
 import type { MethodInfo } from '../methods/method-registry.js';
 
 export interface CallPort<Req = Uint8Array> {
@@ -43,3 +43,41 @@ export interface CallOpener {
     handlers: CallHandlers,
   ): CallPort;
 }
+
+/** The status of a call the gateway cancelled. */
+export const CANCELLED_BY_GATEWAY: CallStatus = {
+  code: StatusCode.CANCELLED,
+  name: 'CANCELLED',
+  message: 'cancelled',
+  metadata: {},
+};
+
+/**
+ * A call that fails on its own, never touching a channel: its read end and status arrive on the next
+ * turn (the caller has its call object by then), and every control is a no-op.
+ */
+export function failedCall<Req, Res>(
+  handlers: CallHandlers<Res>,
+  status: CallStatus,
+  detail: string,
+): CallPort<Req> {
+  let cancelled = false;
+  setImmediate(() => {
+    handlers.onReadEnd();
+    handlers.onStatus(cancelled ? CANCELLED_BY_GATEWAY : status, detail);
+  });
+  return {
+    write: () => true,
+    end: () => {},
+    cancel: () => {
+      cancelled = true;
+    },
+    pause: () => {},
+    resume: () => {},
+  };
+}
+
+/** An opener whose every call fails with `status` (a request the gateway refuses before any call). */
+export const refusingCalls = (status: CallStatus): CallOpener => ({
+  open: (_method, _metadata, _options, handlers) => failedCall(handlers, status, status.message),
+});

@@ -13,7 +13,13 @@ import * as grpc from '@grpc/grpc-js';
 import { createTokenBucket, type TokenBucket } from '../../common/token-bucket.js';
 import { SERVICE_NAME } from '../../proto/index.js';
 import { type CallStatus, http2RequestHeaderProblem, StatusCode } from '../../protocol/common/index.js';
-import type { CallHandlers, CallOptions, CallPort } from './calls.js';
+import {
+  CANCELLED_BY_GATEWAY,
+  type CallHandlers,
+  type CallOptions,
+  type CallPort,
+  failedCall,
+} from './calls.js';
 import { toClientStatus } from './core-status.js';
 import { healthCheckedRoundRobinOptions } from './health-checked-round-robin.js';
 import { createCoreReadiness } from './readiness.js';
@@ -116,38 +122,6 @@ export function requestMetadataProblem(metadata: Readonly<Record<string, string>
   }
   return undefined;
 }
-
-/**
- * A call that fails on its own, never touching a channel: its read end and status arrive on the next
- * turn (the caller has its call object by then), and every control is a no-op.
- */
-function failedCall<Req, Res>(
-  handlers: CallHandlers<Res>,
-  status: CallStatus,
-  detail: string,
-): CallPort<Req> {
-  let cancelled = false;
-  setImmediate(() => {
-    handlers.onReadEnd();
-    handlers.onStatus(cancelled ? CANCELLED_BY_GATEWAY : status, detail);
-  });
-  return {
-    write: () => true,
-    end: () => {},
-    cancel: () => {
-      cancelled = true;
-    },
-    pause: () => {},
-    resume: () => {},
-  };
-}
-
-const CANCELLED_BY_GATEWAY: CallStatus = {
-  code: StatusCode.CANCELLED,
-  name: 'CANCELLED',
-  message: 'cancelled',
-  metadata: {},
-};
 
 const METADATA_REFUSED: CallStatus = {
   code: StatusCode.INTERNAL,

@@ -9,6 +9,7 @@ import { describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
+import type { StoredNote } from '../../core-server/notes/index.js';
 import type { CoreServerOptions } from '../../core-server/server.js';
 import { type RouteNote, type RouteNote__Output, routeguide } from '../../proto/index.js';
 import { type StatusFrame, SUBPROTOCOL } from '../../protocol/index.js';
@@ -50,12 +51,14 @@ function gatedStore() {
     open = resolve;
   });
   const appends: { message: string }[] = [];
+  const append = async (note: StoredNote) => {
+    appends.push(note);
+    await gate;
+    return [note];
+  };
   const notes: CoreServerOptions['notes'] = {
-    async append(note) {
-      appends.push(note);
-      await gate;
-      return [note];
-    },
+    append,
+    appendOnce: async (note) => ({ notes: await append(note), duplicate: false }),
     stats: () => ({ notes: appends.length, locations: appends.length, bytes: 0 }),
     watchAvailability: () => () => {},
     close: async () => {},

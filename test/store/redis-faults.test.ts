@@ -121,6 +121,24 @@ describe('Redis note store faults', () => {
     );
   });
 
+  test('the connection drops with the script in flight: unknown, and the message says so', async () => {
+    const redis = await startRedis();
+    servers.push(redis);
+    const { store, isAvailable } = storeOn(redis.port, { keyPrefix: 'drop:' });
+    await until(isAvailable, 10_000, 'available');
+    redis.pause();
+    const inFlight = rejection(store.append({ location: here, message: 'in flight' }));
+    // Well within the command timeout: the socket closes under the script, it does not time out.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Killed while stopped (stop() would SIGCONT first, and Redis might answer before dying).
+    redis.child.kill('SIGKILL');
+    const { error, ms } = await inFlight;
+    assert.equal(error.outcome, 'unknown', 'the script may have run');
+    assert.ok(ms < COMMAND_TIMEOUT_MS, `ended by the drop, not the timeout (${ms} ms)`);
+    // Not ioredis's "Reached the max retries per request limit (which is 0)".
+    assert.match(error.message, /connection to Redis dropped with the script in flight/);
+  });
+
   test('a note is never half-stored: a refused script leaves no trace', async () => {
     const redis = await startRedis();
     servers.push(redis);
