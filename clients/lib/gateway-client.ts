@@ -125,6 +125,7 @@ let startObserved: (
   client: GatewayClient<MethodMap>,
   method: string,
   observer: CallObserver,
+  metadata: Readonly<Record<string, string>> | undefined,
 ) => Call<unknown, unknown>;
 
 /**
@@ -135,8 +136,9 @@ export function openObservedCall<M extends MethodMap>(
   client: GatewayClient<M>,
   method: keyof M & string,
   observer: CallObserver,
+  metadata?: Readonly<Record<string, string>>,
 ): Call<unknown, unknown> {
-  return startObserved(client, method, observer);
+  return startObserved(client, method, observer, metadata);
 }
 
 export class GatewayClient<M extends MethodMap = RouteGuideMethods>
@@ -157,7 +159,8 @@ export class GatewayClient<M extends MethodMap = RouteGuideMethods>
   #nextId = 0;
 
   static {
-    startObserved = (client, method, observer) => client.#start(method, {}, false, observer).view();
+    startObserved = (client, method, observer, metadata) =>
+      client.#start(method, metadata ? { metadata } : {}, false, observer).view();
   }
 
   /** `{ url: 'ws://host:port/v2', …options }`: the shape RouteChatSocket takes too. */

@@ -37,7 +37,7 @@ const inV1Words = (frame: ErrorFrameV2): ErrorFrame => ({
 export function withV1ErrorFrames(transport: NoteTransport<ErrorFrameV2>): NoteTransport<ErrorFrame> {
   return {
     token: transport.token,
-    open: (token, report) =>
-      transport.open(token, { ...report, rejected: (frame) => report.rejected(inV1Words(frame)) }),
+    open: (token, report, metadata) =>
+      transport.open(token, { ...report, rejected: (frame) => report.rejected(inV1Words(frame)) }, metadata),
   };
 }

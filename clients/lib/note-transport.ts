@@ -49,6 +49,13 @@ export interface NoteStream extends Link {
 export interface NoteTransport<F extends NoteErrorFrame> {
   /** Asked before each stream; undefined for none, or when the carrier has its own (v2). */
   readonly token: TokenSource | undefined;
-  /** Starts one stream. Throws for what no retry can fix (a malformed URL, a closed client). */
-  open(token: string | undefined, report: NoteStreamReport<F>): NoteStream;
+  /**
+   * Starts one stream, with `metadata` for its call (the producer session of exactly-once
+   * delivery). Throws for what no retry can fix (a malformed URL, a closed client).
+   */
+  open(
+    token: string | undefined,
+    report: NoteStreamReport<F>,
+    metadata?: Readonly<Record<string, string>>,
+  ): NoteStream;
 }

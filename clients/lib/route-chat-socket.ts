@@ -10,6 +10,11 @@
  * no stream is open and every note gets a fate (see fates.ts for the matching rules).
  */
 import { GatewayError } from '../../protocol/common/errors.js';
+import {
+  NOTE_SEQUENCE_KEY,
+  NOTE_SESSION_KEY,
+  NOTE_SESSION_PATTERN,
+} from '../../protocol/common/note-session.js';
 import { type CallStatus, StatusCode } from '../../protocol/common/status.js';
 import {
   type ErrorFrame,
@@ -61,8 +66,19 @@ interface Item<F extends NoteErrorFrame> {
     readonly id: number;
     readonly value: RouteNoteJson;
     readonly settle: (fate: NoteFate<F>) => void;
+    /** `exactly-once`: its number in the producer session, given when first written, kept for resends. */
+    sequence?: number;
   };
   attempts: number;
+}
+
+/** 128 random bits in base64url: a producer id no other producer picks. */
+function randomProducerId(): string {
+  const bytes = new Uint8Array(16);
+  globalThis.crypto.getRandomValues(bytes);
+  let text = '';
+  for (const byte of bytes) text += String.fromCharCode(byte);
+  return btoa(text).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
 type AnyOptions<F extends NoteErrorFrame> =
@@ -112,7 +128,13 @@ export class RouteChatSocket<F extends NoteErrorFrame = ErrorFrame>
   readonly #clock: Clock;
   readonly #settleMs: number;
   readonly #maxInFlight: number;
-  readonly #atLeastOnce: boolean;
+  /** Unknown fates are resent: `at-least-once` and `exactly-once`. */
+  readonly #resendsUnknown: boolean;
+  /** `exactly-once`: the producer id, and the next note's number in it. */
+  readonly #producerId: string | undefined;
+  #nextSequence = 0;
+  /** `exactly-once`: the number the current stream's next note must have (the core counts them). */
+  #streamSequence = 0;
   readonly #outbox: Outbox<Item<F>>;
   /** The streams' lifecycle: attempts, token, backoff, healthy timer, signal. */
   readonly #core: ReconnectingCore<NoteStream>;
@@ -153,7 +175,16 @@ export class RouteChatSocket<F extends NoteErrorFrame = ErrorFrame>
     this.#clock = clock;
     this.#settleMs = options.reconnect ? (options.settleMs ?? 250) : 0;
     this.#maxInFlight = options.maxInFlight ?? 32;
-    this.#atLeastOnce = options.delivery === 'at-least-once';
+    this.#resendsUnknown = options.delivery === 'at-least-once' || options.delivery === 'exactly-once';
+    if (options.delivery === 'exactly-once') {
+      const id = options.producerId ?? randomProducerId();
+      if (!new RegExp(NOTE_SESSION_PATTERN).test(id))
+        throw new GatewayError(
+          StatusCode.INVALID_ARGUMENT,
+          'producerId must be 8 to 64 characters of A-Z, a-z, 0-9, - and _',
+        );
+      this.#producerId = id;
+    }
     this.#outbox = createOutbox(options.outboxCapacity ?? 1000);
     this.status = new Promise((resolve) => {
       this.#resolveStatus = resolve;
@@ -250,9 +281,17 @@ export class RouteChatSocket<F extends NoteErrorFrame = ErrorFrame>
     return fate;
   }
 
-  /** Sends a text frame as-is, unvalidated and without a fate: for tools that test the gateway. */
+  /**
+   * Sends a text frame as-is, unvalidated and without a fate: for tools that test the gateway. Not
+   * with `exactly-once`: the core numbers every note it gets, and a raw one would shift the count.
+   */
   sendRaw(text: string): void {
     this.#checkWritable();
+    if (this.#producerId !== undefined)
+      throw new GatewayError(
+        StatusCode.FAILED_PRECONDITION,
+        'sendRaw is not available with exactly-once delivery',
+      );
     this.#outbox.push({ frame: { kind: 'raw', text }, key: undefined, attempts: 0 });
     this.#pump();
   }
@@ -362,6 +401,16 @@ export class RouteChatSocket<F extends NoteErrorFrame = ErrorFrame>
       // stream, then fails the call: whatever was in flight then has an unknown fate.
       const window = this.#streamProven ? this.#maxInFlight : 1;
       if (item.key !== undefined && this.#inFlight.notes >= window) return;
+      if (item.note && this.#producerId !== undefined) {
+        item.note.sequence ??= this.#nextSequence++;
+        // By construction a stream's notes are consecutive (it opens at the outbox's first note, resends
+        // come back in order, new notes follow them); were they not, the core would misnumber them.
+        if (item.note.sequence !== this.#streamSequence) {
+          stream.cancel(localStatus(StatusCode.INTERNAL, 'note sequence out of order (a client bug)'));
+          return;
+        }
+        this.#streamSequence += 1;
+      }
       this.#outbox.shift();
       item.attempts += 1;
       stream.write(item.frame);
@@ -393,9 +442,17 @@ export class RouteChatSocket<F extends NoteErrorFrame = ErrorFrame>
         if (current()) this.#rejected(frame);
       },
     };
-    const stream = transport.open(token, noteReport);
+    const stream = transport.open(token, noteReport, this.#producerMetadata());
     this.#stream = stream;
     return stream;
+  }
+
+  /** `exactly-once`: the new stream's first note is the outbox's first (a resend), else the next new one. */
+  #producerMetadata(): Record<string, string> | undefined {
+    if (this.#producerId === undefined) return undefined;
+    const first = this.#outbox.items().find((item) => item.note)?.note?.sequence;
+    this.#streamSequence = first ?? this.#nextSequence;
+    return { [NOTE_SESSION_KEY]: this.#producerId, [NOTE_SEQUENCE_KEY]: String(this.#streamSequence) };
   }
 
   /** The stream opened (after the 'open' state): it settles, then what waits goes out. */
@@ -438,7 +495,7 @@ export class RouteChatSocket<F extends NoteErrorFrame = ErrorFrame>
     const retryable = !this.#closedByUser && this.#core.retryable(ending);
     const refusedNotes = refused.filter((item) => item.note);
     const unknownNotes = unknown.filter((item) => item.note);
-    const willResendUnknown = retryable && this.#atLeastOnce;
+    const willResendUnknown = retryable && this.#resendsUnknown;
     for (const item of refusedNotes) this.#settle(item, { fate: 'refused', resend: retryable });
     for (const item of unknownNotes) {
       this.#settle(item, { fate: 'unknown', resend: willResendUnknown, status: ending.status });

@@ -40,9 +40,16 @@ export interface RouteChatSessionOptions {
   /**
    * What happens to a note whose fate is unknown (in flight when a stream broke): reported and
    * dropped (`at-most-once`, the default), or reported and resent on the next stream (`at-least-once`:
-   * the core may then store it twice).
+   * the core may then store it twice; `exactly-once`: each stream opens with this session's
+   * producer id and the sequence number of its first note, `note-session` and `note-sequence`,
+   * so the core recognises a resend and stores it once; see docs/clients.md for the horizon).
    */
-  readonly delivery?: 'at-most-once' | 'at-least-once';
+  readonly delivery?: 'at-most-once' | 'at-least-once' | 'exactly-once';
+  /**
+   * `exactly-once`: the producer id (8 to 64 of A-Z a-z 0-9 - _). Default: 128 random bits, new for
+   * each RouteChatSocket, whose notes are numbered from 0.
+   */
+  readonly producerId?: string;
   /** For tests: the timers' clock and the jitter's random source. */
   readonly clock?: Clock;
   readonly random?: () => number;

@@ -29,17 +29,25 @@ const END_FRAME = JSON.stringify({ type: 'end' });
 const frameText = (frame: OutgoingFrame): string =>
   frame.kind === 'note' ? JSON.stringify(frame.note) : frame.kind === 'raw' ? frame.text : END_FRAME;
 
+/** v1 carries a stream's metadata (the producer session) in the upgrade URL's query. */
+function withQuery(url: string, metadata: Readonly<Record<string, string>> | undefined): string {
+  if (!metadata || Object.keys(metadata).length === 0) return url;
+  const withParams = new URL(url);
+  for (const [key, value] of Object.entries(metadata)) withParams.searchParams.set(key, value);
+  return withParams.href;
+}
+
 export function createV1NoteTransport(options: V1NoteTransportOptions): NoteTransport<ErrorFrame> {
   return {
     token: options.token,
-    open(token, report): NoteStream {
+    open(token, report, metadata): NoteStream {
       /** The gateway's status frame: the last word on this stream, whatever the close says. */
       let statusFrame: CallStatus | undefined;
       /** The gateway broke the contract: nothing more is read. */
       let faulted = false;
       let opened = false;
       const attempt = startAttempt({
-        url: options.url,
+        url: withQuery(options.url, metadata),
         protocols: [SUBPROTOCOL, ...(token === undefined ? [] : [bearerSubprotocol(token)])],
         WebSocket: options.WebSocket,
         clock: options.clock,

@@ -85,7 +85,7 @@ export function routeChatOverV2<M extends WithRouteChat>(
   return {
     // The client's own token goes with its socket.
     token: undefined,
-    open(_token, report: NoteStreamReport<ErrorFrameV2>): NoteStream {
+    open(_token, report: NoteStreamReport<ErrorFrameV2>, metadata): NoteStream {
       const stream = { halfClosed: false, onWire: false, over: false };
       /** Set when this side ends the stream: its status, not the client's "cancelled by the client". */
       let ownStatus: CallStatus | undefined;
@@ -115,7 +115,7 @@ export function routeChatOverV2<M extends WithRouteChat>(
           report.ended(streamEnding(ownStatus ?? status, ending, stream));
         },
       };
-      const opened = openObservedCall(client, ROUTECHAT_METHOD, observer);
+      const opened = openObservedCall(client, ROUTECHAT_METHOD, observer, metadata);
       call = opened;
       if (!stream.onWire && !stream.over) {
         // While the call waits for the client's socket, the client's connecting and backoff are
