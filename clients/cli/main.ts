@@ -75,9 +75,9 @@ async function main(): Promise<number> {
     handshakeTimeoutMs: config['handshake-timeout'],
     outboxCapacity: OUTBOX_CAPACITY,
     // A person who asks for --reconnect wants the notes delivered: a note whose fate is unknown (in
-    // flight when a stream broke) is sent again, at the risk of a duplicate.
+    // flight when a stream broke) is sent again, under its sequence: the core stores it once.
     ...(config.reconnect
-      ? { reconnect: { retries: RECONNECT_RETRIES }, delivery: 'at-least-once' as const }
+      ? { reconnect: { retries: RECONNECT_RETRIES }, delivery: 'exactly-once' as const }
       : {}),
     ...(config.token === undefined ? {} : { token: config.token }),
   });

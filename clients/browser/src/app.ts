@@ -407,7 +407,12 @@ export function startApp(doc: Document): void {
         ...(token ? { token } : {}),
       });
       // v2's own reasons reach the page; the client's one loop reconnects the socket.
-      socket = new RouteChatSocket({ transport: routeChatOverV2(shared), reconnect: RECONNECT });
+      socket = new RouteChatSocket({
+        transport: routeChatOverV2(shared),
+        reconnect: RECONNECT,
+        // A note sent while the core restarts is resent and stored once.
+        delivery: 'exactly-once',
+      });
     } catch (error) {
       showFormError(error instanceof Error ? error.message : String(error));
       return;
