@@ -496,7 +496,9 @@ export class RouteChatSocket<F extends NoteErrorFrame = ErrorFrame>
     const refusedNotes = refused.filter((item) => item.note);
     const unknownNotes = unknown.filter((item) => item.note);
     const willResendUnknown = retryable && this.#resendsUnknown;
-    for (const item of refusedNotes) this.#settle(item, { fate: 'refused', resend: retryable });
+    for (const item of refusedNotes) {
+      this.#settle(item, { fate: 'refused', resend: retryable, status: ending.status });
+    }
     for (const item of unknownNotes) {
       this.#settle(item, { fate: 'unknown', resend: willResendUnknown, status: ending.status });
     }

@@ -127,7 +127,10 @@ export interface NoteFate<F extends NoteErrorFrame = ErrorFrame> {
   readonly latencyMs?: number;
   /** refused, rejected: the gateway's error frame, when one is known. */
   readonly error?: F;
-  /** unknown, unsent: the status of the stream that ended. */
+  /**
+   * refused, unknown, unsent: the status of the stream that ended, which says why (a refusal by
+   * the core, e.g. its note store down, carries the `note-outcome: not-stored` trailer and its message).
+   */
   readonly status?: CallStatus;
 }
 

@@ -391,6 +391,34 @@ describe('RouteChatSocket lifecycle (scripted socket, fake clock)', () => {
     socket.close();
   });
 
+  test('a note the core did not store (note-outcome: not-stored) is refused with the status that says why, and resent', async () => {
+    const clock = createFakeClock();
+    const { socket, fates } = start(clock, { reconnect: { retries: 3 } });
+    last().open();
+    void socket.send({ location: here, message: 'warm' });
+    last().reply(echo('warm'));
+    fates.length = 0;
+    const fate = socket.send({ location: here, message: 'kept' });
+    last().reply({
+      type: 'status',
+      code: 14,
+      name: 'UNAVAILABLE',
+      message: 'note not-stored: note store unavailable: not connected',
+      metadata: { 'note-outcome': 'not-stored' },
+    });
+    last().drop({ code: 4014, reason: 'UNAVAILABLE' });
+    const refused = fates.find((f) => f.note.message === 'kept');
+    assert.equal(refused?.fate, 'refused');
+    assert.equal(refused?.resend, true);
+    assert.equal(refused?.status?.name, 'UNAVAILABLE');
+    assert.match(refused?.status?.message ?? '', /note store unavailable/);
+    clock.advance(60_000);
+    last().open();
+    last().reply(echo('kept'));
+    assert.equal((await fate).fate, 'confirmed');
+    socket.close();
+  });
+
   test('at-least-once: unknown notes are resent too', () => {
     const clock = createFakeClock();
     const { socket } = start(clock, { reconnect: { retries: 3 }, delivery: 'at-least-once' });
