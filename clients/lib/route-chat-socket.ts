@@ -10,11 +10,7 @@
  * no stream is open and every note gets a fate (see fates.ts for the matching rules).
  */
 import { GatewayError } from '../../protocol/common/errors.js';
-import {
-  NOTE_SEQUENCE_KEY,
-  NOTE_SESSION_KEY,
-  NOTE_SESSION_PATTERN,
-} from '../../protocol/common/note-session.js';
+import { NOTE_SEQUENCE_KEY, NOTE_SESSION_KEY, parseNoteSession } from '../../protocol/common/note-session.js';
 import { type CallStatus, StatusCode } from '../../protocol/common/status.js';
 import {
   type ErrorFrame,
@@ -178,11 +174,9 @@ export class RouteChatSocket<F extends NoteErrorFrame = ErrorFrame>
     this.#resendsUnknown = options.delivery === 'at-least-once' || options.delivery === 'exactly-once';
     if (options.delivery === 'exactly-once') {
       const id = options.producerId ?? randomProducerId();
-      if (!new RegExp(NOTE_SESSION_PATTERN).test(id))
-        throw new GatewayError(
-          StatusCode.INVALID_ARGUMENT,
-          'producerId must be 8 to 64 characters of A-Z, a-z, 0-9, - and _',
-        );
+      // The core's own rule for the id, so a bad one fails here instead of at every stream's open.
+      const checked = parseNoteSession([id], ['0']);
+      if (!checked.ok) throw new GatewayError(StatusCode.INVALID_ARGUMENT, `producerId: ${checked.message}`);
       this.#producerId = id;
     }
     this.#outbox = createOutbox(options.outboxCapacity ?? 1000);

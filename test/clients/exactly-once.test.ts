@@ -14,7 +14,7 @@ import { GatewayClient, type NoteFate, RouteChatSocket, routeChatOverV2 } from '
 import type { ErrorFrameV2 } from '../../protocol/v2/index.js';
 import { type SpawnedProcess, spawnCore } from '../helpers/core.js';
 import { type RunningGateway, startGateway } from '../helpers/gateway.js';
-import { sample } from '../helpers/prometheus.js';
+import { noteCounters } from '../helpers/prometheus.js';
 import { type RedisServer, removeDir, startRedis } from '../helpers/redis.js';
 
 const BOUNDED = { timeout: 30_000 };
@@ -36,13 +36,7 @@ after(async () => {
   if (redis) removeDir(redis);
 });
 
-async function coreCounters(): Promise<{ stored: number; deduplicated: number }> {
-  const text = await (await fetch(core.metricsUrl)).text();
-  return {
-    stored: sample(text, 'routeguide_core_notes_stored_total') ?? 0,
-    deduplicated: sample(text, 'routeguide_core_notes_deduplicated_total') ?? 0,
-  };
-}
+const coreCounters = () => noteCounters(core.metricsUrl);
 
 async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
   const deadline = Date.now() + 10_000;

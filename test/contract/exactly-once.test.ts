@@ -19,7 +19,7 @@ import {
   type TestClient,
   until,
 } from '../helpers/gateway.js';
-import { sample } from '../helpers/prometheus.js';
+import { noteCounters } from '../helpers/prometheus.js';
 import { type RedisServer, removeDir, startRedis } from '../helpers/redis.js';
 import { connectV2, type V2TestClient, v2Url } from '../helpers/v2.js';
 
@@ -43,13 +43,7 @@ after(async () => {
   if (redis) removeDir(redis);
 });
 
-async function coreCounters(): Promise<{ stored: number; deduplicated: number }> {
-  const text = await (await fetch(core.metricsUrl)).text();
-  return {
-    stored: sample(text, 'routeguide_core_notes_stored_total') ?? 0,
-    deduplicated: sample(text, 'routeguide_core_notes_deduplicated_total') ?? 0,
-  };
-}
+const coreCounters = () => noteCounters(core.metricsUrl);
 
 async function storedAtLeast(count: number): Promise<void> {
   const deadline = Date.now() + 10_000;

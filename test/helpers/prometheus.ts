@@ -15,3 +15,12 @@ export function sample(text: string, name: string, labels: Record<string, string
   }
   return undefined;
 }
+
+/** A core's note counters (stored, and resends recognised as stored), read from its metrics. */
+export async function noteCounters(metricsUrl: string): Promise<{ stored: number; deduplicated: number }> {
+  const text = await (await fetch(metricsUrl)).text();
+  return {
+    stored: sample(text, 'routeguide_core_notes_stored_total') ?? 0,
+    deduplicated: sample(text, 'routeguide_core_notes_deduplicated_total') ?? 0,
+  };
+}
