@@ -22,8 +22,26 @@ export interface BenchConfig {
   /** Protocol v2 at scale: sockets, each with this many open RouteChat streams. */
   readonly v2ScaleSockets: number;
   readonly v2StreamsPerSocket: number;
-  /** `--only v2-routechat`: just the RouteChat v1-vs-v2 comparison (a codec change's effect, quickly). */
-  readonly only: 'v2-routechat' | undefined;
+  /** Idle streams per relay for the floor comparison's RSS (fresh process each round). */
+  readonly floorIdleStreams: number;
+  /** `--peer PATH|ws://HOST:PORT`: the Go peer gateway's binary, or a running one (floor.ts). */
+  readonly peer: string | undefined;
+  /**
+   * `--only v2-routechat`: just the RouteChat v1-vs-v2 comparison (a codec change's effect, quickly);
+   * `--only floor`: just the gateway against the floor (and the peer).
+   */
+  readonly only: (typeof ONLY)[number] | undefined;
+  /** `--soak 30m`: the soak run alone, at half of peak, for this long (ms). */
+  readonly soakMs: number | undefined;
+}
+
+const ONLY = ['v2-routechat', 'floor'] as const;
+
+/** `30m`, `2h`, `90s` → ms. */
+export function parseDuration(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)(s|m|h)$/.exec(value);
+  if (!match) throw new Error(`--soak takes a duration like 90s, 30m or 2h, got "${value}"`);
+  return Math.round(Number(match[1]) * { s: 1_000, m: 60_000, h: 3_600_000 }[match[2] as 's' | 'm' | 'h']);
 }
 
 export function readConfig(argv: readonly string[]): BenchConfig {
@@ -39,12 +57,15 @@ export function readConfig(argv: readonly string[]): BenchConfig {
       'scale-connections': { type: 'string' },
       'v2-scale-sockets': { type: 'string' },
       only: { type: 'string' },
+      peer: { type: 'string' },
+      soak: { type: 'string' },
     },
     strict: true,
   });
   const quick = values.quick === true;
-  if (values.only !== undefined && values.only !== 'v2-routechat')
-    throw new Error(`--only takes "v2-routechat", got "${values.only}"`);
+  const only = ONLY.find((name) => name === values.only);
+  if (values.only !== undefined && !only)
+    throw new Error(`--only takes ${ONLY.map((name) => `"${name}"`).join(' or ')}, got "${values.only}"`);
   const num = (value: string | undefined, fallback: number) => {
     if (value === undefined) return fallback;
     const n = Number(value);
@@ -70,6 +91,9 @@ export function readConfig(argv: readonly string[]): BenchConfig {
     // 1,000 × 10 = 10,000 streams, as many as v1's scale connections: figures compare like for like.
     v2ScaleSockets: num(values['v2-scale-sockets'], quick ? 50 : 1000),
     v2StreamsPerSocket: 10,
-    only: values.only,
+    floorIdleStreams: quick ? 300 : 3000,
+    peer: values.peer,
+    only,
+    soakMs: values.soak === undefined ? undefined : parseDuration(values.soak),
   };
 }

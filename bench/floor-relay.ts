@@ -17,7 +17,25 @@ function flag(name: string, fallback: string): string {
 }
 
 const [host, port] = flag('listen', '127.0.0.1:8080').split(':') as [string, string];
-const core = new grpc.Client(flag('core', '127.0.0.1:50051'), grpc.credentials.createInsecure());
+const coreAddress = flag('core', '127.0.0.1:50051');
+/** The gateway's default `--max-streams-per-channel`: past a server's stream limit, calls queue silently. */
+const STREAMS_PER_CHANNEL = 100;
+const channels: { readonly client: grpc.Client; active: number }[] = [];
+function pickChannel() {
+  let best = channels.find((channel) => channel.active < STREAMS_PER_CHANNEL);
+  if (!best) {
+    // A local subchannel pool: without it, clients of one target share one HTTP/2 connection.
+    best = {
+      client: new grpc.Client(coreAddress, grpc.credentials.createInsecure(), {
+        'grpc.use_local_subchannel_pool': 1,
+      }),
+      active: 0,
+    };
+    channels.push(best);
+  }
+  best.active += 1;
+  return best;
+}
 const { codec, path } = ROUTECHAT_V1_METHOD;
 const asIs = (bytes: Buffer) => bytes;
 
@@ -29,7 +47,8 @@ const sockets = new WebSocketServer({
 });
 
 sockets.on('connection', (socket) => {
-  const call = core.makeBidiStreamRequest(path, asIs, asIs);
+  const channel = pickChannel();
+  const call = channel.client.makeBidiStreamRequest(path, asIs, asIs);
   let ended = false;
   socket.on('message', (data: Buffer, isBinary) => {
     if (isBinary || ended) return;
@@ -53,6 +72,7 @@ sockets.on('connection', (socket) => {
   });
   call.on('data', (bytes: Buffer) => socket.send(JSON.stringify(codec.responseToJson(bytes))));
   call.on('status', (status: grpc.StatusObject) => {
+    channel.active -= 1;
     socket.send(JSON.stringify({ type: 'status', code: status.code, name: grpc.status[status.code] }));
     socket.close(status.code === grpc.status.OK ? 1000 : 4000 + status.code);
   });
@@ -66,5 +86,5 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const)
   process.once(signal, () => {
     for (const socket of sockets.clients) socket.terminate();
     server.close();
-    core.close();
+    for (const channel of channels) channel.client.close();
   });

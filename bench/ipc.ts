@@ -3,8 +3,11 @@
  * child_process IPC channel. Histograms travel as hdr-histogram compressed base64 (values in µs).
  */
 
-/** grpc: direct to the core; ws: the gateway's v1 RouteChat socket; ws2: protocol v2 streams. */
-export type Transport = 'grpc' | 'ws' | 'ws2';
+/**
+ * grpc: direct to the core; ws: the gateway's v1 RouteChat socket (or the floor relay, which speaks
+ * it too); ws2: protocol v2 streams; peer: the Go peer gateway's WebSocket (peer-connection.ts).
+ */
+export type Transport = 'grpc' | 'ws' | 'ws2' | 'peer';
 
 export interface OpenJob {
   readonly type: 'open';

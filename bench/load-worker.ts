@@ -8,6 +8,7 @@ import type { BenchConnection, ConnectionEvents, OpenConnection } from './connec
 import { padMessage } from './connection.js';
 import { createGrpcOpener } from './grpc-connection.js';
 import type { ChurnJob, OpenJob, Recorded, SlowJob, WorkerJob, WorkerReply } from './ipc.js';
+import { createPeerOpener } from './peer-connection.js';
 import { createWsOpener } from './ws-connection.js';
 import { createWs2Opener } from './ws2-connection.js';
 
@@ -109,7 +110,10 @@ async function open(job: OpenJob): Promise<void> {
       ? createGrpcOpener(job.target, job.protoPath, message)
       : job.transport === 'ws2'
         ? createWs2Opener(job.target, message, job.streamsPerSocket ?? 1)
-        : { open: createWsOpener(job.target, message), close: () => {} };
+        : {
+            open: (job.transport === 'peer' ? createPeerOpener : createWsOpener)(job.target, message),
+            close: () => {},
+          };
 
   streams = [];
   const started = performance.now();

@@ -19,7 +19,8 @@ export interface LoadOptions {
   readonly measureMs: number;
   readonly messageBytes: number;
   readonly latBase: number;
-  readonly gateway?: ProductProcess;
+  /** The relay under load (the gateway, the floor or the peer): its CPU and RSS are sampled. */
+  readonly gateway?: Pick<ProductProcess, 'sample'>;
   readonly core: ProductProcess;
   /** Another process whose CPU per note is wanted too (the note store's redis-server). */
   readonly sidecar?: Pick<ProductProcess, 'sample'>;

@@ -10,12 +10,14 @@ import { join } from 'node:path';
 import { type CurvePoint, latencyChartSvg } from './chart.js';
 import { measureChurn } from './churn.js';
 import { type BenchConfig, readConfig } from './config.js';
+import { compareWithFloorAndPeer, type FloorComparison, parsePeer } from './floor.js';
 import { BENCH_GATEWAY_ARGS } from './gateway-args.js';
 import { measureNoteStore } from './note-store.js';
 import { forkWorker, killAll, type LoadWorker, type ProductProcess, startProduct } from './processes.js';
-import { type BenchResults, evaluateTargets, type Machine, markdown } from './report.js';
+import { type BenchResults, evaluateTargets, floorMarkdown, type Machine, markdown } from './report.js';
 import { measureScale } from './scale.js';
 import { measureSlowConsumer } from './slow-consumer.js';
+import { runSoak, soakMarkdown } from './soak.js';
 import { round } from './stats.js';
 import { compare, ratio } from './throughput.js';
 import { compareV1V2, measureV2Scale } from './v2.js';
@@ -73,7 +75,7 @@ async function run(config: BenchConfig): Promise<BenchResults> {
   const slowWorker = forkWorker();
   try {
     log(`peak (closed loop, ${config.connections} connections × window ${config.window})`);
-    const { peak, halfPeak, v2RouteChat } = await withProducts([], async (core, gateway) => {
+    const { peak, halfPeak, v2RouteChat, floor } = await withProducts([], async (core, gateway) => {
       const peak = await compare(config, workers, core, gateway, { window: config.window }, log);
       const rate = Math.round(peak.gateway.notesPerSec.median / 2);
       log(`half of peak (open loop, ${rate} notes/s on both paths)`);
@@ -82,7 +84,16 @@ async function run(config: BenchConfig): Promise<BenchResults> {
         `RouteChat v1 vs v2 (closed loop, ${config.connections} sockets × 1 stream × window ${config.window})`,
       );
       const v2RouteChat = await compareV1V2(config, workers, core, gateway, log);
-      return { peak, halfPeak: { ...halfPeak, rateNotesPerSec: rate }, v2RouteChat };
+      log(floorHeading(config));
+      const floor = await compareWithFloorAndPeer(
+        config,
+        workers,
+        core,
+        gateway,
+        parsePeer(config.peer),
+        log,
+      );
+      return { peak, halfPeak: { ...halfPeak, rateNotesPerSec: rate }, v2RouteChat, floor };
     });
     log(`  ${JSON.stringify({ gatewayCpuPerNoteRatio: v2RouteChat.gatewayCpuPerNoteRatio })}`);
 
@@ -139,6 +150,7 @@ async function run(config: BenchConfig): Promise<BenchResults> {
       churn,
       noteStore,
       v2: { routeChat: v2RouteChat, scale: v2Scale },
+      floor,
     };
     return {
       ...partial,
@@ -189,6 +201,40 @@ async function runV2RouteChatOnly(config: BenchConfig): Promise<void> {
   }
 }
 
+const floorHeading = (config: BenchConfig) =>
+  `the stack's floor${config.peer ? ' and the Go peer' : ''} (closed loop, ${config.connections} connections × window ${config.window}; ${config.floorIdleStreams} idle streams each)`;
+
+/** `--only floor`: the gateway against the floor (and `--peer`) alone → floor.json in --out. */
+async function runFloorOnly(config: BenchConfig): Promise<void> {
+  const workers: LoadWorker[] = Array.from({ length: config.loadWorkers }, forkWorker);
+  try {
+    log(floorHeading(config));
+    const comparison: FloorComparison = await withProducts([], (core, gateway) =>
+      compareWithFloorAndPeer(config, workers, core, gateway, parsePeer(config.peer), log),
+    );
+    mkdirSync(config.outDir, { recursive: true });
+    writeFileSync(join(config.outDir, 'floor.json'), `${JSON.stringify(comparison, null, 2)}\n`);
+    process.stdout.write(`${floorMarkdown(comparison, machine()).join('\n')}\n`);
+  } finally {
+    await Promise.all(workers.map((w) => w.stop()));
+  }
+}
+
+/** `--soak 30m` → soak.json and soak.md in --out. */
+async function runSoakOnly(config: BenchConfig, durationMs: number): Promise<void> {
+  const workers: LoadWorker[] = Array.from({ length: config.loadWorkers }, forkWorker);
+  try {
+    const result = await runSoak(config, workers, durationMs, log);
+    const text = soakMarkdown(result, `${machine().cpu}, Node ${process.version}`);
+    mkdirSync(config.outDir, { recursive: true });
+    writeFileSync(join(config.outDir, 'soak.json'), `${JSON.stringify(result, null, 2)}\n`);
+    writeFileSync(join(config.outDir, 'soak.md'), text);
+    process.stdout.write(text);
+  } finally {
+    await Promise.all(workers.map((w) => w.stop()));
+  }
+}
+
 async function main(): Promise<void> {
   const config = readConfig(process.argv.slice(2));
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -197,7 +243,9 @@ async function main(): Promise<void> {
       process.exit(130);
     });
   }
+  if (config.soakMs !== undefined) return runSoakOnly(config, config.soakMs);
   if (config.only === 'v2-routechat') return runV2RouteChatOnly(config);
+  if (config.only === 'floor') return runFloorOnly(config);
   const results = await run(config);
   await writeResults(config, results);
   process.stdout.write(`${markdown(results)}\n`);

@@ -103,13 +103,28 @@ export async function startProduct(
   nodeArgs: readonly string[] = [],
   distDir: string = DIST,
 ): Promise<ProductProcess> {
-  const port = await freePort();
-  const address = `127.0.0.1:${port}`;
-  const child = spawn(
+  return startListening(entry, (address) => [
     process.execPath,
     [...nodeArgs, `${distDir}${entry}`, '--listen', address, '--log-level', 'warn', ...args],
-    { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  ]);
+}
+
+/**
+ * The Go peer gateway (`peer-gw` of `../shared/tools/setup-peers.sh`) in front of `core`: its flags
+ * are `--listen` and `--backend`.
+ */
+export function startPeerGateway(binary: string, core: string): Promise<ProductProcess> {
+  return startListening('peer-gw', (address) => [binary, ['--listen', address, '--backend', core]]);
+}
+
+async function startListening(
+  label: string,
+  commandFor: (address: string) => [string, readonly string[]],
+): Promise<ProductProcess> {
+  const port = await freePort();
+  const address = `127.0.0.1:${port}`;
+  const [command, argv] = commandFor(address);
+  const child = spawn(command, argv, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   const output: string[] = [];
   const keep = (chunk: Buffer) => {
@@ -118,12 +133,13 @@ export async function startProduct(
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
+  child.on('error', (error) => keep(Buffer.from(`${label}: ${error.message}\n`)));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   try {
     await waitForPort(port, child, 15_000);
   } catch (error) {
     child.kill('SIGKILL');
-    throw new Error(`${entry}: ${(error as Error).message}\n${output.join('')}`);
+    throw new Error(`${label}: ${(error as Error).message}\n${output.join('')}`);
   }
   const pid = child.pid!;
   return {

@@ -1,6 +1,7 @@
 /** The results as JSON (everything) and Markdown (the tables a reader wants), and the targets' verdicts. */
 import type { ChurnResult } from './churn.js';
 import type { BenchConfig } from './config.js';
+import type { FloorComparison, RelaySummary } from './floor.js';
 import type { NoteStoreResult } from './note-store.js';
 import type { ScaleResult } from './scale.js';
 import type { SlowConsumerResult } from './slow-consumer.js';
@@ -41,6 +42,8 @@ export interface BenchResults {
   readonly noteStore?: NoteStoreResult;
   /** Protocol v2 against v1 on the same gateway build. */
   readonly v2: { readonly routeChat: V2RouteChatComparison; readonly scale: V2ScaleResult };
+  /** The gateway against the stack's floor and (when given) the Go peer; absent from older results. */
+  readonly floor?: FloorComparison;
   readonly targets: readonly Target[];
   readonly durationSeconds: number;
 }
@@ -79,6 +82,7 @@ export function evaluateTargets(r: Omit<BenchResults, 'targets' | 'durationSecon
       value: `${r.gatewayCpu.notesPerSecPerCoreEachWay.toLocaleString('en-US')} notes/s (${r.gatewayCpu.usPerNotePair} µs per note in + out)`,
       met: r.gatewayCpu.notesPerSecPerCoreEachWay >= 50_000,
     },
+    ...floorTargets(r.floor),
     {
       name: 'Slow consumer: gateway RSS growth while one client is stalled',
       target: `within the bound (${round(slowBoundMiB, 2)} MiB per connection)`,
@@ -86,6 +90,33 @@ export function evaluateTargets(r: Omit<BenchResults, 'targets' | 'durationSecon
       met: r.slowConsumer.gatewayRssGrowthMiB <= slowBoundMiB,
     },
   ];
+}
+
+function floorTargets(f: FloorComparison | undefined): Target[] {
+  if (!f) return [];
+  const targets: Target[] = [
+    {
+      name: "Gateway CPU per note vs the stack's floor (bench/floor-relay.ts), same load, per-round ratio",
+      target: '≤ 1.25×',
+      value: `${f.ratios.cpuVsFloor}× (${f.gateway.gatewayCpuUsPerNote?.median} vs ${f.floor.gatewayCpuUsPerNote?.median} µs)`,
+      met: f.ratios.cpuVsFloor <= 1.25,
+    },
+  ];
+  if (f.ratios.cpuVsPeer !== undefined)
+    targets.push({
+      name: 'Gateway CPU per note vs the Go peer (grpc-gateway + grpc-websocket-proxy)',
+      target: '≤ 0.6×',
+      value: `${f.ratios.cpuVsPeer}× (${f.gateway.gatewayCpuUsPerNote?.median} vs ${f.peer?.gatewayCpuUsPerNote?.median} µs)`,
+      met: f.ratios.cpuVsPeer <= 0.6,
+    });
+  if (f.ratios.p99VsPeer !== undefined)
+    targets.push({
+      name: `p99 vs the Go peer at the same load (${f.connections} connections × ${f.window} in flight)`,
+      target: '≤ 1.0×',
+      value: `${f.ratios.p99VsPeer}× (${f.gateway.p99Ms.median} vs ${f.peer?.p99Ms.median} ms)`,
+      met: f.ratios.p99VsPeer <= 1,
+    });
+  return targets;
 }
 
 const s = (x: { median: number; min: number; max: number } | undefined, unit = '') =>
@@ -163,6 +194,7 @@ export function markdown(r: BenchResults): string {
     `| ${r.churn.lanes} | ${r.churn.connectionsPerSec} | ${r.churn.completed} | ${r.churn.failed} | ${r.churn.lifetimeP50Ms} / ${r.churn.lifetimeP99Ms} ms | ${r.churn.gatewayCpuUsPerConnection} µs | ${r.churn.gatewayRssBeforeMiB} → ${r.churn.gatewayRssAfterMiB} MiB |`,
     '',
     ...noteStoreSection(r),
+    ...(r.floor ? floorMarkdown(r.floor, r.machine) : []),
     '',
     ...v2Markdown(r),
   ];
@@ -190,4 +222,38 @@ function v2Markdown(r: BenchResults): string[] {
     `| ${v.opened} / ${v.streams} | ${v.failed} | ${v.openSeconds} s | ${v.gatewayRssBeforeMiB} → ${v.gatewayRssAfterMiB} MiB | ${v.gatewayRssPerStreamKiB} KiB | ${v.gatewayRssPerSocketKiB} KiB | ${v.v1GatewayRssPerConnectionKiB} KiB | ${v.rssPerStreamVsV1Connection} |`,
     '',
   ];
+}
+
+export function floorMarkdown(f: FloorComparison, m: Pick<Machine, 'cpu' | 'cores' | 'node'>): string[] {
+  const row = (name: string, x: RelaySummary | undefined) =>
+    x
+      ? `| ${name} | ${s(x.notesPerSec)} | ${s(x.p50Ms)} | ${s(x.p99Ms)} | ${s(x.gatewayCpuUsPerNote)} | ${s(x.rssKiBPerIdleStream)} |`
+      : '';
+  const r = f.ratios;
+  return [
+    `## The stack's floor${f.peer ? ' and the Go peer' : ''} (${m.cpu}, ${m.cores} cores, Node ${m.node})`,
+    '',
+    `RouteChat, ${f.connections} connections × ${f.window} notes in flight, closed loop, each relay in front of the same core, alternating (the order rotates each round). CPU per note is each relay process's utime + stime over the window / notes (in + out); RSS per idle stream is the growth of a fresh process holding ${f.idleStreams} open streams (one note and its reply each). Ratios are medians of per-round ratios.`,
+    '',
+    '| relay | notes/s | p50 ms | p99 ms | CPU µs/note | RSS KiB per idle stream |',
+    '| --- | --- | --- | --- | --- | --- |',
+    row('gateway', f.gateway),
+    row('floor (`bench/floor-relay.ts`)', f.floor),
+    ...(f.peer
+      ? [
+          row(
+            `Go peer (${f.peer.sampled ? 'started by the bench' : `${f.peer.source}, not sampled`})`,
+            f.peer,
+          ),
+        ]
+      : []),
+    '',
+    `- gateway / floor: CPU ×${r.cpuVsFloor}, p99 ×${r.p99VsFloor}, RSS per idle stream ×${r.rssVsFloor}`,
+    ...(f.peer
+      ? [
+          `- gateway / peer: CPU ×${r.cpuVsPeer ?? '–'}, p99 ×${r.p99VsPeer}, notes/s ×${r.throughputVsPeer}, RSS per idle stream ×${r.rssVsPeer ?? '–'}`,
+        ]
+      : ['- the Go peer: not measured (`--peer PATH_TO/peer-gw` from `../shared/tools/setup-peers.sh`)']),
+    '',
+  ].filter((line, i, all) => line !== '' || all[i - 1] !== '');
 }

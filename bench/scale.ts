@@ -3,6 +3,7 @@
  * how long they take to open, and the gateway's RSS per connection once they are all open.
  */
 import type { BenchConfig } from './config.js';
+import type { Transport } from './ipc.js';
 import { type LoadWorker, PROTO_PATH, type ProductProcess } from './processes.js';
 import { round } from './stats.js';
 import { takeLatitudes } from './throughput.js';
@@ -24,12 +25,18 @@ export interface ScaleResult {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function openOn(workers: readonly LoadWorker[], target: string, total: number, messageBytes: number) {
+async function openOn(
+  workers: readonly LoadWorker[],
+  transport: Transport,
+  target: string,
+  total: number,
+  messageBytes: number,
+) {
   const latBase = takeLatitudes(workers.length * 100_000);
   for (const [i, worker] of workers.entries()) {
     worker.send({
       type: 'open',
-      transport: 'ws',
+      transport,
       target,
       connections: Math.floor(total / workers.length) + (i < total % workers.length ? 1 : 0),
       latBase: latBase + i * 100_000,
@@ -50,16 +57,24 @@ export async function measureScale(
   config: BenchConfig,
   workers: readonly LoadWorker[],
   core: ProductProcess,
-  gateway: ProductProcess,
+  gateway: Pick<ProductProcess, 'address' | 'sample'>,
+  /** What the connections speak: the gateway's v1 (also the floor relay's), or the Go peer's. */
+  transport: 'ws' | 'peer' = 'ws',
 ): Promise<ScaleResult> {
   // A few connections first, so that what is measured is per connection, not the first-use warm-up.
-  await openOn(workers, gateway.address, 100, config.messageBytes);
+  await openOn(workers, transport, gateway.address, 100, config.messageBytes);
   await closeOn(workers);
   await sleep(1000);
   const before = gateway.sample();
   const coreBefore = core.sample();
   const started = performance.now();
-  const opened = await openOn(workers, gateway.address, config.scaleConnections, config.messageBytes);
+  const opened = await openOn(
+    workers,
+    transport,
+    gateway.address,
+    config.scaleConnections,
+    config.messageBytes,
+  );
   const openSeconds = (performance.now() - started) / 1000;
   const afterOpen = gateway.sample();
   await sleep(2000);

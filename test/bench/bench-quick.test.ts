@@ -71,7 +71,15 @@ test('npm run bench -- --quick writes results with every section', { timeout: 18
     'v2.scale.opened',
     'v2.scale.gatewayRssAfterMiB',
     'v2.scale.v1GatewayRssPerConnectionKiB',
+    'floor.gateway.gatewayCpuUsPerNote.median',
+    'floor.floor.gatewayCpuUsPerNote.median',
+    'floor.floor.notesPerSec.median',
+    'floor.gateway.rssKiBPerIdleStream.median',
+    'floor.floor.rssKiBPerIdleStream.median',
+    'floor.ratios.cpuVsFloor',
   ]);
+  assert.equal(at(results, 'floor.floor.outOfOrder'), 0, "the floor's replies come back in order");
+  assert.equal(at(results, 'floor.peer'), undefined, 'no peer without --peer');
   assert.equal(at(results, 'noteStore.redis.errors'), 0, 'every note stored in Redis');
   assert.equal(at(results, 'v2.scale.failed'), 0, 'every v2 stream opened');
   assert.equal(
@@ -89,7 +97,8 @@ test('npm run bench -- --quick writes results with every section', { timeout: 18
     'the slow consumer gets every note once it reads again',
   );
   const targets = at(results, 'targets') as { name: string; met: boolean }[];
-  assert.equal(targets.length, 6);
+  // The six of the first bench, and gateway CPU per note against the floor (the peer's need --peer).
+  assert.equal(targets.length, 7);
   for (const target of targets) assert.equal(typeof target.met, 'boolean', target.name);
 
   const markdown = readFileSync(join(out, 'latest.md'), 'utf8');
@@ -98,6 +107,8 @@ test('npm run bench -- --quick writes results with every section', { timeout: 18
   assert.match(markdown, /\| redis vs memory \|/);
   assert.match(markdown, /## Protocol v2 vs v1/);
   assert.match(markdown, /\| v2 \/ v1 \|/);
+  assert.match(markdown, /## The stack's floor/);
+  assert.match(markdown, /gateway \/ floor: CPU ×/);
   const svg = readFileSync(join(out, 'latency.svg'), 'utf8');
   assert.match(svg, /^<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
   assert.match(svg, /direct gRPC/);
