@@ -3,6 +3,9 @@
  * the gateway (e.g. main and a proposal applied in a scratch copy) in front of one core, alternating
  * A/B/B/A, same load: the measured effect of a change. DIST_x is a dist/ folder holding
  * gateway/main.js. `--scale N` also opens N idle v1 connections on each, every round: RSS per connection.
+ * `--env-b KEY=VALUE` (repeatable) and `--node-args-b "..."` set B's environment and Node flags: with
+ * `--b` the same as `--a`, a setting's effect (e.g. `--env-b WS_NO_BUFFER_UTIL=1`, or
+ * `--node-args-b --max-semi-space-size=64`).
  */
 import { parseArgs } from 'node:util';
 import { readConfig } from './config.js';
@@ -31,8 +34,19 @@ async function main(): Promise<void> {
       /** B's entry: gateway/cluster.js (the multi-process proposal) or bench/floor-relay.js (the stack's floor). */
       'entry-b': { type: 'string', default: 'gateway/main.js' },
       scale: { type: 'string', default: '0' },
+      'env-b': { type: 'string', multiple: true, default: [] },
+      'node-args-b': { type: 'string', default: '' },
     },
   });
+  const envB = Object.fromEntries(
+    values['env-b'].map((pair) => {
+      const at = pair.indexOf('=');
+      if (at <= 0) throw new Error(`--env-b takes KEY=VALUE, got "${pair}"`);
+      return [pair.slice(0, at), pair.slice(at + 1)];
+    }),
+  );
+  const nodeArgs = { A: [], B: values['node-args-b'].split(' ').filter(Boolean) };
+  const envOf = (name: 'A' | 'B') => (name === 'B' ? envB : {});
   if (!values.a || !values.b) throw new Error('usage: ab.js --a DIST_A --b DIST_B');
   const config = readConfig([]);
   const dirs = { A: values.a.replace(/\/?$/, '/'), B: values.b.replace(/\/?$/, '/') };
@@ -48,8 +62,9 @@ async function main(): Promise<void> {
       gateways[name] = await startProduct(
         name === 'B' ? entryOf(values['entry-b']) : 'gateway/main.js',
         ['--core', core.address, ...BENCH_GATEWAY_ARGS, ...extra],
-        [],
+        nodeArgs[name],
         dirs[name],
+        envOf(name),
       );
     }
     let latBase = 1;
@@ -85,8 +100,9 @@ async function main(): Promise<void> {
         const fresh = await startProduct(
           'gateway/main.js',
           ['--core', core.address, ...BENCH_GATEWAY_ARGS, ...extra],
-          [],
+          nodeArgs[name],
           dirs[name],
+          envOf(name),
         );
         try {
           const scale = await measureScale({ ...config, scaleConnections }, workers, core, fresh);

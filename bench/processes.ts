@@ -102,11 +102,16 @@ export async function startProduct(
   args: readonly string[],
   nodeArgs: readonly string[] = [],
   distDir: string = DIST,
+  env: Readonly<Record<string, string>> = {},
 ): Promise<ProductProcess> {
-  return startListening(entry, (address) => [
-    process.execPath,
-    [...nodeArgs, `${distDir}${entry}`, '--listen', address, '--log-level', 'warn', ...args],
-  ]);
+  return startListening(
+    entry,
+    (address) => [
+      process.execPath,
+      [...nodeArgs, `${distDir}${entry}`, '--listen', address, '--log-level', 'warn', ...args],
+    ],
+    env,
+  );
 }
 
 /**
@@ -120,11 +125,16 @@ export function startPeerGateway(binary: string, core: string): Promise<ProductP
 async function startListening(
   label: string,
   commandFor: (address: string) => [string, readonly string[]],
+  env: Readonly<Record<string, string>> = {},
 ): Promise<ProductProcess> {
   const port = await freePort();
   const address = `127.0.0.1:${port}`;
   const [command, argv] = commandFor(address);
-  const child = spawn(command, argv, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, argv, {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   children.add(child);
   const output: string[] = [];
   const keep = (chunk: Buffer) => {
