@@ -33,6 +33,8 @@ export interface BenchConfig {
   readonly only: (typeof ONLY)[number] | undefined;
   /** `--soak 30m`: the soak run alone, at half of peak, for this long (ms). */
   readonly soakMs: number | undefined;
+  /** `--soak-rate N`: the soak's notes/s instead of half of the peak it measures first (a shared host). */
+  readonly soakRate: number | undefined;
 }
 
 const ONLY = ['v2-routechat', 'floor'] as const;
@@ -59,6 +61,7 @@ export function readConfig(argv: readonly string[]): BenchConfig {
       only: { type: 'string' },
       peer: { type: 'string' },
       soak: { type: 'string' },
+      'soak-rate': { type: 'string' },
     },
     strict: true,
   });
@@ -95,5 +98,6 @@ export function readConfig(argv: readonly string[]): BenchConfig {
     peer: values.peer,
     only,
     soakMs: values.soak === undefined ? undefined : parseDuration(values.soak),
+    soakRate: values['soak-rate'] === undefined ? undefined : num(values['soak-rate'], 0),
   };
 }

@@ -25,6 +25,7 @@ export interface SoakWindow {
 export interface SoakResult {
   readonly durationMinutes: number;
   readonly rateNotesPerSec: number;
+  readonly peakNotesPerSec: number;
   readonly connections: number;
   readonly windowSeconds: number;
   readonly windows: readonly SoakWindow[];
@@ -81,8 +82,10 @@ export async function runSoak(
       });
     await peakLoad(); // a fresh process's first seconds are the JIT's
     const peak = await peakLoad();
-    const rate = Math.round(peak.notesPerSec / 2);
-    log(`soak: peak ${peak.notesPerSec} notes/s; ${round(durationMs / 60_000, 1)} min at ${rate} notes/s`);
+    const rate = config.soakRate ?? Math.round(peak.notesPerSec / 2);
+    log(
+      `soak: peak ${peak.notesPerSec} notes/s; ${round(durationMs / 60_000, 1)} min at ${rate} notes/s${config.soakRate ? ' (--soak-rate)' : ' (half of peak)'}`,
+    );
 
     // One load for the whole soak; a recording window per minute.
     workers.forEach((worker, i) => {
@@ -131,6 +134,7 @@ export async function runSoak(
     return {
       durationMinutes: round(durationMs / 60_000, 1),
       rateNotesPerSec: rate,
+      peakNotesPerSec: peak.notesPerSec,
       connections: config.connections,
       windowSeconds: windowMs / 1000,
       windows,
@@ -146,7 +150,7 @@ export async function runSoak(
 
 export function soakMarkdown(r: SoakResult, cpu: string): string {
   return [
-    `# Soak: ${r.durationMinutes} min at ${r.rateNotesPerSec} notes/s (half of peak), ${r.connections} connections (${cpu})`,
+    `# Soak: ${r.durationMinutes} min at ${r.rateNotesPerSec} notes/s (peak measured first: ${r.peakNotesPerSec}), ${r.connections} connections (${cpu})`,
     '',
     `- Gateway RSS slope: ${r.rssSlopeMiBPerHour} MiB/hour; V8 heap in use: ${r.heapSlopeMiBPerHour} MiB/hour (least squares over the windows after the first)`,
     `- p99 first window ${r.p99Ms.first} ms, last ${r.p99Ms.last} ms, worst ${r.p99Ms.max} ms`,
