@@ -40,6 +40,7 @@ export interface FloorComparison {
   /** Medians of the per-round ratios (each round's runs are back to back, so drift cancels). */
   readonly ratios: {
     readonly cpuVsFloor: number;
+    readonly throughputVsFloor: number;
     readonly p99VsFloor: number;
     readonly rssVsFloor: number;
     readonly cpuVsPeer?: number;
@@ -175,6 +176,7 @@ export async function compareWithFloorAndPeer(
       : {}),
     ratios: {
       cpuVsFloor: perRound(cpu('gateway'), cpu('floor')),
+      throughputVsFloor: perRound(rate('gateway'), rate('floor')),
       p99VsFloor: perRound(p99('gateway'), p99('floor')),
       rssVsFloor: perRound(rss.gateway, rss.floor),
       ...(peerSpec
