@@ -53,6 +53,10 @@ async function withProducts<T>(
     '5000000',
     '--max-total-note-bytes',
     '1GiB',
+    // The Go peer carries every stream on one HTTP/2 connection: past the core's default of 1,000
+    // streams per connection its idle streams would queue (the gateway opens 100 per channel anyway).
+    '--max-concurrent-streams',
+    '100000',
   ]);
   let gateway: ProductProcess | undefined;
   try {
