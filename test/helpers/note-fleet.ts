@@ -102,7 +102,8 @@ const placeKey = (location: { latitude: number; longitude: number }) =>
  */
 export async function readPlaces(url: string, places: ReadonlySet<string>): Promise<Map<string, string[]>> {
   const stored = new Map<string, string[]>();
-  const probe = new RouteChatSocket({ url, WebSocket });
+  // Every probe waits in the outbox at first: room for all of them (a long run writes thousands of places).
+  const probe = new RouteChatSocket({ url, WebSocket, outboxCapacity: Math.max(1000, places.size) });
   probe.on('note', (note: NoteFrame) => {
     if (note.message.startsWith(PROBE)) return;
     const key = placeKey(note.location);
