@@ -10,6 +10,7 @@
  * It lives with the tests because it is one: the same helpers start the same processes, and CI
  * runs it (test/chaos/chaos.test.ts) for a minute; `npm run chaos` (main.ts) runs it for longer.
  */
+import type { ReconnectOptions } from '../../clients/lib/index.js';
 import type { SpawnedProcess } from '../helpers/core.js';
 import { type Deployment, type RedisSlot, type ServiceSlot, startDeployment } from '../helpers/deployment.js';
 import { type FleetClient, type NoteFleet, startNoteFleet } from '../helpers/note-fleet.js';
@@ -33,6 +34,13 @@ export interface ChaosOptions {
    * show what the run catches (at-least-once stores resends twice, at-most-once loses unknowns).
    */
   readonly delivery: 'exactly-once' | 'at-least-once' | 'at-most-once';
+  /** Only components whose name contains this are killed (`redis`, `core`, `gateway 1`…); all by default. */
+  readonly only?: string;
+  /**
+   * The fleet's reconnect policy. Default: `retries: Infinity` with delays from 100 ms up to 2 s,
+   * what docs/clients.md tells a service to use; `{ retries: 20 }` is the CLI's `--reconnect`.
+   */
+  readonly reconnect?: ReconnectOptions;
   /** Progress lines (kills, restarts, phases). */
   readonly log: (line: string) => void;
 }
@@ -189,7 +197,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       ...deployment.cores.map((slot) => serviceTarget(slot, stoppedServices)),
       ...deployment.gateways.map((slot) => serviceTarget(slot, stoppedServices)),
       ...deployment.redisSlots.map((slot) => redisTarget(slot, stoppedRedis)),
-    ];
+    ].filter((target) => options.only === undefined || target.name.includes(options.only));
+    if (targets.length === 0) throw new Error(`no component's name contains ${JSON.stringify(options.only)}`);
     log(`deployment up: ${deployment.url}; ${options.clients} clients, ${options.delivery}`);
     fleet = startNoteFleet({
       url: deployment.url,
@@ -197,7 +206,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       sendEveryMs: options.sendEveryMs,
       delivery: options.delivery,
       // The setting docs/clients.md recommends for a service that must ride out any outage.
-      reconnect: { retries: Number.POSITIVE_INFINITY, initialDelayMs: 100, maxDelayMs: 2_000 },
+      reconnect: options.reconnect ?? {
+        retries: Number.POSITIVE_INFINITY,
+        initialDelayMs: 100,
+        maxDelayMs: 2_000,
+      },
     });
     const started = Date.now();
     const endAt = started + options.durationMs;
@@ -206,6 +219,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     let nextKill = started + within(options.killEveryMs);
     while (nextKill < endAt) {
       await sleep(nextKill - Date.now());
+      const killedAt = Date.now();
       const target = pick(targets);
       const signal = pick(['SIGKILL', 'SIGTERM'] as const);
       const atMs = Date.now() - started;
@@ -222,7 +236,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       log(
         `${(atMs / 1000).toFixed(1)} s: ${signal} ${target.name} (${exit}), started again after ${downMs} ms`,
       );
-      nextKill += within(options.killEveryMs);
+      nextKill = killedAt + within(options.killEveryMs);
+      // An outage longer than the interval: the next kill comes an interval after the restart.
+      if (nextKill < Date.now()) nextKill = Date.now() + within(options.killEveryMs);
     }
     await sleep(endAt - Date.now());
 

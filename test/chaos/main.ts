@@ -9,6 +9,9 @@
  *   --down-for S       from a kill to the restart, in seconds (default 2-5)
  *   --sentinel         Redis under Sentinel: a primary, two replicas, three sentinels
  *   --delivery MODE    exactly-once (default, judged); at-least-once or at-most-once as controls
+ *   --only NAME        kill only components whose name contains NAME (redis, core, gateway 2…)
+ *   --retries N        the clients' reconnect: N failures in a row at the library's default delays
+ *                      (20 is the CLI's --reconnect); default Infinity, delays 100 ms to 2 s
  *   --json             the report as JSON on stdout (progress still on stderr)
  */
 import { parseArgs } from 'node:util';
@@ -50,6 +53,8 @@ async function main(): Promise<number> {
       'down-for': { type: 'string' },
       sentinel: { type: 'boolean', default: false },
       delivery: { type: 'string', default: DEFAULT_CHAOS.delivery },
+      only: { type: 'string' },
+      retries: { type: 'string' },
       json: { type: 'boolean', default: false },
     },
     strict: true,
@@ -62,6 +67,10 @@ async function main(): Promise<number> {
     downForMs: range(values['down-for'], 1000, DEFAULT_CHAOS.downForMs, 'down-for'),
     sentinel: values.sentinel,
     delivery: delivery(values.delivery),
+    ...(values.only === undefined ? {} : { only: values.only }),
+    ...(values.retries === undefined
+      ? {}
+      : { reconnect: { retries: Math.round(positive(values.retries, 1, 'retries')) } }),
     log: (line: string) => process.stderr.write(`chaos: ${line}\n`),
   };
   const report = await runChaos(options);

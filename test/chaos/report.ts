@@ -23,7 +23,7 @@ export function describeReport(report: ChaosReport): string {
   const byKind = new Map<string, number>();
   for (const kill of kills) byKind.set(kill, (byKind.get(kill) ?? 0) + 1);
   const lines = [
-    `chaos run: ${seconds(options.durationMs)}, ${options.clients} clients (${options.delivery}), a note every ${options.sendEveryMs.join('–')} ms each; a kill every ${options.killEveryMs.map((ms) => ms / 1000).join('–')} s, down ${options.downForMs.map((ms) => ms / 1000).join('–')} s${options.sentinel ? '; Redis under Sentinel' : ''}`,
+    `chaos run: ${seconds(options.durationMs)}, ${options.clients} clients (${options.delivery}), a note every ${options.sendEveryMs.join('–')} ms each; a kill every ${options.killEveryMs.map((ms) => ms / 1000).join('–')} s, down ${options.downForMs.map((ms) => ms / 1000).join('–')} s${options.sentinel ? '; Redis under Sentinel' : ''}${options.only ? `; only ${options.only}` : ''}${options.reconnect ? `; reconnect ${JSON.stringify(options.reconnect)}` : ''}`,
     `kills (${kills.length}): ${[...byKind].map(([kill, n]) => `${kill} ×${n}`).join(', ') || 'none'}`,
     '',
     '| | |',
