@@ -165,7 +165,8 @@ export function startNoteFleet(options: NoteFleetOptions): NoteFleet {
     clients.push(client);
   }
   const sendOne = (client: FleetClient) => {
-    if (client.socket.outboxSize >= 100) return;
+    // A client that gave up (its retries used up) takes nothing more: it shows as not streaming.
+    if (client.socket.state.name === 'closed' || client.socket.outboxSize >= 100) return;
     const n = client.sent;
     client.sent += 1;
     void client.socket.send({
