@@ -90,6 +90,11 @@ export interface ChaosReport {
   readonly unexpectedExits: readonly string[];
   /** Log lines at level error or worse (pino ≥ 50) from the cores and gateways, or crash output. */
   readonly errorLines: readonly string[];
+  /**
+   * HAProxy's `[ALERT]` lines, reported, not judged: it alerts "no server available" whenever every
+   * gateway fails /readyz, which is the deployment's way of saying that Redis is down.
+   */
+  readonly proxyAlerts: readonly string[];
   /** The done-when conditions that failed; empty: the run passed. */
   readonly failures: readonly string[];
 }
@@ -297,6 +302,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       }
     }
     if (deployment.haproxy.exited) unexpectedExits.push('haproxy exited unasked');
+    const proxyAlerts = deployment.haproxy.output
+      .join('')
+      .split('\n')
+      .filter((line) => line.includes('[ALERT]'));
 
     const judged = { ...counts, missing, duplicated, stuck, unexpectedExits, errorLines: logErrors };
     if (judged.missing > 0) failures.push(`${judged.missing} confirmed notes missing`);
@@ -308,7 +317,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     if (logErrors.length > 0) failures.push(`${logErrors.length} error-level log lines`);
     if (events.length === 0) failures.push('nothing was killed: the run is too short for its kill interval');
     const { log: _log, ...plain } = options;
-    const report: ChaosReport = { options: plain, events, ...judged, longestGapMs, failures };
+    const report: ChaosReport = { options: plain, events, ...judged, longestGapMs, proxyAlerts, failures };
     return report;
   } finally {
     fleet?.close();

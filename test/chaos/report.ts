@@ -18,6 +18,7 @@ export function describeReport(report: ChaosReport): string {
     ['clients stuck', String(report.stuck.length)],
     ['unexpected exits', String(report.unexpectedExits.length)],
     ['error-level log lines', String(report.errorLines.length)],
+    ["HAProxy's [ALERT] lines (not judged: every gateway out)", String(report.proxyAlerts.length)],
   ];
   const kills = report.events.map((e) => `${e.signal} ${e.component}`);
   const byKind = new Map<string, number>();
