@@ -5,7 +5,13 @@ import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, type ServingStatus as HealthStatus } from 'grpc-health-check';
 import type { Logger } from 'pino';
 import { formatHostPort, type HostPort } from '../common/cli-options.js';
-import { NOTE_FEED_SERVICE_NAME, packageDefinition, routeguide, SERVICE_NAME } from '../proto/index.js';
+import {
+  NOTE_FEED_SERVICE_NAME,
+  NOTE_STORE_HEALTH_NAME,
+  packageDefinition,
+  routeguide,
+  SERVICE_NAME,
+} from '../proto/index.js';
 import { createFeatureIndex, type FeatureRecord } from './features.js';
 import { createNoteFeed, createNoteFeedHandlers, type FeedLimits, type NoteFeed } from './feed/index.js';
 import type { NoteBus, NoteStore } from './notes/index.js';
@@ -93,11 +99,16 @@ export function createCoreServer(options: CoreServerOptions): CoreServer {
     '': 'SERVING',
     [SERVICE_NAME]: 'SERVING',
     [NOTE_FEED_SERVICE_NAME]: 'SERVING',
+    [NOTE_STORE_HEALTH_NAME]: 'SERVING',
   };
   const health = new HealthImplementation(statusMap);
   health.addToServer(grpcServer);
   const serving = createServingStatus(health, ['', SERVICE_NAME, NOTE_FEED_SERVICE_NAME]);
-  const unwatchNotes = options.notes.watchAvailability((available) => serving.hold('note-store', !available));
+  const unwatchNotes = options.notes.watchAvailability((available) => {
+    // The cause first, so a gateway that sees the core go NOT_SERVING can already ask why.
+    health.setStatus(NOTE_STORE_HEALTH_NAME, available ? 'SERVING' : 'NOT_SERVING');
+    serving.hold('note-store', !available);
+  });
   new ReflectionService(packageDefinition).addToServer(grpcServer);
 
   return {

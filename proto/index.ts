@@ -49,6 +49,12 @@ export const SERVICE_NAME = 'routeguide.RouteGuide';
 export const ROUTE_CHAT_METHOD = `/${SERVICE_NAME}/RouteChat`;
 export const NOTE_FEED_SERVICE_NAME = 'routeguide.NoteFeed';
 export const WATCH_METHOD = `/${NOTE_FEED_SERVICE_NAME}/Watch`;
+/**
+ * A health-check name (grpc.health.v1) for the core's note store alone: SERVING while the store is
+ * reachable. The core's own status ("" and its services) is NOT_SERVING for any cause (the store
+ * down, a drain); this one tells a gateway whether the store is the cause.
+ */
+export const NOTE_STORE_HEALTH_NAME = 'routeguide.NoteStore';
 
 // Loaded by names relative to proto/, as `protoc -I proto` would, so that note_feed.proto's
 // `import "route_guide.proto"` resolves. Reflection serves both services from this definition.

@@ -1,6 +1,14 @@
 /** routechat's settings, apart from main.ts so tests can read them without running it. */
 import { z } from 'zod';
 import type { OptionSpecs } from '../../common/cli-options.js';
+import type { ReconnectOptions } from '../lib/reconnect.js';
+
+/**
+ * `--reconnect`: 20 failures in a row (the count resets once a stream works) with the library's
+ * default delays, at least half of each cap: however fast each attempt fails, it gives up only
+ * after 77.9 s of outage (retryHorizonMs), so a Redis outage of a minute does not end it.
+ */
+export const RECONNECT: ReconnectOptions = { retries: 20 };
 
 export const routechatOptionSpecs = {
   url: {

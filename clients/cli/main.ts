@@ -14,14 +14,12 @@ import {
   RouteChatSocket,
   StatusCode,
 } from '../lib/index.js';
-import { routechatConfigSchema as schema, routechatOptionSpecs as specs } from './config.js';
+import { RECONNECT, routechatConfigSchema as schema, routechatOptionSpecs as specs } from './config.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
 import { DEMO_NOTES, fromList, jsonLines, type NoteInput, parseNoteArg } from './note-sources.js';
 
 const PROGRAM = 'routechat';
 
-/** Failures in a row before `--reconnect` gives up (the count resets once a stream works). */
-const RECONNECT_RETRIES = 20;
 const OUTBOX_CAPACITY = 1000;
 
 const SUMMARY = `Chats on a RouteChat stream through the gateway. Notes: --demo, --note, or JSON lines on stdin
@@ -76,9 +74,7 @@ async function main(): Promise<number> {
     outboxCapacity: OUTBOX_CAPACITY,
     // A person who asks for --reconnect wants the notes delivered: a note whose fate is unknown (in
     // flight when a stream broke) is sent again, under its sequence: the core stores it once.
-    ...(config.reconnect
-      ? { reconnect: { retries: RECONNECT_RETRIES }, delivery: 'exactly-once' as const }
-      : {}),
+    ...(config.reconnect ? { reconnect: RECONNECT, delivery: 'exactly-once' as const } : {}),
     ...(config.token === undefined ? {} : { token: config.token }),
   });
   socket.on('state', (state) => {

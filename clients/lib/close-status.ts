@@ -56,7 +56,9 @@ const REFUSAL_HINTS: Readonly<Record<number, string>> = {
   404: 'no WebSocket endpoint at this URL: check the path (/v1/routechat)',
   426: 'not a WebSocket endpoint',
   429: 'too many connections: try again later',
-  503: 'the gateway is not accepting connections now (shutting down or overloaded)',
+  // From a gateway (shutting down, overloaded) or from its proxy while no gateway is ready, which
+  // is what a deployment shows while no core serves (its note store down, say): /readyz says why.
+  503: 'no gateway is ready to take the connection now: shutting down, overloaded, or no core serving behind it',
 };
 
 function refusedUpgrade(httpStatus: number): CallStatus {

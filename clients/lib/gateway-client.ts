@@ -86,7 +86,7 @@ export interface GatewayClientOptions {
   readonly token?: TokenSource;
   /**
    * Off by default: a socket that fails fails the calls waiting for it. With it, calls waiting for
-   * a socket survive failed attempts, which are retried with backoff and full jitter: UNAVAILABLE,
+   * a socket survive failed attempts, which are retried with backoff and jitter: UNAVAILABLE,
    * 1001, 1006, a handshake timeout, a 429/502/503/504 upgrade answer (honouring Retry-After).
    * Never a refused token, origin or path (401, 403, 404), `close()` or the signal.
    */

@@ -35,6 +35,7 @@ export {
   isRetryable,
   parseRetryAfter,
   type ReconnectOptions,
+  retryHorizonMs,
   type StreamEnding,
 } from './reconnect.js';
 export { RouteChatSocket } from './route-chat-socket.js';

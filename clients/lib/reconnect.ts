@@ -1,5 +1,5 @@
 /**
- * Reconnect rules, pure: exponential backoff with full jitter and a cap, the attempt counter that
+ * Reconnect rules, pure: exponential backoff with jitter and a cap, the attempt counter that
  * resets only after a stream has really worked, and which endings are worth another attempt.
  * reconnecting-core.ts applies them for every client of the gateway (RouteChatSocket, GatewayClient).
  */
@@ -8,11 +8,14 @@ import { type CallStatus, StatusCode } from '../../protocol/common/status.js';
 
 export interface ReconnectOptions {
   /**
-   * Attempts in a row that may fail before giving up. The count resets only once a stream has
-   * really worked: a reply arrived, or it stayed open for `healthyAfterMs`.
+   * Attempts in a row that may fail before giving up; `Infinity`: never give up on a failure a
+   * retry may fix (each delay stays capped at `maxDelayMs`). The count resets only once a stream
+   * has really worked: a reply arrived, or it stayed open for `healthyAfterMs`. Each delay is at
+   * least half its cap, so n failures in a row take at least `retryHorizonMs(n)`, however fast
+   * each attempt fails (a proxy's 503, a gateway with no core).
    */
   readonly retries: number;
-  /** The cap of the first delay (full jitter: each delay is uniform in [0, cap]). Default 250. */
+  /** The cap of the first delay (each delay is uniform in [cap/2, cap]). Default 250. */
   readonly initialDelayMs?: number;
   /** The cap of every delay. Default 10000. */
   readonly maxDelayMs?: number;
@@ -38,6 +41,9 @@ export const DEFAULT_BACKOFF = {
 } as const;
 
 export function backoffPolicy(options: ReconnectOptions): BackoffPolicy {
+  if (Number.isNaN(options.retries)) throw new TypeError('reconnect.retries must be a number or Infinity');
+  if (!(options.maxDelayMs === undefined || Number.isFinite(options.maxDelayMs)))
+    throw new TypeError('reconnect.maxDelayMs must be finite: it caps every delay');
   return {
     retries: Math.max(0, options.retries),
     initialDelayMs: options.initialDelayMs ?? DEFAULT_BACKOFF.initialDelayMs,
@@ -47,21 +53,40 @@ export function backoffPolicy(options: ReconnectOptions): BackoffPolicy {
   };
 }
 
+/** The cap of the delay before the `attempt`-th retry in a row (1-based). */
+function delayCap(attempt: number, policy: BackoffPolicy): number {
+  return Math.min(policy.maxDelayMs, policy.initialDelayMs * policy.multiplier ** Math.max(0, attempt - 1));
+}
+
 /**
- * The delay before attempt `attempt` (1-based) after failures: "full jitter" (AWS architecture
- * blog, 2015): uniform in [0, min(max, initial × multiplier^(attempt-1))], so that clients dropped
- * together by one restart spread out instead of coming back in waves. `random` is in [0, 1).
+ * The delay before attempt `attempt` (1-based) after failures: "equal jitter" (AWS architecture
+ * blog, 2015), uniform in [cap/2, cap] with cap = min(max, initial × multiplier^(attempt-1)). The
+ * random half spreads clients dropped together by one restart, so they do not come back in waves;
+ * the fixed half is a floor, so attempts that fail at once (a proxy answering 503 while every
+ * gateway is unready) cannot spend a client's retries in a second or two, as full jitter's delays
+ * near 0 did. `random` is in [0, 1).
  */
 export function backoffDelay(
   attempt: number,
   policy: BackoffPolicy,
   random: () => number = Math.random,
 ): number {
-  const ceiling = Math.min(
-    policy.maxDelayMs,
-    policy.initialDelayMs * policy.multiplier ** Math.max(0, attempt - 1),
-  );
-  return Math.round(random() * ceiling);
+  const cap = delayCap(attempt, policy);
+  return Math.round(cap / 2 + (random() * cap) / 2);
+}
+
+/**
+ * The shortest time `retries` failures in a row can take before the client gives up, whatever the
+ * jitter and however fast each attempt fails: the sum of the delays' floors (half their caps).
+ * Infinity for `retries: Infinity`. With the defaults (250 ms ×2 up to 10 s): 10 retries ride out
+ * at least 27.9 s of outage, 20 at least 77.9 s.
+ */
+export function retryHorizonMs(options: ReconnectOptions): number {
+  const policy = backoffPolicy(options);
+  if (!Number.isFinite(policy.retries)) return Number.POSITIVE_INFINITY;
+  let total = 0;
+  for (let attempt = 1; attempt <= policy.retries; attempt += 1) total += delayCap(attempt, policy) / 2;
+  return total;
 }
 
 /** Failures in a row and the next delay; `worked()` when a stream has proved itself. */

@@ -9,6 +9,10 @@ import { StatusCode } from '../../protocol/common/index.js';
 import type { ConnectionMachine, ConnectionSocket } from '../session/ports.js';
 import type { Session, SessionRegistry } from '../session/registry.js';
 import type { CallOpener } from '../upstream/calls.js';
+import { describeCores, noCoreReason } from '../upstream/core-diagnosis.js';
+
+/** How long the cores are asked why a call found none serving, before the warning is written. */
+const DIAGNOSIS_TIMEOUT_MS = 1000;
 
 /** The raw TCP (or TLS) socket under ws: corked for coalescing, its 'drain' is when the client caught up. */
 export interface RawSocket {
@@ -82,6 +86,23 @@ export type Guard = ReturnType<typeof createGuard>;
  * said, kept from the client by core-status.ts) is logged here, under the connection's request id.
  */
 export function guardedCalls(upstream: CallOpener, guard: Guard, log: FastifyBaseLogger): CallOpener {
+  const logFailure = (method: string, code: StatusCode, status: string, detail: string) => {
+    // A deadline the client chose is its own business: a client setting tiny ones must not flood the log.
+    if (code === StatusCode.DEADLINE_EXCEEDED)
+      return log.debug({ method, status, detail }, 'core call failed');
+    if (code !== StatusCode.UNAVAILABLE || !upstream.diagnoseCores)
+      return log.warn({ method, status, detail }, 'core call failed');
+    // grpc-js words "no core ready" after one of them ("Picked subchannel … is unhealthy"): when
+    // none serves, the log says so, and why, from the cores themselves.
+    upstream.diagnoseCores(DIAGNOSIS_TIMEOUT_MS).then(
+      (cores) => {
+        if (cores.some((core) => core.condition.kind === 'serving'))
+          log.warn({ method, status, detail }, 'core call failed');
+        else log.warn({ method, status, detail, reason: noCoreReason(cores) }, describeCores(cores));
+      },
+      (error: unknown) => log.warn({ method, status, detail, err: error }, 'core call failed'),
+    );
+  };
   return {
     open: (method, metadata, options, handlers) =>
       // `handlers` may be a class instance (session/stream.ts): its methods are called on it.
@@ -89,12 +110,7 @@ export function guardedCalls(upstream: CallOpener, guard: Guard, log: FastifyBas
         onMessage: guard((bytes: Uint8Array) => handlers.onMessage(bytes)),
         onReadEnd: guard(() => handlers.onReadEnd()),
         onStatus: guard((status, hiddenDetail) => {
-          // A deadline the client chose is its own business: a client setting tiny ones must not flood the log.
-          if (hiddenDetail !== undefined)
-            log[status.code === StatusCode.DEADLINE_EXCEEDED ? 'debug' : 'warn'](
-              { method: method.name, status: status.name, detail: hiddenDetail },
-              'core call failed',
-            );
+          if (hiddenDetail !== undefined) logFailure(method.name, status.code, status.name, hiddenDetail);
           handlers.onStatus(status);
         }),
         onDrain: guard(() => handlers.onDrain()),

@@ -5,6 +5,7 @@
  */
 import { type CallStatus, StatusCode } from '../../protocol/common/index.js';
 import type { MethodInfo } from '../methods/method-registry.js';
+import type { CoreReport } from './core-diagnosis.js';
 
 export interface CallPort<Req = Uint8Array> {
   /** false when the call's write buffer is full: `onDrain` follows. */
@@ -42,6 +43,8 @@ export interface CallOpener {
     options: CallOptions,
     handlers: CallHandlers,
   ): CallPort;
+  /** Each core asked why it is (not) serving, where the opener has cores: to say why a call failed. */
+  diagnoseCores?(timeoutMs: number): Promise<readonly CoreReport[]>;
 }
 
 /** The status of a call the gateway cancelled. */

@@ -20,6 +20,7 @@ import {
   type CallPort,
   failedCall,
 } from './calls.js';
+import { type CoreReport, createCoreDiagnosis } from './core-diagnosis.js';
 import { toClientStatus } from './core-status.js';
 import { healthCheckedRoundRobinOptions } from './health-checked-round-robin.js';
 import { createCoreReadiness } from './readiness.js';
@@ -58,6 +59,8 @@ export interface ChannelPool {
   ): CallPort<Req>;
   /** true when at least one core is connected and its health watch says SERVING. */
   checkHealth(timeoutMs: number): Promise<boolean>;
+  /** Each core asked directly why it is (not) serving (core-diagnosis.ts). */
+  diagnoseCores(timeoutMs: number): Promise<readonly CoreReport[]>;
   stats(): PoolStats;
   close(): void;
 }
@@ -149,6 +152,7 @@ export function createChannelPool(options: ChannelPoolOptions): ChannelPool {
   };
   const channels: Channel[] = [];
   const readiness = createCoreReadiness(options.target, credentials, channelOptions);
+  const diagnosis = createCoreDiagnosis(options.target, credentials, channelOptions);
 
   const pickChannel = (): Channel => {
     let best: Channel | undefined;
@@ -270,12 +274,15 @@ export function createChannelPool(options: ChannelPoolOptions): ChannelPool {
 
     checkHealth: (timeoutMs) => readiness.check(timeoutMs),
 
+    diagnoseCores: (timeoutMs) => diagnosis.diagnose(timeoutMs),
+
     stats: () => ({ channels: channels.length, activeCalls: channels.reduce((sum, c) => sum + c.active, 0) }),
 
     close() {
       for (const channel of channels) channel.client.close();
       channels.length = 0;
       readiness.close();
+      diagnosis.close();
     },
   };
 }

@@ -6,6 +6,7 @@
  */
 import type { CallOpener } from './calls.js';
 import type { ChannelPool, PoolStats } from './channel-pool.js';
+import type { CoreReport } from './core-diagnosis.js';
 
 /** grpc-js writes Buffers; a codec that made one already (v1's) is passed as it is, others get a view, no copy. */
 const serialize = (bytes: Uint8Array): Buffer =>
@@ -15,6 +16,8 @@ const deserialize = (bytes: Buffer): Uint8Array => bytes;
 export interface Upstream extends CallOpener {
   /** true when at least one core is connected and its health watch says SERVING. */
   checkHealth(timeoutMs: number): Promise<boolean>;
+  /** Each core asked directly why it is (not) serving: for /readyz's reason and the log. */
+  diagnoseCores(timeoutMs: number): Promise<readonly CoreReport[]>;
   /** The whole pool's channels and calls (v1 and v2). */
   stats(): PoolStats;
   /** Closes the pool: one gateway, one close. */
@@ -26,6 +29,7 @@ export function createUpstream(pool: ChannelPool): Upstream {
     open: (method, metadata, callOptions, handlers) =>
       pool.call({ path: method.path, serialize, deserialize }, metadata, callOptions, handlers),
     checkHealth: (timeoutMs) => pool.checkHealth(timeoutMs),
+    diagnoseCores: (timeoutMs) => pool.diagnoseCores(timeoutMs),
     stats: () => pool.stats(),
     close: () => pool.close(),
   };

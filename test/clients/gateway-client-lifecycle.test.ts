@@ -114,12 +114,12 @@ describe('GatewayClient lifecycle (scripted socket, fake clock)', () => {
     assert.deepEqual(last().frames()[0], { type: 'open', id: 'c1', method: GET_FEATURE, timeoutMs: 10_000 });
     clock.advance(1000);
     last().drop();
-    // The call's own backoff (half of 100 with random 0.5), then a new socket for it.
-    clock.advance(50);
+    // The call's own backoff (three quarters of 100 with random 0.5), then a new socket for it.
+    clock.advance(75);
     assert.equal(ScriptedSocket.made.length, 2);
     last().open();
     assert.deepEqual(last().frames(), [
-      { type: 'open', id: 'c1', method: GET_FEATURE, timeoutMs: 8950 },
+      { type: 'open', id: 'c1', method: GET_FEATURE, timeoutMs: 8925 },
       { type: 'message', id: 'c1', message: here },
     ]);
     last().reply({ type: 'message', id: 'c1', message: { name: 'again' } });
@@ -160,7 +160,7 @@ describe('GatewayClient lifecycle (scripted socket, fake clock)', () => {
     client.close();
   });
 
-  test('with reconnect, calls waiting survive failed attempts: backoff with full jitter, then they go out', async () => {
+  test('with reconnect, calls waiting survive failed attempts: backoff with jitter, then they go out', async () => {
     const clock = createFakeClock();
     const { client, states } = start(clock, { reconnect: { retries: 5, initialDelayMs: 100 } });
     const feature = client.unary(GET_FEATURE, here);
@@ -174,9 +174,9 @@ describe('GatewayClient lifecycle (scripted socket, fake clock)', () => {
     assert.deepEqual(await feature, { name: 'late' });
     const delays = states.flatMap((s) => (s.name === 'reconnecting' ? [[s.attempt, s.delayMs]] : []));
     assert.deepEqual(delays, [
-      [1, 50],
-      [2, 100],
-      [3, 200],
+      [1, 75],
+      [2, 150],
+      [3, 300],
     ]);
     assert.deepEqual(
       states.filter((s) => s.name === 'connecting').map((s) => (s.name === 'connecting' ? s.attempt : 0)),

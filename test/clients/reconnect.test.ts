@@ -6,6 +6,7 @@ import {
   createBackoff,
   isRetryable,
   parseRetryAfter,
+  retryHorizonMs,
   type StreamEnding,
 } from '../../clients/lib/reconnect.js';
 import { type CallStatus, StatusCode, statusName } from '../../protocol/common/status.js';
@@ -26,24 +27,54 @@ const ending = (code: StatusCode, closeCode: number, more: Partial<StreamEnding>
 describe('backoff (pure)', () => {
   const policy = backoffPolicy({ retries: 10, initialDelayMs: 100, multiplier: 2, maxDelayMs: 1000 });
 
-  test('full jitter: each delay is uniform in [0, min(cap, initial × multiplier^(n-1))]', () => {
+  test('equal jitter: each delay is uniform in [cap/2, cap], cap = min(max, initial × multiplier^(n-1))', () => {
     assert.equal(
       backoffDelay(1, policy, () => 0.999_999),
       100,
     );
     assert.equal(
       backoffDelay(3, policy, () => 0.5),
-      200,
+      300,
     );
+    // The floor: however the dice fall, half the cap.
     assert.equal(
       backoffDelay(4, policy, () => 0),
-      0,
+      400,
     );
     // The cap holds however many attempts.
     assert.equal(
       backoffDelay(30, policy, () => 0.999_999),
       1000,
     );
+  });
+
+  test('retries that fail at once still take their horizon: the sum of the delays floors', () => {
+    // 50 + 100 + 200 + 400 + 500 + 500
+    assert.equal(retryHorizonMs({ retries: 6, initialDelayMs: 100, maxDelayMs: 1000 }), 1750);
+    // The defaults, as docs/clients.md quotes them.
+    assert.equal(retryHorizonMs({ retries: 10 }), 27_875);
+    assert.equal(retryHorizonMs({ retries: 20 }), 77_875);
+    assert.equal(retryHorizonMs({ retries: Number.POSITIVE_INFINITY }), Number.POSITIVE_INFINITY);
+    // With the dice at their lowest, a backoff's delays add up to exactly the horizon.
+    const options = { retries: 6, initialDelayMs: 100, maxDelayMs: 1000 };
+    const backoff = createBackoff(backoffPolicy(options), () => 0);
+    let total = 0;
+    for (let next = backoff.next(); next; next = backoff.next()) total += next.delayMs;
+    assert.equal(total, retryHorizonMs(options));
+  });
+
+  test('retries: Infinity never gives up, and every delay stays under the cap', () => {
+    const backoff = createBackoff(
+      backoffPolicy({ retries: Number.POSITIVE_INFINITY, initialDelayMs: 100, maxDelayMs: 800 }),
+      () => 0.999_999,
+    );
+    for (let attempt = 1; attempt <= 10_000; attempt += 1) {
+      const next = backoff.next();
+      assert.equal(next?.attempt, attempt);
+      assert.ok((next?.delayMs ?? Number.NaN) <= 800);
+    }
+    assert.throws(() => backoffPolicy({ retries: 3, maxDelayMs: Number.POSITIVE_INFINITY }), /finite/);
+    assert.throws(() => backoffPolicy({ retries: Number.NaN }), /retries/);
   });
 
   test('the attempt count grows with failures, stops at retries, and resets only when a stream worked', () => {

@@ -54,12 +54,12 @@ describe('RouteChatSocket lifecycle (scripted socket, fake clock)', () => {
     }
     await socket.closed;
     const delays = states.flatMap((s) => (s.name === 'reconnecting' ? [[s.attempt, s.delayMs]] : []));
-    // Full jitter with random() = 0.5: half of 100, 200, 400, 800.
+    // Equal jitter with random() = 0.5: three quarters of 100, 200, 400, 800.
     assert.deepEqual(delays, [
-      [1, 50],
-      [2, 100],
-      [3, 200],
-      [4, 400],
+      [1, 75],
+      [2, 150],
+      [3, 300],
+      [4, 600],
     ]);
     assert.equal(ScriptedSocket.made.length, 5);
     assert.equal((await socket.status).name, 'UNAVAILABLE');

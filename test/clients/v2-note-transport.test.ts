@@ -180,8 +180,8 @@ describe('RouteChatSocket over a v2 stream (scripted v2 socket, fake clock)', ()
     const first = routeChatId();
     last().reply(status(first, 0, 'OK'));
     const reconnecting = states.at(-1);
-    assert.equal(reconnecting?.name === 'reconnecting' && reconnecting.delayMs, 50);
-    clock.advance(50);
+    assert.equal(reconnecting?.name === 'reconnecting' && reconnecting.delayMs, 75);
+    clock.advance(75);
     assert.notEqual(routeChatId(), first, 'a new call');
     assert.equal(chat.state.name, 'open');
     assert.equal(ScriptedSocket.made.length, 1, 'on the same socket');
@@ -198,7 +198,7 @@ describe('RouteChatSocket over a v2 stream (scripted v2 socket, fake clock)', ()
     last().reply(status(first, 14, 'UNAVAILABLE'));
     const reconnecting = states.at(-1);
     assert.equal(reconnecting?.name === 'reconnecting' && reconnecting.lastStatus.name, 'UNAVAILABLE');
-    clock.advance(49);
+    clock.advance(74);
     assert.equal(routeChatId(), first);
     clock.advance(1);
     assert.notEqual(routeChatId(), first);
@@ -251,7 +251,7 @@ describe('RouteChatSocket over a v2 stream (scripted v2 socket, fake clock)', ()
     const second = chat.send(note('two'));
     assert.equal(chat.outboxSize, 1);
     assert.equal(clock.pending, 1, "one timer: the client's reconnect");
-    clock.advance(49);
+    clock.advance(74);
     assert.equal(ScriptedSocket.made.length, 1);
     clock.advance(1);
     assert.equal(ScriptedSocket.made.length, 2, 'the next socket at the client’s delay, none of ours on top');
@@ -281,7 +281,7 @@ describe('RouteChatSocket over a v2 stream (scripted v2 socket, fake clock)', ()
     const { chat } = chatOver(shared, clock, { reconnect: BACKOFF });
     last().open();
     last().drop();
-    clock.advance(50);
+    clock.advance(75);
     last().drop();
     const outcome = await chat.closed;
     assert.equal(outcome.status.name, 'UNAVAILABLE');

@@ -15,7 +15,14 @@ import { waitForHealth } from './core-calls.js';
 import { freePort } from './gateway.js';
 import { serverStatus } from './haproxy.js';
 import { activeStreams, HEALTH_WATCH_METHOD, ROUTE_CHAT_METHOD } from './multi-core.js';
-import { type RedisServer, removeDir, startRedis } from './redis.js';
+import {
+  type RedisProcess,
+  type RedisServer,
+  type RedisServerOptions,
+  removeDir,
+  startRedis,
+  startSentinel,
+} from './redis.js';
 
 const haproxyMissing = spawnSync('haproxy', ['-v']).error !== undefined;
 const redisMissing = spawnSync('redis-server', ['--version']).error !== undefined;
@@ -33,6 +40,8 @@ export interface ServiceSlot {
   readonly address: string;
   /** The running process, if any. */
   readonly proc: SpawnedProcess | undefined;
+  /** Every process this slot started, the current one last: their logs and exits outlive a restart. */
+  readonly runs: readonly SpawnedProcess[];
   /** Starts the process; resolves with `Date.now()` once it listens. */
   start(): Promise<number>;
   /** Sends `signal` (default SIGTERM) and resolves once the process has exited. */
@@ -48,10 +57,27 @@ export interface CoreSlot extends ServiceSlot {
   healthWatches(): Promise<number>;
 }
 
+/** One Redis server of the deployment on a fixed port and AOF dir: stopped and started in place. */
+export interface RedisSlot {
+  readonly name: string;
+  readonly port: number;
+  /** The current process (the last one started). */
+  readonly server: RedisServer;
+  /** Every process this slot started, the current one last. */
+  readonly runs: readonly RedisServer[];
+  start(): Promise<void>;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
 export interface Deployment {
   /** `ws://127.0.0.1:PORT/v1/routechat` on HAProxy. */
   readonly url: string;
+  /** The primary Redis as started (with Sentinel, a failover may have made another one primary). */
   readonly redis: RedisServer;
+  /** The Redis servers: the primary, then (with Sentinel) its replicas. */
+  readonly redisSlots: readonly RedisSlot[];
+  /** HAProxy's process (never restarted), for its exit and output. */
+  readonly haproxy: { readonly exited: boolean; readonly output: readonly string[] };
   readonly cores: readonly [CoreSlot, CoreSlot];
   readonly gateways: readonly [ServiceSlot, ServiceSlot];
   /** SIGKILL (with `appendfsync always` nothing confirmed is lost) or SIGTERM. */
@@ -79,10 +105,22 @@ export interface DeploymentOptions {
   readonly keyPrefix?: string;
   /** Redis `appendfsync`. Default `always`: a confirmed note survives a kill of Redis. */
   readonly appendfsync?: 'always' | 'everysec';
+  /**
+   * Redis under Sentinel: a primary, two replicas and three sentinels; the cores find the primary
+   * through the sentinels and WAIT for one replica after each append (`--redis-wait-replicas 1`).
+   */
+  readonly sentinel?: boolean;
 }
 
-function coreSlot(name: string, port: number, redisUrl: string, keyPrefix: string): CoreSlot {
+function coreSlot(
+  name: string,
+  port: number,
+  noteStore: () => string,
+  keyPrefix: string,
+  storeArgs: readonly string[],
+): CoreSlot {
   let proc: SpawnedProcess | undefined;
+  const runs: SpawnedProcess[] = [];
   let metricsUrl = '';
   const address = `127.0.0.1:${port}`;
   return {
@@ -94,6 +132,7 @@ function coreSlot(name: string, port: number, redisUrl: string, keyPrefix: strin
     get metricsUrl() {
       return metricsUrl;
     },
+    runs,
     async start() {
       proc = spawnTs('core-server/main.ts', [
         '--listen',
@@ -101,14 +140,16 @@ function coreSlot(name: string, port: number, redisUrl: string, keyPrefix: strin
         '--metrics-listen',
         '127.0.0.1:0',
         '--note-store',
-        redisUrl,
+        noteStore(),
         '--redis-key-prefix',
         keyPrefix,
+        ...storeArgs,
         '--redis-command-timeout',
         '1s',
         '--shutdown-grace',
         '1s',
       ]);
+      runs.push(proc);
       const line = await proc.waitForLog('core server listening', 30_000);
       metricsUrl = String(line.metrics);
       return Date.now();
@@ -121,6 +162,7 @@ function coreSlot(name: string, port: number, redisUrl: string, keyPrefix: strin
 
 function gatewaySlot(name: string, port: number, cores: readonly CoreSlot[]): ServiceSlot {
   let proc: SpawnedProcess | undefined;
+  const runs: SpawnedProcess[] = [];
   const address = `127.0.0.1:${port}`;
   return {
     name,
@@ -128,6 +170,7 @@ function gatewaySlot(name: string, port: number, cores: readonly CoreSlot[]): Se
     get proc() {
       return proc;
     },
+    runs,
     async start() {
       proc = spawnTs('gateway/main.ts', [
         '--listen',
@@ -139,6 +182,7 @@ function gatewaySlot(name: string, port: number, cores: readonly CoreSlot[]): Se
         '--shutdown-grace',
         '2s',
       ]);
+      runs.push(proc);
       await proc.waitForLog('gateway listening', 30_000);
       return Date.now();
     },
@@ -146,17 +190,57 @@ function gatewaySlot(name: string, port: number, cores: readonly CoreSlot[]): Se
   };
 }
 
+/** A Redis server restarted in place: same port, same AOF dir, same role it was started with. */
+function redisSlot(name: string, first: RedisServer, options: RedisServerOptions): RedisSlot {
+  const runs: RedisServer[] = [first];
+  return {
+    name,
+    port: first.port,
+    get server() {
+      return runs[runs.length - 1] as RedisServer;
+    },
+    runs,
+    async start() {
+      runs.push(await startRedis({ ...options, port: first.port, dir: first.dir }));
+    },
+    stop: (signal = 'SIGKILL') => (runs[runs.length - 1] as RedisServer).stop(signal),
+  };
+}
+
+const SENTINEL_MASTER = 'notes';
+
 /** Starts the whole deployment and resolves once HAProxy sees both gateways UP. */
 export async function startDeployment(options: DeploymentOptions = {}): Promise<Deployment> {
-  let redis = await startRedis({ appendfsync: options.appendfsync ?? 'always' });
-  const { port: redisPort, dir: redisDir } = redis;
+  const appendfsync = options.appendfsync ?? 'always';
+  const primary = await startRedis({ appendfsync });
+  const redisSlots: RedisSlot[] = [redisSlot('redis', primary, { appendfsync })];
+  const sentinels: RedisProcess[] = [];
+  let noteStore = () => primary.url;
+  let storeArgs: string[] = [];
+  if (options.sentinel) {
+    redisSlots[0] = redisSlot('redis primary', primary, { appendfsync });
+    for (const n of [1, 2]) {
+      const replicaOptions = { appendfsync, replicaOf: primary.port } as const;
+      const replica = await startRedis(replicaOptions);
+      await replica.waitForLog(/MASTER <-> REPLICA sync: Finished with success/, 20_000);
+      redisSlots.push(redisSlot(`redis replica ${n}`, replica, replicaOptions));
+    }
+    for (const _ of [1, 2, 3])
+      sentinels.push(
+        await startSentinel({ primaryPort: primary.port, masterName: SENTINEL_MASTER, quorum: 2 }),
+      );
+    await waitForSentinels(sentinels, redisSlots.length - 1);
+    const hosts = sentinels.map((sentinel) => `127.0.0.1:${sentinel.port}`).join(',');
+    noteStore = () => `redis-sentinel://${hosts}/${SENTINEL_MASTER}`;
+    storeArgs = ['--redis-wait-replicas', '1'];
+  }
   const [corePortA, corePortB, gatewayPort1, gatewayPort2, haproxyPort] = await Promise.all(
     Array.from({ length: 5 }, () => freePort()),
   );
   const keyPrefix = options.keyPrefix ?? `scale-${process.pid}:`;
   const cores = [
-    coreSlot('core A', corePortA as number, redis.url, keyPrefix),
-    coreSlot('core B', corePortB as number, redis.url, keyPrefix),
+    coreSlot('core A', corePortA as number, noteStore, keyPrefix, storeArgs),
+    coreSlot('core B', corePortB as number, noteStore, keyPrefix, storeArgs),
   ] as const;
   const gateways = [
     gatewaySlot('gateway 1', gatewayPort1 as number, cores),
@@ -173,8 +257,10 @@ export async function startDeployment(options: DeploymentOptions = {}): Promise<
       await once(haproxy, 'exit');
     }
     await Promise.all([...gateways, ...cores].map((slot) => slot.stop('SIGKILL')));
-    await redis.stop('SIGKILL');
-    removeDir(redis);
+    for (const proc of [...sentinels, ...redisSlots.map((slot) => slot.server)]) {
+      await proc.stop('SIGKILL');
+      removeDir(proc);
+    }
     rmSync(dir, { recursive: true, force: true });
   };
 
@@ -220,18 +306,19 @@ export async function startDeployment(options: DeploymentOptions = {}): Promise<
   return {
     url: `ws://127.0.0.1:${haproxyPort}${ROUTECHAT_PATH}`,
     get redis() {
-      return redis;
+      return (redisSlots[0] as RedisSlot).server;
+    },
+    redisSlots,
+    haproxy: {
+      get exited() {
+        return haproxy === undefined || haproxy.exitCode !== null || haproxy.signalCode !== null;
+      },
+      output: haproxyOutput,
     },
     cores,
     gateways,
-    stopRedis: (signal = 'SIGKILL') => redis.stop(signal),
-    async startRedis() {
-      redis = await startRedis({
-        port: redisPort,
-        dir: redisDir,
-        appendfsync: options.appendfsync ?? 'always',
-      });
-    },
+    stopRedis: (signal = 'SIGKILL') => (redisSlots[0] as RedisSlot).stop(signal),
+    startRedis: () => (redisSlots[0] as RedisSlot).start(),
     gatewayStatus,
     waitForGateways,
     async waitForCoreInRotation(core, timeoutMs = 15_000) {
@@ -249,4 +336,29 @@ export async function startDeployment(options: DeploymentOptions = {}): Promise<
     },
     stop,
   };
+}
+
+/** Resolves once every sentinel knows the other sentinels and `replicas` replicas: a failover can happen. */
+async function waitForSentinels(sentinels: readonly RedisProcess[], replicas: number): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const views = await Promise.all(
+      sentinels.map(async (sentinel) => {
+        const lines = (await sentinel.cli('SENTINEL', 'MASTER', SENTINEL_MASTER)).split('\n');
+        const view = new Map<string, string>();
+        for (let i = 0; i + 1 < lines.length; i += 2) view.set(lines[i] as string, lines[i + 1] as string);
+        return view;
+      }),
+    );
+    if (
+      views.every(
+        (view) =>
+          Number(view.get('num-other-sentinels')) >= sentinels.length - 1 &&
+          Number(view.get('num-slaves')) >= replicas,
+      )
+    )
+      return;
+    if (Date.now() > deadline) throw new Error('the sentinels did not find each other and the replicas');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }

@@ -29,6 +29,8 @@ export interface RunningGateway extends Gateway {
 export async function startGateway(
   coreAddress: string,
   overrides: Partial<z.input<typeof gatewayConfigSchema>> = {},
+  /** 0: a free port; a port a test held for it (a gateway that comes back where clients retry). */
+  listenPort = 0,
 ): Promise<RunningGateway> {
   const [host, port] = coreAddress.split(':');
   const config = defaultGatewayConfig({
@@ -37,7 +39,7 @@ export async function startGateway(
     ...overrides,
   } as Partial<z.input<typeof gatewayConfigSchema>>);
   const gateway = await buildGateway(config);
-  await gateway.app.listen({ host: '127.0.0.1', port: 0 });
+  await gateway.app.listen({ host: '127.0.0.1', port: listenPort });
   const address = gateway.app.server.address();
   const bound = typeof address === 'object' && address ? address.port : 0;
   return {

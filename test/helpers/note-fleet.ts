@@ -5,7 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
-import { type NoteFate, type NoteFrame, RouteChatSocket } from '../../clients/lib/index.js';
+import {
+  type NoteFate,
+  type NoteFrame,
+  type ReconnectOptions,
+  RouteChatSocket,
+} from '../../clients/lib/index.js';
 import { until } from './gateway.js';
 
 export interface FleetClient {
@@ -29,10 +34,15 @@ export interface NoteFleetOptions {
   /** The RouteChat URL (a gateway, or a load balancer in front of gateways). */
   readonly url: string;
   readonly clients?: number;
-  readonly sendEveryMs?: number;
+  /** One note per client this often; `[min, max]`: each client waits a random time in the range. */
+  readonly sendEveryMs?: number | readonly [number, number];
   /** Notes per place: each reply repeats the place's history, so keep histories short. */
   readonly notesPerPlace?: number;
   readonly maxInFlight?: number;
+  /** Default `at-most-once` (RouteChatSocket's default). */
+  readonly delivery?: 'at-most-once' | 'at-least-once' | 'exactly-once';
+  /** Default: 100 failures in a row, delays from 100 ms up to 1 s. */
+  readonly reconnect?: ReconnectOptions;
 }
 
 export interface FleetTotals {
@@ -68,6 +78,11 @@ export interface NoteFleet {
    * each is in the place's history. Resolves with how many were checked.
    */
   readBack(since?: number): Promise<number>;
+  /**
+   * Every place a note was sent to, read back through RouteChat with one probe note each: the
+   * messages stored there, in order, a message stored twice listed twice (probes left out).
+   */
+  storedNotes(): Promise<Map<string, string[]>>;
   /** Half-closes every client and asserts each stream ends OK. */
   endAll(): Promise<void>;
   /** Closes every client at once (for `after()`). */
@@ -81,6 +96,30 @@ const place = (client: number, n: number, notesPerPlace: number) => ({
 const placeKey = (location: { latitude: number; longitude: number }) =>
   `${location.latitude},${location.longitude}`;
 
+/**
+ * The notes stored at each place, read with one probe note per place on one stream: RouteChat
+ * answers a note with every note stored at its place before it. The probes themselves are left out.
+ */
+export async function readPlaces(url: string, places: ReadonlySet<string>): Promise<Map<string, string[]>> {
+  const stored = new Map<string, string[]>();
+  // Every probe waits in the outbox at first: room for all of them (a long run writes thousands of places).
+  const probe = new RouteChatSocket({ url, WebSocket, outboxCapacity: Math.max(1000, places.size) });
+  probe.on('note', (note: NoteFrame) => {
+    if (note.message.startsWith(PROBE)) return;
+    const key = placeKey(note.location);
+    stored.set(key, [...(stored.get(key) ?? []), note.message]);
+  });
+  const probes = [...places].map((key) => {
+    const [latitude, longitude] = key.split(',').map(Number) as [number, number];
+    return probe.send({ location: { latitude, longitude }, message: `${PROBE}${key}` });
+  });
+  probe.end();
+  for (const fate of await Promise.all(probes)) assert.equal(fate.fate, 'confirmed');
+  return stored;
+}
+
+const PROBE = 'probe ';
+
 export function startNoteFleet(options: NoteFleetOptions): NoteFleet {
   const count = options.clients ?? 20;
   const maxInFlight = options.maxInFlight ?? 32;
@@ -90,8 +129,9 @@ export function startNoteFleet(options: NoteFleetOptions): NoteFleet {
     const socket = new RouteChatSocket({
       url: options.url,
       WebSocket,
-      reconnect: { retries: 100, initialDelayMs: 100, maxDelayMs: 1000 },
+      reconnect: options.reconnect ?? { retries: 100, initialDelayMs: 100, maxDelayMs: 1000 },
       maxInFlight,
+      ...(options.delivery ? { delivery: options.delivery } : {}),
       handshakeTimeoutMs: 5000,
     });
     const client: FleetClient = {
@@ -124,17 +164,45 @@ export function startNoteFleet(options: NoteFleetOptions): NoteFleet {
     });
     clients.push(client);
   }
-  let sender: ReturnType<typeof setInterval> | undefined = setInterval(() => {
-    for (const client of clients) {
-      if (client.socket.outboxSize >= 100) continue;
-      const n = client.sent;
-      client.sent += 1;
-      void client.socket.send({
-        location: place(client.index, n, notesPerPlace),
-        message: `c${client.index}-n${n}`,
-      });
-    }
-  }, options.sendEveryMs ?? 150);
+  const sendOne = (client: FleetClient) => {
+    // A client that gave up (its retries used up) takes nothing more: it shows as not streaming.
+    if (client.socket.state.name === 'closed' || client.socket.outboxSize >= 100) return;
+    const n = client.sent;
+    client.sent += 1;
+    void client.socket.send({
+      location: place(client.index, n, notesPerPlace),
+      message: `c${client.index}-n${n}`,
+    });
+  };
+  const every = options.sendEveryMs ?? 150;
+  let sending = true;
+  const timers = new Set<ReturnType<typeof setTimeout>>();
+  if (typeof every === 'number') {
+    const timer = setInterval(() => {
+      for (const client of clients) sendOne(client);
+    }, every);
+    timers.add(timer);
+  } else {
+    const [min, max] = every;
+    const schedule = (client: FleetClient) => {
+      const timer = setTimeout(
+        () => {
+          timers.delete(timer);
+          if (!sending) return;
+          sendOne(client);
+          schedule(client);
+        },
+        min + Math.random() * (max - min),
+      );
+      timers.add(timer);
+    };
+    for (const client of clients) schedule(client);
+  }
+  const stopTimers = () => {
+    sending = false;
+    for (const timer of timers) clearTimeout(timer);
+    timers.clear();
+  };
 
   return {
     clients,
@@ -154,8 +222,7 @@ export function startNoteFleet(options: NoteFleetOptions): NoteFleet {
       return out;
     },
     async stopSending(timeoutMs = 45_000) {
-      clearInterval(sender);
-      sender = undefined;
+      stopTimers();
       await until(
         () => clients.every((c) => c.finals.size === c.sent),
         timeoutMs,
@@ -208,6 +275,12 @@ export function startNoteFleet(options: NoteFleetOptions): NoteFleet {
       assert.equal(totals.other, 0, 'no note rejected, and none left unsent');
       return totals;
     },
+    async storedNotes() {
+      const places = new Set<string>();
+      for (const client of clients)
+        for (let n = 0; n < client.sent; n += 1) places.add(placeKey(place(client.index, n, notesPerPlace)));
+      return readPlaces(options.url, places);
+    },
     async readBack(since = 0) {
       const expected = new Map<string, Set<string>>();
       for (const client of clients) {
@@ -218,22 +291,11 @@ export function startNoteFleet(options: NoteFleetOptions): NoteFleet {
           expected.set(key, (expected.get(key) ?? new Set()).add(fate.note.message));
         }
       }
-      const stored = new Map<string, Set<string>>();
-      const probe = new RouteChatSocket({ url: options.url, WebSocket });
-      probe.on('note', (note: NoteFrame) => {
-        const key = placeKey(note.location);
-        stored.set(key, (stored.get(key) ?? new Set()).add(note.message));
-      });
-      const probes = [...expected.keys()].map((key) => {
-        const [latitude, longitude] = key.split(',').map(Number) as [number, number];
-        return probe.send({ location: { latitude, longitude }, message: `probe ${key}` });
-      });
-      probe.end();
-      for (const fate of await Promise.all(probes)) assert.equal(fate.fate, 'confirmed');
+      const stored = await readPlaces(options.url, new Set(expected.keys()));
       let checked = 0;
       for (const [key, messages] of expected) {
         for (const message of messages) {
-          assert.ok(stored.get(key)?.has(message), `${message} at ${key} is in the store`);
+          assert.ok(stored.get(key)?.includes(message), `${message} at ${key} is in the store`);
           checked += 1;
         }
       }
@@ -244,7 +306,7 @@ export function startNoteFleet(options: NoteFleetOptions): NoteFleet {
       for (const client of clients) assert.equal((await client.socket.status).name, 'OK');
     },
     close() {
-      if (sender) clearInterval(sender);
+      stopTimers();
       for (const client of clients) client.socket.close();
     },
   };
