@@ -10,7 +10,13 @@ import assert from 'node:assert/strict';
 import { createServer, type Server, Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { GatewayClient, type NoteFate, RouteChatSocket, routeChatOverV2 } from '../../clients/lib/index.js';
+import {
+  GatewayClient,
+  type NoteFate,
+  type ReconnectOptions,
+  RouteChatSocket,
+  routeChatOverV2,
+} from '../../clients/lib/index.js';
 import type { ErrorFrameV2 } from '../../protocol/v2/index.js';
 import { type SpawnedProcess, spawnCore } from '../helpers/core.js';
 import { type RunningGateway, startGateway } from '../helpers/gateway.js';
@@ -18,7 +24,7 @@ import { noteCounters } from '../helpers/prometheus.js';
 import { type RedisServer, removeDir, startRedis } from '../helpers/redis.js';
 
 const BOUNDED = { timeout: 30_000 };
-const RECONNECT = { retries: 20, baseDelayMs: 50, maxDelayMs: 200 };
+const RECONNECT = { retries: 20, initialDelayMs: 50, maxDelayMs: 200 } satisfies ReconnectOptions;
 
 let redis: RedisServer;
 let core: SpawnedProcess & { address: string; metricsUrl: string };
