@@ -51,6 +51,8 @@ const hasUpgradeResponse = (socket: object): socket is UpgradeResponseSource =>
 export function startAttempt(options: AttemptOptions): Attempt {
   const { clock } = options;
   const socket = new options.WebSocket(options.url, [...options.protocols]);
+  // Browsers default to Blob (read asynchronously, out of order with text frames), ws to Buffer.
+  socket.binaryType = 'arraybuffer';
   let live = true;
   let opened = false;
   let transportError: string | undefined;

@@ -48,7 +48,7 @@ async function* notes<T>(items: readonly T[]): AsyncGenerator<T> {
   for (const item of items) yield item;
 }
 
-for (const useBinaryFormat of [false]) {
+for (const useBinaryFormat of [false, true]) {
   const encoding = useBinaryFormat ? 'binary frames' : 'JSON frames';
 
   describe(`createGatewayTransport over ${encoding}`, { timeout: 60_000 }, () => {
@@ -161,7 +161,8 @@ for (const useBinaryFormat of [false]) {
 
     test('many concurrent calls of every kind share one socket', async () => {
       const counting = countingWebSocket();
-      const client = createClient(RouteGuide, transportTo(gateway, { WebSocket: counting.WebSocket }));
+      const transport = transportTo(gateway, { WebSocket: counting.WebSocket });
+      const client = createClient(RouteGuide, transport);
       const results = await Promise.all(
         Array.from({ length: 60 }, async (_, i) => {
           if (i % 3 === 0) return (await client.getFeature(BERKSHIRE)).name;
@@ -180,6 +181,11 @@ for (const useBinaryFormat of [false]) {
         else assert.equal(result, `m${i}`);
       });
       assert.equal(counting.opened(), 1);
+      const state = transport.state;
+      assert.equal(
+        state.name === 'open' && state.protocol,
+        useBinaryFormat ? 'gateway.v2.binary' : 'gateway.v2',
+      );
     });
 
     test('a method the gateway does not know fails Unimplemented', async () => {

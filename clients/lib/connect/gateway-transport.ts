@@ -204,6 +204,7 @@ export function createGatewayTransport(options: GatewayTransportOptions): Gatewa
     ...(options.reconnect ? { reconnect: options.reconnect } : {}),
     ...(options.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: options.handshakeTimeoutMs }),
     ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.useBinaryFormat ? { messageEncoding: 'binary' as const } : {}),
   });
   const format = messageFormat(options);
   const interceptors = options.interceptors ?? [];
