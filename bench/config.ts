@@ -23,7 +23,7 @@ export interface BenchConfig {
   readonly v2ScaleSockets: number;
   readonly v2StreamsPerSocket: number;
   /** `--only v2-routechat`: just the RouteChat v1-vs-v2 comparison (a codec change's effect, quickly). */
-  readonly only: 'v2-routechat' | undefined;
+  readonly only: 'v2-routechat' | 'v2-binary' | undefined;
 }
 
 export function readConfig(argv: readonly string[]): BenchConfig {
@@ -43,8 +43,8 @@ export function readConfig(argv: readonly string[]): BenchConfig {
     strict: true,
   });
   const quick = values.quick === true;
-  if (values.only !== undefined && values.only !== 'v2-routechat')
-    throw new Error(`--only takes "v2-routechat", got "${values.only}"`);
+  if (values.only !== undefined && values.only !== 'v2-routechat' && values.only !== 'v2-binary')
+    throw new Error(`--only takes "v2-routechat" or "v2-binary", got "${values.only}"`);
   const num = (value: string | undefined, fallback: number) => {
     if (value === undefined) return fallback;
     const n = Number(value);
@@ -70,6 +70,6 @@ export function readConfig(argv: readonly string[]): BenchConfig {
     // 1,000 × 10 = 10,000 streams, as many as v1's scale connections: figures compare like for like.
     v2ScaleSockets: num(values['v2-scale-sockets'], quick ? 50 : 1000),
     v2StreamsPerSocket: 10,
-    only: values.only,
+    only: values.only as BenchConfig['only'],
   };
 }

@@ -3,8 +3,11 @@
  * child_process IPC channel. Histograms travel as hdr-histogram compressed base64 (values in µs).
  */
 
-/** grpc: direct to the core; ws: the gateway's v1 RouteChat socket; ws2: protocol v2 streams. */
-export type Transport = 'grpc' | 'ws' | 'ws2';
+/**
+ * grpc: direct to the core; ws: the gateway's v1 RouteChat socket; ws2: protocol v2 streams (JSON
+ * frames); ws2bin: the same over v2's binary frames (`gateway.v2.binary`).
+ */
+export type Transport = 'grpc' | 'ws' | 'ws2' | 'ws2bin';
 
 export interface OpenJob {
   readonly type: 'open';

@@ -2,9 +2,11 @@
  * RouteChat over protocol v2 (`GET /v2`): each bench connection is one stream, and
  * `streamsPerSocket` streams share one WebSocket. Frames are written by hand, like the v1 opener,
  * so that the client's cost stays out of the comparison; credit is honoured (a note without credit
- * waits for a credit frame).
+ * waits for a credit frame). `binary`: the notes travel as v2's binary message frames
+ * (`gateway.v2.binary`), protobuf written and read by hand too.
  */
 import type { Socket } from 'node:net';
+import { BinaryReader, BinaryWriter } from '@bufbuild/protobuf/wire';
 import WebSocket from 'ws';
 import {
   type BenchConnection,
@@ -14,6 +16,8 @@ import {
 } from './connection.js';
 
 export const V2_SUBPROTOCOL = 'gateway.v2';
+export const V2_BINARY_SUBPROTOCOL = 'gateway.v2.binary';
+export type Encoding = 'json' | 'binary';
 export const V2_PATH = '/v2';
 const ROUTE_CHAT = 'routeguide.RouteGuide/RouteChat';
 /** The protocol's INITIAL_STREAM_CREDIT. */
@@ -30,7 +34,7 @@ interface ServerFrame {
 interface StreamEntry {
   readonly events: ConnectionEvents;
   credit: number;
-  readonly held: string[];
+  readonly held: (string | Uint8Array)[];
   status: string;
   readonly waiters: ((status: string) => void)[];
 }
@@ -49,8 +53,33 @@ function settle(entry: StreamEntry, status: string): void {
   for (const waiter of entry.waiters.splice(0)) waiter(status);
 }
 
-function openSocket(url: string): SharedSocket {
-  const ws = new WebSocket(url, [V2_SUBPROTOCOL], { perMessageDeflate: false });
+/** A binary message frame (protocol/v2/binary-frames.ts) → its id and the note's location. */
+function readBinaryNote(data: Buffer): { id: string; latitude: number; longitude: number } {
+  const idLength = data.readUInt16BE(1);
+  const id = data.toString('utf8', 3, 3 + idLength);
+  const reader = new BinaryReader(data.subarray(3 + idLength));
+  let latitude = 0;
+  let longitude = 0;
+  while (reader.pos < reader.len) {
+    const [field, wireType] = reader.tag();
+    if (field !== 1) {
+      reader.skip(wireType);
+      continue;
+    }
+    const location = new BinaryReader(reader.bytes());
+    while (location.pos < location.len) {
+      const [inner, innerType] = location.tag();
+      if (inner === 1) latitude = location.int32();
+      else if (inner === 2) longitude = location.int32();
+      else location.skip(innerType);
+    }
+  }
+  return { id, latitude, longitude };
+}
+
+function openSocket(url: string, encoding: Encoding): SharedSocket {
+  const subprotocol = encoding === 'binary' ? V2_BINARY_SUBPROTOCOL : V2_SUBPROTOCOL;
+  const ws = new WebSocket(url, [subprotocol], { perMessageDeflate: false });
   const streams = new Map<string, StreamEntry>();
   const ready = new Promise<void>((resolve, reject) => {
     ws.on('open', () => resolve());
@@ -62,7 +91,11 @@ function openSocket(url: string): SharedSocket {
   });
   ready.catch(() => {});
   ws.on('message', (data: Buffer, isBinary) => {
-    if (isBinary) return;
+    if (isBinary) {
+      const note = readBinaryNote(data);
+      streams.get(note.id)?.events.onNote(note.latitude, note.longitude);
+      return;
+    }
     const frame = JSON.parse(data.toString()) as ServerFrame;
     const entry = frame.id === undefined ? undefined : streams.get(frame.id);
     if (!entry) return;
@@ -91,6 +124,7 @@ export function createWs2Opener(
   target: string,
   message: string,
   streamsPerSocket: number,
+  encoding: Encoding = 'json',
 ): { open: OpenConnection; close(): void } {
   const url = `ws://${target}${V2_PATH}`;
   const messageJson = JSON.stringify(message);
@@ -100,7 +134,7 @@ export function createWs2Opener(
   const open: OpenConnection = async (events) => {
     // Assigned synchronously, so that concurrent opens fill one socket after another.
     if (!current || current.assigned >= streamsPerSocket) {
-      current = openSocket(url);
+      current = openSocket(url, encoding);
       sockets.push(current);
     }
     const shared = current;
@@ -112,10 +146,21 @@ export function createWs2Opener(
     shared.streams.set(id, entry);
     ws.send(`{"type":"open","id":"${id}","method":"${ROUTE_CHAT}"}`);
     const prefix = `{"type":"message","id":"${id}","message":{"location":{"latitude":`;
+    // protocol/v2/binary-frames.ts: kind 0x01, the id's length (two bytes), the id; then the note.
+    const binaryPrefix = Uint8Array.from([0x01, 0, id.length, ...Buffer.from(id)]);
+    const noteFrame = (latitude: number, longitude: number): string | Uint8Array => {
+      if (encoding === 'json')
+        return `${prefix}${latitude},"longitude":${longitude}},"message":${messageJson}}}`;
+      const writer = new BinaryWriter();
+      writer.raw(binaryPrefix);
+      writer.tag(1, 2).fork().tag(1, 0).int32(latitude).tag(2, 0).int32(longitude).join();
+      writer.tag(2, 2).string(message);
+      return writer.finish();
+    };
     const socket = (ws as unknown as { _socket: Socket })._socket;
     const connection: BenchConnection = {
       send(latitude, longitude) {
-        const frame = `${prefix}${latitude},"longitude":${longitude}},"message":${messageJson}}}`;
+        const frame = noteFrame(latitude, longitude);
         if (entry.credit > 0 && entry.held.length === 0) {
           entry.credit -= 1;
           ws.send(frame);
