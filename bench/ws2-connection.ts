@@ -53,10 +53,43 @@ function settle(entry: StreamEntry, status: string): void {
   for (const waiter of entry.waiters.splice(0)) waiter(status);
 }
 
+/** int32 as protobuf writes it (a negative one takes ten bytes); returns the next offset. */
+function writeInt32(buffer: Buffer, offset: number, value: number): number {
+  let v = BigInt.asUintN(64, BigInt(value));
+  let at = offset;
+  while (v >= 0x80n) {
+    buffer[at++] = Number(v & 0x7fn) | 0x80;
+    v >>= 7n;
+  }
+  buffer[at++] = Number(v);
+  return at;
+}
+
+/**
+ * A binary message frame of `prefix`'s stream holding RouteNote { location { latitude, longitude },
+ * message }, written directly (the message's bytes once per stream), so the client's cost stays
+ * small next to the gateway's, as the JSON opener's template does.
+ */
+function binaryNoteFrame(prefix: Buffer, messageField: Buffer, latitude: number, longitude: number): Buffer {
+  const frame = Buffer.allocUnsafe(prefix.length + 2 + 2 + 10 + 1 + 10 + messageField.length);
+  prefix.copy(frame, 0);
+  let at = prefix.length;
+  frame[at] = 0x0a; // location, length-delimited
+  const lengthAt = at + 1;
+  at = lengthAt + 1;
+  frame[at++] = 0x08;
+  at = writeInt32(frame, at, latitude);
+  frame[at++] = 0x10;
+  at = writeInt32(frame, at, longitude);
+  frame[lengthAt] = at - lengthAt - 1;
+  messageField.copy(frame, at);
+  return frame.subarray(0, at + messageField.length);
+}
+
 /** A binary message frame (protocol/v2/binary-frames.ts) → its id and the note's location. */
 function readBinaryNote(data: Buffer): { id: string; latitude: number; longitude: number } {
   const idLength = data.readUInt16BE(1);
-  const id = data.toString('utf8', 3, 3 + idLength);
+  const id = data.toString('latin1', 3, 3 + idLength);
   const reader = new BinaryReader(data.subarray(3 + idLength));
   let latitude = 0;
   let longitude = 0;
@@ -66,12 +99,12 @@ function readBinaryNote(data: Buffer): { id: string; latitude: number; longitude
       reader.skip(wireType);
       continue;
     }
-    const location = new BinaryReader(reader.bytes());
-    while (location.pos < location.len) {
-      const [inner, innerType] = location.tag();
-      if (inner === 1) latitude = location.int32();
-      else if (inner === 2) longitude = location.int32();
-      else location.skip(innerType);
+    const end = reader.uint32() + reader.pos;
+    while (reader.pos < end) {
+      const [inner, innerType] = reader.tag();
+      if (inner === 1) latitude = reader.int32();
+      else if (inner === 2) longitude = reader.int32();
+      else reader.skip(innerType);
     }
   }
   return { id, latitude, longitude };
@@ -128,6 +161,7 @@ export function createWs2Opener(
 ): { open: OpenConnection; close(): void } {
   const url = `ws://${target}${V2_PATH}`;
   const messageJson = JSON.stringify(message);
+  const messageField = Buffer.from(new BinaryWriter().tag(2, 2).string(message).finish());
   const sockets: SharedSocket[] = [];
   let current: SharedSocket | undefined;
   let nextId = 0;
@@ -147,16 +181,11 @@ export function createWs2Opener(
     ws.send(`{"type":"open","id":"${id}","method":"${ROUTE_CHAT}"}`);
     const prefix = `{"type":"message","id":"${id}","message":{"location":{"latitude":`;
     // protocol/v2/binary-frames.ts: kind 0x01, the id's length (two bytes), the id; then the note.
-    const binaryPrefix = Uint8Array.from([0x01, 0, id.length, ...Buffer.from(id)]);
-    const noteFrame = (latitude: number, longitude: number): string | Uint8Array => {
-      if (encoding === 'json')
-        return `${prefix}${latitude},"longitude":${longitude}},"message":${messageJson}}}`;
-      const writer = new BinaryWriter();
-      writer.raw(binaryPrefix);
-      writer.tag(1, 2).fork().tag(1, 0).int32(latitude).tag(2, 0).int32(longitude).join();
-      writer.tag(2, 2).string(message);
-      return writer.finish();
-    };
+    const binaryPrefix = Buffer.from([0x01, 0, id.length, ...Buffer.from(id)]);
+    const noteFrame = (latitude: number, longitude: number): string | Uint8Array =>
+      encoding === 'json'
+        ? `${prefix}${latitude},"longitude":${longitude}},"message":${messageJson}}}`
+        : binaryNoteFrame(binaryPrefix, messageField, latitude, longitude);
     const socket = (ws as unknown as { _socket: Socket })._socket;
     const connection: BenchConnection = {
       send(latitude, longitude) {
