@@ -202,32 +202,19 @@ export class GatewayClient<M extends MethodMap = RouteGuideMethods>
       signal: options.signal,
       clock,
       random: options.random,
-      dial: (token, report) => {
-        const attempt: Attempt = startAttempt({
+      dial: (token, report) =>
+        startAttempt({
           url: String(url),
           protocols: [subprotocol, ...(token === undefined ? [] : [bearerSubprotocol(token)])],
           WebSocket,
           clock,
           handshakeTimeoutMs,
-          onOpen: (socket) => {
-            // Frames the other side would read as another protocol: not one is sent.
-            if (this.#binary && socket.protocol !== subprotocol) {
-              attempt.fail(
-                localStatus(
-                  StatusCode.UNIMPLEMENTED,
-                  `the gateway did not select ${subprotocol} (it selected ${JSON.stringify(socket.protocol)})`,
-                ),
-                1002,
-              );
-              return;
-            }
-            report.opened(socket.protocol);
-          },
+          // Binary frames to a peer that reads another protocol: not one is sent.
+          ...(this.#binary ? { requiredProtocol: subprotocol } : {}),
+          onOpen: (socket) => report.opened(socket.protocol),
           onMessage: (data) => this.#onMessage(data),
           onClose: (ending) => report.ended(ending),
-        });
-        return attempt;
-      },
+        }),
       onState: (state) => this.#events.emit('state', state),
       onOpen: (attempt) => {
         this.#socket = attempt.socket;

@@ -16,6 +16,11 @@ export interface AttemptOptions {
   readonly WebSocket: WebSocketConstructor;
   readonly clock: Clock;
   readonly handshakeTimeoutMs: number;
+  /**
+   * The subprotocol the server must select. Another one (a WebSocket that does not check what it
+   * offered) fails the attempt with UNIMPLEMENTED before it counts as open: nothing is sent on it.
+   */
+  readonly requiredProtocol?: string;
   onOpen(socket: WebSocketLike): void;
   onMessage(data: unknown): void;
   /**
@@ -85,6 +90,15 @@ export function startAttempt(options: AttemptOptions): Attempt {
   socket.addEventListener('open', () => {
     if (!live) return;
     clearHandshake();
+    const required = options.requiredProtocol;
+    if (required !== undefined && socket.protocol !== required) {
+      failure ??= localStatus(
+        StatusCode.UNIMPLEMENTED,
+        `the gateway did not select ${required} (it selected ${JSON.stringify(socket.protocol)})`,
+      );
+      socket.close(1002, 'subprotocol not selected');
+      return;
+    }
     opened = true;
     options.onOpen(socket);
   });
