@@ -28,7 +28,8 @@ export interface BenchConfig {
   readonly peer: string | undefined;
   /**
    * `--only v2-routechat`: just the RouteChat v1-vs-v2 comparison (a codec change's effect, quickly);
-   * `--only floor`: just the gateway against the floor (and the peer).
+   * `--only v2-binary`: just v2's JSON against its binary frames; `--only floor`: just the gateway
+   * against the floor (and the peer).
    */
   readonly only: (typeof ONLY)[number] | undefined;
   /** `--soak 30m`: the soak run alone, at half of peak, for this long (ms). */
@@ -37,7 +38,7 @@ export interface BenchConfig {
   readonly soakRate: number | undefined;
 }
 
-const ONLY = ['v2-routechat', 'floor'] as const;
+const ONLY = ['v2-routechat', 'v2-binary', 'floor'] as const;
 
 /** `30m`, `2h`, `90s` → ms. */
 export function parseDuration(value: string): number {
@@ -68,7 +69,7 @@ export function readConfig(argv: readonly string[]): BenchConfig {
   const quick = values.quick === true;
   const only = ONLY.find((name) => name === values.only);
   if (values.only !== undefined && !only)
-    throw new Error(`--only takes ${ONLY.map((name) => `"${name}"`).join(' or ')}, got "${values.only}"`);
+    throw new Error(`--only takes ${ONLY.map((name) => `"${name}"`).join(', ')}, got "${values.only}"`);
   const num = (value: string | undefined, fallback: number) => {
     if (value === undefined) return fallback;
     const n = Number(value);

@@ -5,9 +5,10 @@
 
 /**
  * grpc: direct to the core; ws: the gateway's v1 RouteChat socket (or the floor relay, which speaks
- * it too); ws2: protocol v2 streams; peer: the Go peer gateway's WebSocket (peer-connection.ts).
+ * it too); ws2: protocol v2 streams (JSON frames); ws2bin: the same over v2's binary frames
+ * (`gateway.v2.binary`); peer: the Go peer gateway's WebSocket (peer-connection.ts).
  */
-export type Transport = 'grpc' | 'ws' | 'ws2' | 'peer';
+export type Transport = 'grpc' | 'ws' | 'ws2' | 'ws2bin' | 'peer';
 
 export interface OpenJob {
   readonly type: 'open';

@@ -108,8 +108,13 @@ async function open(job: OpenJob): Promise<void> {
   opener =
     job.transport === 'grpc'
       ? createGrpcOpener(job.target, job.protoPath, message)
-      : job.transport === 'ws2'
-        ? createWs2Opener(job.target, message, job.streamsPerSocket ?? 1)
+      : job.transport === 'ws2' || job.transport === 'ws2bin'
+        ? createWs2Opener(
+            job.target,
+            message,
+            job.streamsPerSocket ?? 1,
+            job.transport === 'ws2bin' ? 'binary' : 'json',
+          )
         : {
             open: (job.transport === 'peer' ? createPeerOpener : createWsOpener)(job.target, message),
             close: () => {},

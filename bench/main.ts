@@ -14,13 +14,20 @@ import { compareWithFloorAndPeer, type FloorComparison, parsePeer } from './floo
 import { BENCH_GATEWAY_ARGS } from './gateway-args.js';
 import { measureNoteStore } from './note-store.js';
 import { forkWorker, killAll, type LoadWorker, type ProductProcess, startProduct } from './processes.js';
-import { type BenchResults, evaluateTargets, floorMarkdown, type Machine, markdown } from './report.js';
+import {
+  type BenchResults,
+  evaluateTargets,
+  floorMarkdown,
+  type Machine,
+  markdown,
+  v2EncodingsMarkdown,
+} from './report.js';
 import { measureScale } from './scale.js';
 import { measureSlowConsumer } from './slow-consumer.js';
 import { runSoak, soakMarkdown } from './soak.js';
 import { round } from './stats.js';
 import { compare, ratio } from './throughput.js';
-import { compareV1V2, measureV2Scale } from './v2.js';
+import { compareV1V2, compareV2Encodings, measureV2Scale } from './v2.js';
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -79,27 +86,33 @@ async function run(config: BenchConfig): Promise<BenchResults> {
   const slowWorker = forkWorker();
   try {
     log(`peak (closed loop, ${config.connections} connections × window ${config.window})`);
-    const { peak, halfPeak, v2RouteChat, floor } = await withProducts([], async (core, gateway) => {
-      const peak = await compare(config, workers, core, gateway, { window: config.window }, log);
-      const rate = Math.round(peak.gateway.notesPerSec.median / 2);
-      log(`half of peak (open loop, ${rate} notes/s on both paths)`);
-      const halfPeak = await compare(config, workers, core, gateway, { rate }, log);
-      log(
-        `RouteChat v1 vs v2 (closed loop, ${config.connections} sockets × 1 stream × window ${config.window})`,
-      );
-      const v2RouteChat = await compareV1V2(config, workers, core, gateway, log);
-      log(floorHeading(config));
-      const floor = await compareWithFloorAndPeer(
-        config,
-        workers,
-        core,
-        gateway,
-        parsePeer(config.peer),
-        log,
-      );
-      return { peak, halfPeak: { ...halfPeak, rateNotesPerSec: rate }, v2RouteChat, floor };
-    });
+    const { peak, halfPeak, v2RouteChat, v2Encodings, floor } = await withProducts(
+      [],
+      async (core, gateway) => {
+        const peak = await compare(config, workers, core, gateway, { window: config.window }, log);
+        const rate = Math.round(peak.gateway.notesPerSec.median / 2);
+        log(`half of peak (open loop, ${rate} notes/s on both paths)`);
+        const halfPeak = await compare(config, workers, core, gateway, { rate }, log);
+        log(
+          `RouteChat v1 vs v2 (closed loop, ${config.connections} sockets × 1 stream × window ${config.window})`,
+        );
+        const v2RouteChat = await compareV1V2(config, workers, core, gateway, log);
+        log(`RouteChat v2 JSON vs binary frames (closed loop, ${config.connections} sockets × 1 stream)`);
+        const v2Encodings = await compareV2Encodings(config, workers, core, gateway, log);
+        log(floorHeading(config));
+        const floor = await compareWithFloorAndPeer(
+          config,
+          workers,
+          core,
+          gateway,
+          parsePeer(config.peer),
+          log,
+        );
+        return { peak, halfPeak: { ...halfPeak, rateNotesPerSec: rate }, v2RouteChat, v2Encodings, floor };
+      },
+    );
     log(`  ${JSON.stringify({ gatewayCpuPerNoteRatio: v2RouteChat.gatewayCpuPerNoteRatio })}`);
+    log(`  ${JSON.stringify({ binaryVsJsonGatewayCpuPerNote: v2Encodings.gatewayCpuPerNoteRatio })}`);
 
     log('slow consumer');
     const slowConsumer = await withProducts(
@@ -153,7 +166,7 @@ async function run(config: BenchConfig): Promise<BenchResults> {
       slowConsumer,
       churn,
       noteStore,
-      v2: { routeChat: v2RouteChat, scale: v2Scale },
+      v2: { routeChat: v2RouteChat, scale: v2Scale, encodings: v2Encodings },
       floor,
     };
     return {
@@ -205,6 +218,25 @@ async function runV2RouteChatOnly(config: BenchConfig): Promise<void> {
   }
 }
 
+/**
+ * `--only v2-binary`: RouteChat over v2, JSON frames against binary frames, alone; prints the
+ * table, writes v2-binary.json.
+ */
+async function runV2BinaryOnly(config: BenchConfig): Promise<void> {
+  const workers: LoadWorker[] = Array.from({ length: config.loadWorkers }, forkWorker);
+  try {
+    log(`RouteChat v2 JSON vs binary frames (closed loop, ${config.connections} sockets × 1 stream)`);
+    const comparison = await withProducts([], (core, gateway) =>
+      compareV2Encodings(config, workers, core, gateway, log),
+    );
+    mkdirSync(config.outDir, { recursive: true });
+    writeFileSync(join(config.outDir, 'v2-binary.json'), `${JSON.stringify(comparison, null, 2)}\n`);
+    process.stdout.write(`${v2EncodingsMarkdown(comparison, cpus()[0]?.model ?? 'unknown').join('\n')}\n`);
+  } finally {
+    await Promise.all(workers.map((w) => w.stop()));
+  }
+}
+
 const floorHeading = (config: BenchConfig) =>
   `the stack's floor${config.peer ? ' and the Go peer' : ''} (closed loop, ${config.connections} connections × window ${config.window}; ${config.floorIdleStreams} idle streams each)`;
 
@@ -250,6 +282,7 @@ async function main(): Promise<void> {
   if (config.soakMs !== undefined) return runSoakOnly(config, config.soakMs);
   if (config.only === 'v2-routechat') return runV2RouteChatOnly(config);
   if (config.only === 'floor') return runFloorOnly(config);
+  if (config.only === 'v2-binary') return runV2BinaryOnly(config);
   const results = await run(config);
   await writeResults(config, results);
   process.stdout.write(`${markdown(results)}\n`);

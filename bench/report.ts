@@ -7,7 +7,7 @@ import type { ScaleResult } from './scale.js';
 import type { SlowConsumerResult } from './slow-consumer.js';
 import { round } from './stats.js';
 import type { Comparison } from './throughput.js';
-import type { V2RouteChatComparison, V2ScaleResult } from './v2.js';
+import type { V2EncodingComparison, V2RouteChatComparison, V2ScaleResult } from './v2.js';
 
 export interface Machine {
   readonly cpu: string;
@@ -41,7 +41,12 @@ export interface BenchResults {
   /** Absent from results written before the Redis note store existed. */
   readonly noteStore?: NoteStoreResult;
   /** Protocol v2 against v1 on the same gateway build. */
-  readonly v2: { readonly routeChat: V2RouteChatComparison; readonly scale: V2ScaleResult };
+  readonly v2: {
+    readonly routeChat: V2RouteChatComparison;
+    readonly scale: V2ScaleResult;
+    /** JSON against binary frames; absent from results written before the binary encoding. */
+    readonly encodings?: V2EncodingComparison;
+  };
   /** The gateway against the stack's floor and (when given) the Go peer; absent from older results. */
   readonly floor?: FloorComparison;
   readonly targets: readonly Target[];
@@ -239,6 +244,22 @@ function v2Markdown(r: BenchResults): string[] {
     '| streams opened | failed | time to open | gateway RSS before → after | per stream | per socket (with its streams) | v1 per connection (this run) | v2 per stream / v1 per connection |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
     `| ${v.opened} / ${v.streams} | ${v.failed} | ${v.openSeconds} s | ${v.gatewayRssBeforeMiB} → ${v.gatewayRssAfterMiB} MiB | ${v.gatewayRssPerStreamKiB} KiB | ${v.gatewayRssPerSocketKiB} KiB | ${v.v1GatewayRssPerConnectionKiB} KiB | ${v.rssPerStreamVsV1Connection} |`,
+    '',
+    ...(r.v2.encodings ? v2EncodingsMarkdown(r.v2.encodings, r.machine.cpu) : []),
+  ];
+}
+
+export function v2EncodingsMarkdown(e: V2EncodingComparison, cpu: string): string[] {
+  return [
+    `## Protocol v2: JSON frames vs binary frames (same gateway process, ${cpu})`,
+    '',
+    `RouteChat, ${e.connections} sockets × one stream, ${e.window} notes in flight per stream, \`gateway.v2\` and \`gateway.v2.binary\` alternating in each round.`,
+    '',
+    '| | notes/s | p50 ms | p99 ms | gateway CPU µs/note | gateway CPU % |',
+    '| --- | --- | --- | --- | --- | --- |',
+    `| JSON (\`gateway.v2\`) | ${s(e.json.notesPerSec)} | ${s(e.json.p50Ms)} | ${s(e.json.p99Ms)} | ${s(e.json.gatewayCpuUsPerNote)} | ${s(e.json.gatewayCpuPercent)} |`,
+    `| binary (\`gateway.v2.binary\`) | ${s(e.binary.notesPerSec)} | ${s(e.binary.p50Ms)} | ${s(e.binary.p99Ms)} | ${s(e.binary.gatewayCpuUsPerNote)} | ${s(e.binary.gatewayCpuPercent)} |`,
+    `| binary / JSON | ${e.throughputRatio} | | | ${e.gatewayCpuPerNoteRatio} | |`,
     '',
   ];
 }

@@ -39,6 +39,17 @@ export interface V2ScaleResult {
   readonly rssPerStreamVsV1Connection: number;
 }
 
+/** v2's two encodings at the same load shape, alternating in each round. */
+export interface V2EncodingComparison {
+  readonly connections: number;
+  readonly window: number;
+  readonly json: Omit<PathSummary, 'percentiles'>;
+  readonly binary: Omit<PathSummary, 'percentiles'>;
+  /** Medians, binary / JSON: gateway CPU per note (below 1: binary is cheaper) and notes/s. */
+  readonly gatewayCpuPerNoteRatio: number;
+  readonly throughputRatio: number;
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const withoutPercentiles = ({ percentiles: _p, ...rest }: PathSummary) => rest;
 
@@ -81,6 +92,57 @@ export async function compareV1V2(
     v2: withoutPercentiles(v2),
     gatewayCpuPerNoteRatio: ratio(v2.gatewayCpuUsPerNote?.median ?? 0, v1.gatewayCpuUsPerNote?.median ?? 0),
     throughputRatio: ratio(v2.notesPerSec.median, v1.notesPerSec.median),
+  };
+}
+
+/**
+ * RouteChat over v2 with JSON frames against binary frames (gateway.v2.binary), same gateway
+ * process, same load shape, the order alternating each round (as ab.ts does for builds): the gateway
+ * CPU per note is what the binary encoding saves (no proto3 JSON either way, only a check of the
+ * request bytes and none of the response's).
+ */
+export async function compareV2Encodings(
+  config: BenchConfig,
+  workers: readonly LoadWorker[],
+  core: ProductProcess,
+  gateway: ProductProcess,
+  log: (line: string) => void,
+): Promise<V2EncodingComparison> {
+  const byPath: Record<'ws2' | 'ws2bin', LoadResult[]> = { ws2: [], ws2bin: [] };
+  for (let round_ = 0; round_ < config.rounds; round_ += 1) {
+    const order: ('ws2' | 'ws2bin')[] = round_ % 2 === 0 ? ['ws2', 'ws2bin'] : ['ws2bin', 'ws2'];
+    for (const transport of order) {
+      const result = await runLoad({
+        workers,
+        transport: transport satisfies Transport,
+        target: gateway.address,
+        connections: config.connections,
+        window: config.window,
+        warmupMs: config.warmupMs,
+        measureMs: config.measureMs,
+        messageBytes: config.messageBytes,
+        latBase: takeLatitudes(workers.length * 100_000),
+        core,
+        gateway,
+      });
+      byPath[transport].push(result);
+      log(
+        `  round ${round_ + 1} ${transport === 'ws2' ? 'JSON' : 'binary'}: ${result.notesPerSec} notes/s, p50 ${result.latency.p50Ms} ms, gateway ${result.gatewayCpuUsPerNote} µs CPU/note`,
+      );
+    }
+  }
+  const json = summarize(byPath.ws2);
+  const binary = summarize(byPath.ws2bin);
+  return {
+    connections: config.connections,
+    window: config.window,
+    json: withoutPercentiles(json),
+    binary: withoutPercentiles(binary),
+    gatewayCpuPerNoteRatio: ratio(
+      binary.gatewayCpuUsPerNote?.median ?? 0,
+      json.gatewayCpuUsPerNote?.median ?? 0,
+    ),
+    throughputRatio: ratio(binary.notesPerSec.median, json.notesPerSec.median),
   };
 }
 

@@ -20,6 +20,7 @@ import {
   statusFrameSchema,
 } from '../protocol/v1/index.js';
 import {
+  BINARY_MESSAGE_KIND,
   cancelFrameSchema,
   clientMessageFrameSchema,
   creditFrameSchema,
@@ -28,6 +29,7 @@ import {
   openFrameSchema,
   serverMessageFrameSchema,
   statusFrameV2Schema,
+  V2_BINARY_SUBPROTOCOL,
   V2_PATH,
   V2_SUBPROTOCOL,
 } from '../protocol/v2/index.js';
@@ -139,7 +141,7 @@ export function buildAsyncApi(): Record<string, unknown> {
       v2: {
         address: V2_PATH,
         title: 'Protocol v2: many calls of any method',
-        description: `Optional subprotocol \`${V2_SUBPROTOCOL}\`. Streams are multiplexed by the client-chosen \`id\`; see docs/protocol.md (Protocol v2).`,
+        description: `Optional subprotocol \`${V2_SUBPROTOCOL}\` (every frame JSON text), or \`${V2_BINARY_SUBPROTOCOL}\`: the binary encoding, where message frames in both directions are BinaryMessage frames (protobuf bytes) and every other frame stays JSON text; same streams, credit and limits. Streams are multiplexed by the client-chosen \`id\`; see docs/protocol.md (Protocol v2, Binary encoding).`,
         messages: {
           open: message(
             'Open',
@@ -165,6 +167,18 @@ export function buildAsyncApi(): Record<string, unknown> {
             'Cancels one stream.',
             jsonSchema(cancelFrameSchema, 'input'),
           ),
+          binaryMessage: {
+            name: 'BinaryMessage',
+            title: `Binary message (either way, ${V2_BINARY_SUBPROTOCOL} only)`,
+            summary:
+              'A request or response message as protobuf bytes, in one binary WebSocket frame; a request uses one credit.',
+            contentType: 'application/octet-stream',
+            payload: {
+              type: 'string',
+              format: 'binary',
+              description: `Byte 0: kind 0x${BINARY_MESSAGE_KIND.toString(16).padStart(2, '0')} (message; no other kind is defined). Bytes 1-2: n, the stream id's length in UTF-8 bytes, unsigned big-endian, at least 1. Then the id (UTF-8, the rule of the JSON frames' id), then the message's protobuf encoding in the method's request (client → gateway) or response (gateway → client) type, possibly empty. The gateway checks a request against its type (size, decoding, declared fields with their wire types) and passes the original bytes to the core; responses are the core's bytes, unchanged.`,
+            },
+          },
           serverMessage: message(
             'ServerMessage',
             'Message (gateway → client)',
@@ -214,14 +228,14 @@ export function buildAsyncApi(): Record<string, unknown> {
       sendStreamFrames: {
         action: 'send',
         channel: { $ref: '#/channels/v2' },
-        messages: ['open', 'clientMessage', 'end', 'cancel'].map((m) => ({
+        messages: ['open', 'clientMessage', 'binaryMessage', 'end', 'cancel'].map((m) => ({
           $ref: `#/channels/v2/messages/${m}`,
         })),
       },
       receiveStreamFrames: {
         action: 'receive',
         channel: { $ref: '#/channels/v2' },
-        messages: ['serverMessage', 'credit', 'error', 'status'].map((m) => ({
+        messages: ['serverMessage', 'binaryMessage', 'credit', 'error', 'status'].map((m) => ({
           $ref: `#/channels/v2/messages/${m}`,
         })),
       },

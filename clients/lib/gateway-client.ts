@@ -11,9 +11,13 @@ import type { Feature, Point, Rectangle, RouteNote, RouteSummary } from '../../p
 import { GatewayError } from '../../protocol/common/errors.js';
 import { type CallStatus, StatusCode } from '../../protocol/common/status.js';
 import {
+  binaryFramePrefix,
+  binaryMessageFrame,
+  decodeBinaryFrame,
   type ErrorFrameV2,
   type ServerFrameV2,
   serverFrameV2Schema,
+  V2_BINARY_SUBPROTOCOL,
   V2_SUBPROTOCOL,
 } from '../../protocol/v2/index.js';
 import {
@@ -97,6 +101,14 @@ export interface GatewayClientOptions {
   readonly signal?: AbortSignal;
   /** Calls waiting for a socket, at most; one more throws OutboxFullError. Default 1000. */
   readonly outboxCapacity?: number;
+  /**
+   * `json` (default): messages are proto3 JSON values, in text frames (`gateway.v2`). `binary`:
+   * messages are protobuf bytes, `Uint8Array` in and out, in binary frames (`gateway.v2.binary`);
+   * type the client with a method map of `Uint8Array`s. The Connect transport uses it for
+   * `useBinaryFormat`. A gateway that does not select the binary subprotocol fails the attempt
+   * (UNIMPLEMENTED).
+   */
+  readonly messageEncoding?: 'json' | 'binary';
   /** For tests: the timers' clock and the jitter's random source. */
   readonly clock?: Clock;
   readonly random?: () => number;
@@ -157,6 +169,7 @@ export class GatewayClient<M extends MethodMap = RouteGuideMethods>
   /** The current socket, once open. */
   #socket: WebSocketLike | undefined;
   #nextId = 0;
+  readonly #binary: boolean;
 
   static {
     startObserved = (client, method, observer, metadata) =>
@@ -176,6 +189,8 @@ export class GatewayClient<M extends MethodMap = RouteGuideMethods>
     if (typeof options.token === 'string') checkBearerToken(options.token);
     const clock = options.clock ?? systemClock;
     const handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
+    const subprotocol = options.messageEncoding === 'binary' ? V2_BINARY_SUBPROTOCOL : V2_SUBPROTOCOL;
+    this.#binary = subprotocol === V2_BINARY_SUBPROTOCOL;
     this.#clock = clock;
     this.#outbox = createOutbox<CallRecord>(
       options.outboxCapacity ?? 1000,
@@ -190,10 +205,12 @@ export class GatewayClient<M extends MethodMap = RouteGuideMethods>
       dial: (token, report) =>
         startAttempt({
           url: String(url),
-          protocols: [V2_SUBPROTOCOL, ...(token === undefined ? [] : [bearerSubprotocol(token)])],
+          protocols: [subprotocol, ...(token === undefined ? [] : [bearerSubprotocol(token)])],
           WebSocket,
           clock,
           handshakeTimeoutMs,
+          // Binary frames to a peer that reads another protocol: not one is sent.
+          ...(this.#binary ? { requiredProtocol: subprotocol } : {}),
           onOpen: (socket) => report.opened(socket.protocol),
           onMessage: (data) => this.#onMessage(data),
           onClose: (ending) => report.ended(ending),
@@ -390,7 +407,11 @@ export class GatewayClient<M extends MethodMap = RouteGuideMethods>
   }
 
   #write(frame: object): void {
-    if (this.#socket?.readyState === OPEN) this.#socket.send(JSON.stringify(frame));
+    if (this.#socket?.readyState !== OPEN) return;
+    const { type, id, message } = frame as { type?: unknown; id?: unknown; message?: unknown };
+    if (this.#binary && type === 'message' && typeof id === 'string' && message instanceof Uint8Array)
+      this.#socket.send(binaryMessageFrame(binaryFramePrefix(id), message));
+    else this.#socket.send(JSON.stringify(frame));
   }
 
   /** Opens every waiting call on the open socket, oldest first. */
@@ -414,6 +435,10 @@ export class GatewayClient<M extends MethodMap = RouteGuideMethods>
   }
 
   #onMessage(data: unknown): void {
+    if (this.#binary && (data instanceof ArrayBuffer || data instanceof Uint8Array)) {
+      this.#onBinaryMessage(data instanceof ArrayBuffer ? new Uint8Array(data) : data);
+      return;
+    }
     const frame = readServerFrame(serverFrameV2Schema, data);
     if (!frame) {
       this.#core.link?.fail(
@@ -423,6 +448,23 @@ export class GatewayClient<M extends MethodMap = RouteGuideMethods>
       return;
     }
     this.#onFrame(frame);
+  }
+
+  /** A binary message frame (gateway.v2.binary): the response's protobuf bytes, as the core sent them. */
+  #onBinaryMessage(data: Uint8Array): void {
+    const decoded = decodeBinaryFrame(data);
+    if (!decoded.ok) {
+      this.#core.link?.fail(
+        localStatus(StatusCode.INTERNAL, `the gateway sent an invalid binary frame: ${decoded.problem}`),
+        1002,
+      );
+      return;
+    }
+    const record = this.#live.get(decoded.id);
+    if (!record) return;
+    this.#core.worked();
+    // A copy: the frame's buffer is the socket's, and the message may be kept.
+    record.received(decoded.message.slice());
   }
 
   #onFrame(frame: ServerFrameV2): void {

@@ -11,6 +11,8 @@ import type { NoteTransport } from './note-transport.js';
 
 const V1_REASON: Readonly<Record<V2RejectReason, RejectReason>> = {
   binary_frame: 'binary_frame',
+  invalid_binary_frame: 'binary_frame',
+  text_message: 'invalid_note',
   invalid_json: 'invalid_json',
   not_an_object: 'not_an_object',
   too_complex: 'too_complex',

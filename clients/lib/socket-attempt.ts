@@ -16,6 +16,11 @@ export interface AttemptOptions {
   readonly WebSocket: WebSocketConstructor;
   readonly clock: Clock;
   readonly handshakeTimeoutMs: number;
+  /**
+   * The subprotocol the server must select. Another one (a WebSocket that does not check what it
+   * offered) fails the attempt with UNIMPLEMENTED before it counts as open: nothing is sent on it.
+   */
+  readonly requiredProtocol?: string;
   onOpen(socket: WebSocketLike): void;
   onMessage(data: unknown): void;
   /**
@@ -51,6 +56,8 @@ const hasUpgradeResponse = (socket: object): socket is UpgradeResponseSource =>
 export function startAttempt(options: AttemptOptions): Attempt {
   const { clock } = options;
   const socket = new options.WebSocket(options.url, [...options.protocols]);
+  // Browsers default to Blob (read asynchronously, out of order with text frames), ws to Buffer.
+  socket.binaryType = 'arraybuffer';
   let live = true;
   let opened = false;
   let transportError: string | undefined;
@@ -83,6 +90,15 @@ export function startAttempt(options: AttemptOptions): Attempt {
   socket.addEventListener('open', () => {
     if (!live) return;
     clearHandshake();
+    const required = options.requiredProtocol;
+    if (required !== undefined && socket.protocol !== required) {
+      failure ??= localStatus(
+        StatusCode.UNIMPLEMENTED,
+        `the gateway did not select ${required} (it selected ${JSON.stringify(socket.protocol)})`,
+      );
+      socket.close(1002, 'subprotocol not selected');
+      return;
+    }
     opened = true;
     options.onOpen(socket);
   });

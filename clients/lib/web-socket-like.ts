@@ -13,7 +13,10 @@ export interface WebSocketLike {
   readonly readyState: number;
   readonly protocol: string;
   readonly bufferedAmount: number;
-  send(data: string): void;
+  /** Set to 'arraybuffer' by the client, so binary frames arrive as bytes in browsers and in ws alike. */
+  binaryType?: string;
+  /** Text, or bytes (v2's binary message frames). */
+  send(data: string | Uint8Array): void;
   close(code?: number, reason?: string): void;
   addEventListener(type: 'open', listener: () => void): void;
   addEventListener(type: 'error', listener: (event: object) => void): void;

@@ -11,7 +11,7 @@ import {
   parseNoteSession,
 } from '../../protocol/common/note-session.js';
 import { BEARER_SUBPROTOCOL_PREFIX, SUBPROTOCOL } from '../../protocol/v1/index.js';
-import { V2_PATH, V2_SUBPROTOCOL } from '../../protocol/v2/index.js';
+import { V2_BINARY_SUBPROTOCOL, V2_PATH, V2_SUBPROTOCOL } from '../../protocol/v2/index.js';
 
 type Headers = Readonly<Record<string, string | string[] | undefined>>;
 
@@ -30,10 +30,16 @@ export function offeredSubprotocols(headers: Headers): string[] {
     .filter((p) => p.length > 0);
 }
 
-/** ws `handleProtocols`: select the path's protocol (`routechat.v1`, on /v2 `gateway.v2`) when offered; never a bearer token. */
+/**
+ * ws `handleProtocols`: select the path's protocol when offered (`routechat.v1`; on /v2
+ * `gateway.v2` or `gateway.v2.binary`, the first of the two the client offered); never a bearer token.
+ */
 export const selectSubprotocol = (offered: ReadonlySet<string>, url?: string): string | false => {
-  const own = url !== undefined && url.split('?')[0] === V2_PATH ? V2_SUBPROTOCOL : SUBPROTOCOL;
-  return offered.has(own) ? own : false;
+  if (url === undefined || url.split('?')[0] !== V2_PATH)
+    return offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false;
+  for (const protocol of offered)
+    if (protocol === V2_SUBPROTOCOL || protocol === V2_BINARY_SUBPROTOCOL) return protocol;
+  return false;
 };
 
 const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;

@@ -191,7 +191,7 @@ function listenToSocket(
   socket.on(
     'message',
     guard((data: Buffer, isBinary: boolean) => {
-      if (isBinary) events.onClientBinary();
+      if (isBinary) events.onClientBinary(data);
       else events.onClientText(data.toString());
     }),
   );

@@ -7,7 +7,7 @@
 import type {} from '@fastify/websocket';
 import type { FastifyPluginAsync } from 'fastify';
 import type { WebSocket } from 'ws';
-import { V2_PATH } from '../../protocol/v2/index.js';
+import { V2_BINARY_SUBPROTOCOL, V2_PATH } from '../../protocol/v2/index.js';
 import type { Authenticator } from '../admission/auth.js';
 import { createEndpointCheck, type EndpointSettings } from '../admission/endpoint-check.js';
 import { upstreamMetadata } from '../admission/upgrade.js';
@@ -53,6 +53,7 @@ export const v2Plugin: FastifyPluginAsync<V2PluginOptions> = async (app, options
             upstream: guardedCalls(options.upstream, guard, log),
             baseMetadata,
             addressServerStreams: addressShares.forAddress(request.ip),
+            messageEncoding: socket.protocol === V2_BINARY_SUBPROTOCOL ? 'binary' : 'json',
           },
           limits,
           {

@@ -18,6 +18,7 @@ import {
 import type { ErrorDetail } from '../../protocol/common/index.js';
 import { checkMessageJson } from './json-check.js';
 import { plainPath } from './plain-path.js';
+import { wireProblem } from './wire-check.js';
 
 export type ParsedRequest =
   | { readonly ok: true; readonly bytes: Uint8Array }
@@ -31,6 +32,12 @@ export type ParsedRequest =
 export interface MessageCodec {
   /** A client's JSON → the request's wire bytes, or why not. Never throws. */
   parseRequest(json: unknown): ParsedRequest;
+  /**
+   * A client's protobuf bytes (v2's binary encoding), checked against the request type: within the
+   * size limit, decodable, every field declared with its wire type. The bytes themselves go on
+   * unchanged (`bytes` is the input); never throws.
+   */
+  checkRequestBytes(bytes: Uint8Array): ParsedRequest;
   /** The response's wire bytes → its proto3 JSON, every field present. Throws on malformed bytes. */
   responseToJson(bytes: Uint8Array): JsonValue;
 }
@@ -58,6 +65,18 @@ export function createCodec(
   const fastOutput = plainPath(output);
   const encodeValidated = (json: JsonValue): Uint8Array =>
     fastInput?.encode(json) ?? toBinary(input, fromJson(input, json, readOptions));
+  const tooLarge = (bytes: Uint8Array): ParsedRequest => ({
+    ok: false,
+    reason: 'message_too_large',
+    message: `the message is ${bytes.byteLength} bytes encoded, over the limit of ${maxMessageBytes}`,
+    details: [],
+  });
+  const invalidBytes = (path: string, text: string): ParsedRequest => ({
+    ok: false,
+    reason: 'invalid_message',
+    message: `invalid ${input.typeName}: ${path || '(message)'}: ${text}`,
+    details: [{ path, message: text }],
+  });
   return {
     encodeValidated,
     parseRequest(json) {
@@ -84,15 +103,21 @@ export function createCodec(
           details: [{ path: '', message: text }],
         };
       }
-      if (bytes.byteLength > maxMessageBytes) {
-        return {
-          ok: false,
-          reason: 'message_too_large',
-          message: `the message is ${bytes.byteLength} bytes encoded, over the limit of ${maxMessageBytes}`,
-          details: [],
-        };
-      }
+      if (bytes.byteLength > maxMessageBytes) return tooLarge(bytes);
       return { ok: true, bytes };
+    },
+    checkRequestBytes(bytes) {
+      if (bytes.byteLength > maxMessageBytes) return tooLarge(bytes);
+      // The direct reader takes only bytes every decoder reads alike (canonical, known fields, clean
+      // UTF-8): what it reads is valid. Anything else: the library, then the wire types.
+      if (fastInput?.decode(bytes) !== undefined) return { ok: true, bytes };
+      try {
+        fromBinary(input, bytes);
+      } catch (error) {
+        return invalidBytes('', error instanceof Error ? error.message : String(error));
+      }
+      const problem = wireProblem(input, bytes);
+      return problem ? invalidBytes(problem.path, problem.message) : { ok: true, bytes };
     },
     responseToJson: (bytes) =>
       (fastOutput?.decode(bytes) as JsonValue | undefined) ??

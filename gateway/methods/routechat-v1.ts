@@ -31,6 +31,8 @@ export const toNoteFrame = (note: RouteNoteJson): NoteFrame => ({
 const routeChatV1Codec: MessageCodec = {
   // Only ever given a note that v1's parser accepted: encoding it cannot fail.
   parseRequest: (note) => ({ ok: true, bytes: codec.encodeValidated(note as JsonValue) }),
+  // v1 has no binary encoding (its socket refuses binary frames before any stream sees one).
+  checkRequestBytes: (bytes) => codec.checkRequestBytes(bytes),
   responseToJson: (bytes) => toNoteFrame(codec.responseToJson(bytes) as RouteNoteJson) as JsonValue,
 };
 

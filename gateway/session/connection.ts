@@ -174,13 +174,13 @@ export abstract class SocketConnection<Reason extends string = string> implement
     this.#release(HOLD_CALL);
   }
 
-  /** Sends one frame; past the high-water mark, stops reading the calls (and, v2, the socket). */
-  protected sendText(text: string, isMessage = false): void {
+  /** Sends one frame (text, or v2's binary); past the high-water mark, stops reading the calls (and, v2, the socket). */
+  protected sendText(data: string | Uint8Array, isMessage = false): void {
     if (this.phase === 'closed') return;
     this.#framesOut += 1;
     if (isMessage) this.#messagesOut += 1;
     this.#lastActivity = this.clock.now();
-    this.socket.send(text);
+    this.socket.send(data);
     if (this.callsPaused || this.socket.bufferedAmount <= this.limits.socketHighWaterMark) return;
     // The client reads slower than we answer: HTTP/2 flow control holds the servers back, and what
     // is queued stays within one frame of the mark.
@@ -293,11 +293,15 @@ export abstract class SocketConnection<Reason extends string = string> implement
     if (this.#chargeRate()) this.onFrame(text);
   }
 
-  onClientBinary(): void {
+  onClientBinary(data: Uint8Array): void {
     if (this.phase === 'closed') return;
     this.framesIn += 1;
     this.#lastActivity = this.clock.now();
-    if (!this.#chargeRate()) return;
+    if (this.#chargeRate()) this.onBinaryFrame(data);
+  }
+
+  /** One binary frame, charged to the rate already: refused, unless the profile reads them (v2's binary encoding). */
+  protected onBinaryFrame(_data: Uint8Array): void {
     const message = 'binary frames are not part of the protocol: send JSON text frames';
     this.reject(this.socketErrorText('binary_frame', message), 'binary_frame' as Reason);
   }

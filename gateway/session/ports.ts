@@ -4,7 +4,8 @@ import type { CallOpener } from '../upstream/calls.js';
 /** The client socket, as the connection needs it (ws's WebSocket satisfies it). */
 export interface ConnectionSocket {
   readonly bufferedAmount: number;
-  send(text: string): void;
+  /** A text frame, or a binary one (v2's binary encoding). */
+  send(data: string | Uint8Array): void;
   close(code: number, reason: string): void;
   pause(): void;
   resume(): void;
@@ -21,7 +22,7 @@ export interface ConnectionMachine {
   /** The gateway itself has stopped reading the socket (backpressure or rate): pongs wait too. */
   readonly readingPaused: boolean;
   onClientText(text: string): void;
-  onClientBinary(): void;
+  onClientBinary(data: Uint8Array): void;
   /** The socket closed (any reason) or errored: the calls have no client any more. */
   onClientGone(): void;
   onSocketDrain(): void;

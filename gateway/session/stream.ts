@@ -7,6 +7,7 @@
 import type { JsonValue } from '@bufbuild/protobuf';
 import { type CallStatus, type ErrorDetail, StatusCode } from '../../protocol/common/index.js';
 import { errorFrameV2, type ServerFrameV2, type V2RejectReason } from '../../protocol/v2/index.js';
+import type { ParsedRequest } from '../methods/codec.js';
 import type { MethodInfo } from '../methods/method-registry.js';
 import type { CallHandlers, CallPort } from '../upstream/calls.js';
 import { gatewayStatus } from '../upstream/core-status.js';
@@ -15,6 +16,11 @@ export interface StreamSink {
   send(frame: ServerFrameV2): void;
   /** A response message for this stream (the frame most sent: the sink writes its text itself). */
   sendMessage(message: JsonValue): void;
+  /**
+   * v2's binary encoding: a response message as the core's own bytes, passed on undecoded. A sink
+   * that has it gets every response this way (sendMessage is then never called).
+   */
+  sendMessageBytes?(bytes: Uint8Array): void;
   /** The stream is over (its status was sent, or the socket is gone): forget it. */
   finished(stream: Stream, status: CallStatus): void;
   /** The call's write buffer is full (v1 pauses its socket until `callDrained`; v2 withholds credit). */
@@ -57,6 +63,8 @@ export interface Stream {
   readonly openedAt: number;
   readonly state: StreamState['name'];
   onClientMessage(json: unknown): void;
+  /** A request message as protobuf bytes (v2's binary encoding): checked, then passed on unchanged. */
+  onClientMessageBytes(bytes: Uint8Array): void;
   onClientEnd(): void;
   onClientCancel(): void;
   /** A rejected frame of this stream (parsed by the connection). */
@@ -165,6 +173,10 @@ class CallStream implements Stream, CallHandlers {
 
   onMessage(bytes: Uint8Array): void {
     if (this.#state.name === 'closed') return;
+    if (this.#sink.sendMessageBytes) {
+      this.#sink.sendMessageBytes(bytes);
+      return;
+    }
     let message: JsonValue;
     try {
       message = this.method.codec.responseToJson(bytes);
@@ -218,8 +230,20 @@ class CallStream implements Stream, CallHandlers {
   }
 
   onClientMessage(json: unknown): void {
+    if (this.#admitMessage()) this.#forward(this.method.codec.parseRequest(json));
+  }
+
+  onClientMessageBytes(bytes: Uint8Array): void {
+    if (this.#admitMessage()) this.#forward(this.method.codec.checkRequestBytes(bytes));
+  }
+
+  /**
+   * Whether a client message may be read now (open, with credit): it then uses one credit, which
+   * comes back like any other even when the message is refused. Otherwise it is rejected here.
+   */
+  #admitMessage(): boolean {
     const state = this.#state;
-    if (state.name === 'closed') return;
+    if (state.name === 'closed') return false;
     if (state.name === 'half-closed') {
       const why =
         state.by === 'shutdown'
@@ -228,18 +252,21 @@ class CallStream implements Stream, CallHandlers {
             ? 'the client already sent "end"'
             : `${this.method.name} takes one request message`;
       this.reject('after_end', `message not accepted: ${why}`);
-      return;
+      return false;
     }
     if (this.#credit === 0) {
       this.reject('no_credit', 'message sent without credit: wait for a credit frame', [
         { path: 'id', message: 'no credit left on this stream' },
       ]);
-      return;
+      return false;
     }
     this.#credit -= 1;
-    const parsed = this.method.codec.parseRequest(json);
-    // A refused message is used up too: its credit comes back like any other.
     this.#ungranted += 1;
+    return true;
+  }
+
+  /** An admitted message, checked: refused (the stream goes on), or written to the call. */
+  #forward(parsed: ParsedRequest): void {
     if (!parsed.ok) {
       this.reject(
         parsed.reason,

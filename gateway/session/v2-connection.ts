@@ -13,6 +13,9 @@ import {
   StatusCode,
 } from '../../protocol/common/index.js';
 import {
+  binaryFramePrefix,
+  binaryMessageFrame,
+  decodeBinaryFrame,
   type ErrorFrameV2,
   errorFrameV2,
   MESSAGE_FRAME_SUFFIX,
@@ -43,6 +46,16 @@ export interface V2Limits extends SocketLimits {
   readonly maxServerStreams: number;
 }
 
+/**
+ * How messages travel on this socket, chosen by the subprotocol: proto3 JSON in text frames
+ * (`gateway.v2`), or protobuf bytes in binary frames (`gateway.v2.binary`, binary-frames.ts).
+ */
+export type MessageEncoding = 'json' | 'binary';
+
+export interface V2Deps extends ConnectionDeps {
+  readonly messageEncoding?: MessageEncoding;
+}
+
 export interface V2Hooks extends ConnectionHooks<V2RejectReason> {
   /** A stream became an upstream call of `method`. */
   onStreamOpened?(method: string): void;
@@ -70,7 +83,7 @@ const isServerStream = (method: MethodInfo) => method.responseStream && !method.
 
 export function createV2Connection(
   socket: ConnectionSocket,
-  deps: ConnectionDeps,
+  deps: V2Deps,
   limits: V2Limits,
   hooks: V2Hooks,
   clock: Clock = systemClock,
@@ -84,19 +97,15 @@ class V2SocketConnection extends SocketConnection<V2RejectReason> implements V2C
   readonly #recentlyFinished = new Set<string>();
   #serverStreams = 0;
   readonly #deps: ConnectionDeps;
+  readonly #binary: boolean;
   // The base class holds them; these only narrow their types to v2's.
   declare protected readonly limits: V2Limits;
   declare protected readonly hooks: V2Hooks;
 
-  constructor(
-    socket: ConnectionSocket,
-    deps: ConnectionDeps,
-    limits: V2Limits,
-    hooks: V2Hooks,
-    clock: Clock,
-  ) {
+  constructor(socket: ConnectionSocket, deps: V2Deps, limits: V2Limits, hooks: V2Hooks, clock: Clock) {
     super(socket, limits, hooks, clock);
     this.#deps = deps;
+    this.#binary = deps.messageEncoding === 'binary';
   }
 
   override get state(): V2Connection['state'] {
@@ -147,6 +156,18 @@ class V2SocketConnection extends SocketConnection<V2RejectReason> implements V2C
 
   /** Each stream's sink: the shared frame path, and its message frames' prefix made once. */
   #sinkFor(id: string): StreamSink {
+    if (this.#binary) {
+      const prefix = binaryFramePrefix(id);
+      return {
+        send: (frame) => this.#send(frame),
+        sendMessage: () => {
+          throw new Error('a binary socket passes response bytes on (sendMessageBytes)');
+        },
+        // The core's bytes as they came: no decoding, no encoding.
+        sendMessageBytes: (bytes) => this.sendText(binaryMessageFrame(prefix, bytes), true),
+        finished: (stream, status) => this.streamFinished(stream, status),
+      };
+    }
     const prefix = messageFramePrefix(id);
     return {
       send: (frame) => this.#send(frame),
@@ -213,9 +234,40 @@ class V2SocketConnection extends SocketConnection<V2RejectReason> implements V2C
         !this.#recentlyFinished.has(frame.id),
       );
     }
-    if (frame.type === 'message') stream.onClientMessage(frame.message);
-    else if (frame.type === 'end') stream.onClientEnd();
+    if (frame.type === 'message') {
+      if (this.#binary)
+        return stream.reject('text_message', 'on gateway.v2.binary, messages travel as binary frames', [
+          { path: 'message', message: 'send the protobuf bytes in a binary frame' },
+        ]);
+      stream.onClientMessage(frame.message);
+    } else if (frame.type === 'end') stream.onClientEnd();
     else stream.onClientCancel();
+  }
+
+  /** A binary message frame (gateway.v2.binary), routed by its id as a text frame is. */
+  protected override onBinaryFrame(data: Uint8Array): void {
+    if (!this.#binary) {
+      super.onBinaryFrame(data);
+      return;
+    }
+    const decoded = decodeBinaryFrame(data);
+    if (!decoded.ok) {
+      this.#socketReject(
+        errorFrameV2('invalid_binary_frame', `invalid binary frame: ${decoded.problem}`, [
+          { path: '(frame)', message: decoded.problem },
+        ]),
+      );
+      return;
+    }
+    const stream = this.streams.get(decoded.id);
+    if (stream) stream.onClientMessageBytes(decoded.message);
+    else
+      this.#socketReject(
+        errorFrameV2('unknown_stream', `no open stream "${decoded.id}"`, [
+          { path: 'id', message: 'no such open stream' },
+        ]),
+        !this.#recentlyFinished.has(decoded.id),
+      );
   }
 
   #open(frame: OpenFrame) {

@@ -7,6 +7,11 @@
 export const V2_PATH = '/v2';
 /** The subprotocol the gateway selects on /v2 when a client offers it. */
 export const V2_SUBPROTOCOL = 'gateway.v2';
+/**
+ * The same protocol with binary message frames (binary-frames.ts): protobuf bytes, no JSON for the
+ * payload. Selected on /v2 when a client offers it; same streams, limits and credit.
+ */
+export const V2_BINARY_SUBPROTOCOL = 'gateway.v2.binary';
 
 /**
  * A stream id is chosen by the client: 1 to 64 code points of well-formed text (no lone surrogate)

@@ -73,6 +73,8 @@ export const MESSAGE_FRAME_SUFFIX = '}';
 /** Why a client frame was rejected (the error frame's `reason`; also a metrics label). */
 export const V2_REJECT_REASONS = [
   'binary_frame',
+  'invalid_binary_frame',
+  'text_message',
   'invalid_json',
   'not_an_object',
   'too_complex',
@@ -96,7 +98,12 @@ export const RESOURCE_REJECT_REASONS: ReadonlySet<V2RejectReason> = new Set([
 ]);
 
 export const V2_REJECT_REASON_MEANINGS: Readonly<Record<V2RejectReason, string>> = {
-  binary_frame: 'A binary frame: the protocol uses JSON text frames only. (socket)',
+  binary_frame:
+    'A binary frame on a `gateway.v2` socket: it uses JSON text frames only (binary frames need `gateway.v2.binary`). (socket)',
+  invalid_binary_frame:
+    'On `gateway.v2.binary`: a binary frame too short, of an unknown kind, whose id length does not fit, or whose id is not UTF-8 or not a valid stream id. (socket)',
+  text_message:
+    'On `gateway.v2.binary`: a JSON `message` frame; messages travel as binary frames there. (stream)',
   invalid_json:
     'The text is not JSON, or uses a forbidden key (`__proto__`, `constructor.prototype`). (socket)',
   not_an_object: 'The JSON is not an object. (socket)',
@@ -106,7 +113,7 @@ export const V2_REJECT_REASON_MEANINGS: Readonly<Record<V2RejectReason, string>>
   unknown_stream: 'A message, end or cancel frame whose `id` names no open stream. (socket)',
   duplicate_stream: 'An `open` whose `id` is already an open stream of this socket. (socket)',
   invalid_message:
-    'The message is not valid proto3 JSON for the request type (unknown field, wrong type, int out of range, ill-formed string…). (stream)',
+    'The message is not valid proto3 JSON for the request type (unknown field, wrong type, int out of range, ill-formed string…), or on `gateway.v2.binary` not valid protobuf bytes of it (truncated, wrong wire type, unknown field, ill-formed UTF-8…). (stream)',
   message_too_large: 'The encoded message is over the per-message limit (`--max-message-size`). (stream)',
   no_credit:
     'A message sent without credit: the stream had used every message its credit frames allowed. (stream)',

@@ -16,8 +16,12 @@ test('--soak reads seconds, minutes and hours, and refuses anything else', () =>
 });
 
 test('--only takes the sections that exist', () => {
-  assert.equal(readConfig(['--only', 'floor']).only, 'floor');
-  assert.throws(() => readConfig(['--only', 'everything']), /--only takes "v2-routechat" or "floor"/);
+  for (const section of ['v2-routechat', 'v2-binary', 'floor'] as const)
+    assert.equal(readConfig(['--only', section]).only, section);
+  assert.throws(
+    () => readConfig(['--only', 'everything']),
+    /--only takes "v2-routechat", "v2-binary", "floor"/,
+  );
 });
 
 test('--peer is a running peer when it is a ws URL, and a binary to start otherwise', () => {

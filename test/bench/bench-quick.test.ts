@@ -68,6 +68,10 @@ test('npm run bench -- --quick writes results with every section', { timeout: 18
     'v2.routeChat.v2.gatewayCpuUsPerNote.median',
     'v2.routeChat.v2.notesPerSec.median',
     'v2.routeChat.gatewayCpuPerNoteRatio',
+    'v2.encodings.json.gatewayCpuUsPerNote.median',
+    'v2.encodings.binary.gatewayCpuUsPerNote.median',
+    'v2.encodings.binary.notesPerSec.median',
+    'v2.encodings.gatewayCpuPerNoteRatio',
     'v2.scale.opened',
     'v2.scale.gatewayRssAfterMiB',
     'v2.scale.v1GatewayRssPerConnectionKiB',
@@ -89,6 +93,7 @@ test('npm run bench -- --quick writes results with every section', { timeout: 18
     'sockets × streams per socket',
   );
   assert.equal(at(results, 'v2.routeChat.v2.outOfOrder'), 0, 'v2 replies come back in order');
+  assert.equal(at(results, 'v2.encodings.binary.outOfOrder'), 0, 'binary replies come back in order');
   assert.equal(at(results, 'v2.routeChat.v2.errors'), 0, 'no v2 errors');
   assert.equal(at(results, 'scale.failed'), 0, 'every idle connection opened');
   assert.equal(at(results, 'peak.gateway.outOfOrder'), 0, 'replies come back in order');

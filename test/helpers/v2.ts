@@ -1,12 +1,23 @@
 /** A real v2 WebSocket test client: records every frame, waits for a stream's status. */
 import { once } from 'node:events';
 import WebSocket, { type ClientOptions } from 'ws';
-import type { ServerFrameV2, StatusFrameV2 } from '../../protocol/v2/index.js';
-import { V2_PATH, V2_SUBPROTOCOL } from '../../protocol/v2/index.js';
+import {
+  binaryFramePrefix,
+  binaryMessageFrame,
+  decodeBinaryFrame,
+  type ServerFrameV2,
+  type StatusFrameV2,
+  V2_PATH,
+  V2_SUBPROTOCOL,
+} from '../../protocol/v2/index.js';
 
 export interface V2TestClient {
   readonly ws: WebSocket;
   readonly frames: ServerFrameV2[];
+  /** Binary message frames received (gateway.v2.binary), decoded; `undefined` for one that does not decode. */
+  readonly binary: ({ id: string; message: Uint8Array } | undefined)[];
+  /** Sends `message` as a binary message frame of stream `id`. */
+  sendBinary(id: string, message: Uint8Array): void;
   readonly opened: Promise<void>;
   readonly closed: Promise<{ code: number; reason: string }>;
   send(frame: unknown): void;
@@ -26,9 +37,13 @@ export function connectV2(url: string, options: ClientOptions & { protocols?: st
   const { protocols = [V2_SUBPROTOCOL], ...wsOptions } = options;
   const ws = new WebSocket(url, protocols, wsOptions);
   const frames: ServerFrameV2[] = [];
+  const binary: V2TestClient['binary'] = [];
   const listeners = new Set<() => void>();
-  ws.on('message', (data) => {
-    frames.push(JSON.parse(String(data)) as ServerFrameV2);
+  ws.on('message', (data, isBinary) => {
+    if (isBinary) {
+      const decoded = decodeBinaryFrame(new Uint8Array(data as Buffer));
+      binary.push(decoded.ok ? { id: decoded.id, message: decoded.message } : undefined);
+    } else frames.push(JSON.parse(String(data)) as ServerFrameV2);
     for (const listener of [...listeners]) listener();
   });
   ws.on('error', () => {});
@@ -56,6 +71,8 @@ export function connectV2(url: string, options: ClientOptions & { protocols?: st
   return {
     ws,
     frames,
+    binary,
+    sendBinary: (id, message) => ws.send(binaryMessageFrame(binaryFramePrefix(id), message)),
     opened,
     closed,
     send: (frame) => ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame)),

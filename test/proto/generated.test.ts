@@ -46,6 +46,27 @@ describe('proto module', () => {
     }
   });
 
+  test('the protoc-gen-es code in proto/es is current with every .proto in proto/ (run npm run generate)', () => {
+    const out = mkdtempSync(join(tmpdir(), 'proto-es-'));
+    execFileSync(`${REPO_ROOT}node_modules/.bin/tsx`, [`${REPO_ROOT}scripts/generate-es.ts`, out], {
+      cwd: REPO_ROOT,
+    });
+    const checkedIn = `${REPO_ROOT}proto/es`;
+    const expected = filesUnder(out)
+      .map((f) => relative(out, f))
+      .sort();
+    assert.deepEqual(expected, ['note_feed_pb.ts', 'route_guide_pb.ts']);
+    assert.deepEqual(
+      filesUnder(checkedIn)
+        .map((f) => relative(checkedIn, f))
+        .sort(),
+      expected,
+    );
+    for (const file of expected) {
+      assert.equal(readFileSync(join(checkedIn, file), 'utf8'), readFileSync(join(out, file), 'utf8'), file);
+    }
+  });
+
   test('RouteGuide keeps the canonical method paths and the RouteNote field spelled "message"; NoteFeed has Watch', () => {
     const service = routeguide.RouteGuide.service;
     assert.deepEqual(
