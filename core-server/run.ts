@@ -1,5 +1,6 @@
 /** Starts a configured core server with its metrics endpoint; used by `main.ts` and `npm start`. */
 import { readFileSync } from 'node:fs';
+import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { ConfigError, formatHostPort, type HostPort } from '../common/cli-options.js';
 import { createTokenInterceptor } from './auth.js';
@@ -20,7 +21,16 @@ export interface RunningCoreServer {
   stop(): Promise<void>;
 }
 
-export async function runCore(config: CoreConfig, logger: Logger): Promise<RunningCoreServer> {
+export interface RunCoreOptions {
+  /** Trace calls, note-store operations and live-notes publishes (common/tracing.ts); absent: off. */
+  readonly tracer?: Tracer;
+}
+
+export async function runCore(
+  config: CoreConfig,
+  logger: Logger,
+  options: RunCoreOptions = {},
+): Promise<RunningCoreServer> {
   if (Boolean(config['tls-cert']) !== Boolean(config['tls-key'])) {
     throw new ConfigError('--tls-cert and --tls-key go together');
   }
