@@ -3,16 +3,47 @@
  * variables, exporting to an OTLP/HTTP receiver this test runs; real WebSocket clients.
  */
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { type SpawnedProcess, spawnTs } from '../helpers/core.js';
 import { connect, note } from '../helpers/gateway.js';
-import { type OtlpReceiver, startOtlpReceiver } from '../helpers/otlp-receiver.js';
+import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from '../helpers/otlp-receiver.js';
 import { connectV2, v2Url } from '../helpers/v2.js';
 
-/** The client's own span, as a browser's tracing would send it (W3C trace context). */
-const CLIENT_TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
-const CLIENT_SPAN_ID = '00f067aa0ba902b7';
-const TRACEPARENT = `00-${CLIENT_TRACE_ID}-${CLIENT_SPAN_ID}-01`;
+/** A client's own span, as a browser's tracing would send it (W3C trace context); one trace per test. */
+function clientSpan(n: number): { traceId: string; spanId: string; traceparent: string } {
+  const traceId = `4bf92f3577b34da6a3ce929d0e0e47${String(n).padStart(2, '0')}`;
+  const spanId = `00f067aa0ba902${String(n).padStart(2, '0')}`;
+  return { traceId, spanId, traceparent: `00-${traceId}-${spanId}-01` };
+}
+const TRACEPARENT = clientSpan(0).traceparent;
+
+const tracingEnv = (receiver: OtlpReceiver, protocol = 'http/json'): NodeJS.ProcessEnv => ({
+  OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+  OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
+  // Exported within 100 ms of ending, so a test waits little.
+  OTEL_BSP_SCHEDULE_DELAY: '100',
+});
+
+const inTrace = (spans: ReceivedSpan[], traceId: string) => spans.filter((s) => s.traceId === traceId);
+
+/** The one span of `service` named `name` (not of `kind` client, unless asked) in `spans`; fails naming what there is. */
+function only(spans: ReceivedSpan[], service: string, name: string, kind?: number): ReceivedSpan {
+  const found = spans.filter(
+    (s) =>
+      s.service === service &&
+      s.name === name &&
+      (kind === undefined ? s.kind !== SPAN_KIND.client : s.kind === kind),
+  );
+  assert.equal(
+    found.length,
+    1,
+    `one ${service} span "${name}"; the trace has ${spans.map((s) => `${s.service}:${s.name}`).join(', ')}`,
+  );
+  return found[0]!;
+}
+
+const GATEWAY = 'routeguide-gateway';
+const SPAN_KIND = { internal: 1, server: 2, client: 3, producer: 4 } as const;
 
 interface Stack {
   readonly core: SpawnedProcess;
@@ -92,5 +123,120 @@ describe('tracing off', () => {
     assert.deepEqual(receiver.requests, []);
     for (const proc of [stack.core, stack.gateway])
       assert.ok(!proc.lines.some((line) => line.includes('tracing on')), 'no process says tracing is on');
+  });
+});
+
+describe('tracing on: OTLP http/json', () => {
+  let receiver: OtlpReceiver;
+  let stack: Stack;
+  before(async () => {
+    receiver = await startOtlpReceiver();
+    stack = await startStack(tracingEnv(receiver));
+  });
+  after(async () => {
+    await stack?.stop();
+    await receiver?.close();
+  });
+
+  test('a v1 stream whose upgrade carries a traceparent is one trace under the client span', async () => {
+    const client = clientSpan(1);
+    await v1Chat(stack.port, { traceparent: client.traceparent });
+    const spans = inTrace(
+      await receiver.waitFor((all) => inTrace(all, client.traceId).some((s) => s.kind === SPAN_KIND.client)),
+      client.traceId,
+    );
+    const connection = only(spans, GATEWAY, 'WebSocket /v1/routechat');
+    assert.equal(connection.parentSpanId, client.spanId, 'the connection is a child of the client span');
+    assert.equal(connection.kind, SPAN_KIND.server);
+    assert.equal(connection.attributes['routeguide.websocket.close_code'], 1000);
+    assert.equal(connection.attributes['routeguide.connection.frames_in'], 3);
+    const stream = only(spans, GATEWAY, 'routeguide.RouteGuide/RouteChat');
+    assert.equal(stream.parentSpanId, connection.spanId);
+    assert.equal(stream.attributes['routeguide.stream.messages_in'], 2);
+    assert.equal(stream.attributes['routeguide.stream.messages_out'], 3);
+    assert.deepEqual(
+      stream.events
+        .map((e) => `${e.attributes['rpc.message.type']} ${e.attributes['rpc.message.id']}`)
+        .sort(),
+      ['RECEIVED 1', 'RECEIVED 2', 'SENT 1', 'SENT 2'],
+      'the 1st, 2nd (4th, 8th…) message each way is an event',
+    );
+    const call = spans.find((s) => s.service === GATEWAY && s.kind === SPAN_KIND.client);
+    assert.ok(call);
+    assert.equal(call.parentSpanId, stream.spanId);
+    assert.equal(call.attributes['rpc.system.name'], 'grpc');
+    assert.equal(call.attributes['rpc.method'], 'routeguide.RouteGuide/RouteChat');
+    assert.equal(call.attributes['rpc.status_code'], 'OK');
+  });
+
+  test('a v2 GetFeature whose open carries a traceparent is one trace under the client span', async () => {
+    const client = clientSpan(2);
+    const upgrade = clientSpan(3);
+    const client2 = connectV2(v2Url(stack.port), { headers: { traceparent: upgrade.traceparent } });
+    await client2.opened;
+    client2.send({
+      type: 'open',
+      id: 'get',
+      method: 'routeguide.RouteGuide/GetFeature',
+      metadata: { traceparent: client.traceparent },
+    });
+    client2.send({ type: 'message', id: 'get', message: { latitude: 409146138, longitude: -746188906 } });
+    assert.equal((await client2.status('get')).name, 'OK');
+    const spans = inTrace(
+      await receiver.waitFor((all) => inTrace(all, client.traceId).some((s) => s.kind === SPAN_KIND.client)),
+      client.traceId,
+    );
+    const stream = only(spans, GATEWAY, 'routeguide.RouteGuide/GetFeature');
+    assert.equal(stream.parentSpanId, client.spanId, "the stream is a child of the open's traceparent");
+    assert.equal(stream.kind, SPAN_KIND.server);
+    const call = spans.find((s) => s.service === GATEWAY && s.kind === SPAN_KIND.client);
+    assert.ok(call);
+    assert.equal(call.parentSpanId, stream.spanId);
+    client2.ws.close(1000);
+    await client2.closed;
+    // The connection itself belongs to the upgrade's trace, and the stream links to it.
+    const connectionTrace = inTrace(
+      await receiver.waitFor((all) => inTrace(all, upgrade.traceId).length > 0),
+      upgrade.traceId,
+    );
+    const connection = only(connectionTrace, GATEWAY, 'WebSocket /v2');
+    assert.equal(connection.parentSpanId, upgrade.spanId);
+    assert.deepEqual(stream.links, [{ traceId: upgrade.traceId, spanId: connection.spanId }]);
+  });
+
+  test('without a traceparent the gateway starts the trace', async () => {
+    const before = new Set(receiver.spans().map((s) => s.traceId));
+    await v2GetFeature(stack.port);
+    const spans = await receiver.waitFor((all) =>
+      all.some((s) => !before.has(s.traceId) && s.name === 'WebSocket /v2'),
+    );
+    const connection = spans.find((s) => !before.has(s.traceId) && s.name === 'WebSocket /v2')!;
+    assert.equal(connection.parentSpanId, '', 'the connection is the root');
+    const trace = inTrace(spans, connection.traceId);
+    const stream = only(trace, GATEWAY, 'routeguide.RouteGuide/GetFeature');
+    assert.equal(stream.parentSpanId, connection.spanId);
+  });
+});
+
+describe('tracing on: OTLP http/protobuf', () => {
+  test('spans arrive as protobuf with their parents', async () => {
+    const receiver = await startOtlpReceiver();
+    const stack = await startStack(tracingEnv(receiver, 'http/protobuf'));
+    const client = clientSpan(4);
+    try {
+      await v2GetFeature(stack.port, { traceparent: client.traceparent });
+      const spans = inTrace(
+        await receiver.waitFor((all) =>
+          inTrace(all, client.traceId).some((s) => s.kind === SPAN_KIND.client),
+        ),
+        client.traceId,
+      );
+      assert.ok(receiver.requests.every((r) => r.contentType === 'application/x-protobuf'));
+      const stream = only(spans, GATEWAY, 'routeguide.RouteGuide/GetFeature');
+      assert.equal(stream.parentSpanId, client.spanId);
+    } finally {
+      await stack.stop();
+      await receiver.close();
+    }
   });
 });
