@@ -124,6 +124,8 @@ export async function startTracing(
         detectors: [resources.hostDetector, resources.processDetector, resources.envDetector],
       }),
     );
+  // The host and process detectors settle asynchronously; the log line below reads the service name.
+  await resource.waitForAsyncAttributes?.();
   const provider = new sdk.NodeTracerProvider({
     resource,
     spanProcessors: exporters.map((exporter) => new sdk.BatchSpanProcessor(exporter)),

@@ -10,6 +10,7 @@ import { registerFeedMetrics } from './feed/index.js';
 import { createCoreMetrics, startMetricsServer } from './metrics.js';
 import { createNotes, describeNoteStoreSpec } from './notes/index.js';
 import { createCoreServer, ListenError } from './server.js';
+import { createCoreTracing } from './traces.js';
 
 /** Startup failures that are the user's to fix: reported in one line, exit 2. */
 export const isKnownCoreStartupError = (error: unknown): error is Error =>
@@ -53,6 +54,12 @@ export async function runCore(
     logger,
   });
   const metrics = createCoreMetrics({ noteStoreStats: () => notes.stats() });
+  const tracing = options.tracer
+    ? createCoreTracing(options.tracer, {
+        noteStore: config['note-store'],
+        keyPrefix: config['redis-key-prefix'],
+      })
+    : undefined;
   const tokens = config['auth-tokens'] ?? [];
   const server = createCoreServer({
     features,
@@ -70,7 +77,12 @@ export async function runCore(
       : {}),
     onNoteStored: metrics.onNoteStored,
     onNoteDeduplicated: metrics.onNoteDeduplicated,
-    interceptors: [metrics.serverInterceptor, ...(tokens.length > 0 ? [createTokenInterceptor(tokens)] : [])],
+    ...(tracing ? { notesForCall: (metadata) => tracing.notesForCall(metadata, notes) } : {}),
+    interceptors: [
+      ...(tracing ? [tracing.serverInterceptor] : []),
+      metrics.serverInterceptor,
+      ...(tokens.length > 0 ? [createTokenInterceptor(tokens)] : []),
+    ],
   });
   registerFeedMetrics(metrics.registry, () => server.feed.stats());
   let address: HostPort;

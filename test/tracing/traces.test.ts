@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { type SpawnedProcess, spawnTs } from '../helpers/core.js';
 import { connect, note } from '../helpers/gateway.js';
 import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from '../helpers/otlp-receiver.js';
+import { removeDir, startRedis } from '../helpers/redis.js';
 import { connectV2, v2Url } from '../helpers/v2.js';
 
 /** A client's own span, as a browser's tracing would send it (W3C trace context); one trace per test. */
@@ -43,6 +44,42 @@ function only(spans: ReceivedSpan[], service: string, name: string, kind?: numbe
 }
 
 const GATEWAY = 'routeguide-gateway';
+const CORE = 'routeguide-core';
+
+/** The trace has the gateway's client span and the core's server span under it, and `more` holds. */
+const complete =
+  (traceId: string, more: (trace: ReceivedSpan[]) => boolean = () => true) =>
+  (all: ReceivedSpan[]) => {
+    const trace = inTrace(all, traceId);
+    return (
+      trace.some((s) => s.service === GATEWAY && s.kind === SPAN_KIND.client) &&
+      trace.some((s) => s.service === CORE && s.kind === SPAN_KIND.server) &&
+      more(trace)
+    );
+  };
+
+/** The core's server span of `method`, a child of the gateway's client span for it. */
+function coreCallUnder(spans: ReceivedSpan[], method: string): ReceivedSpan {
+  const call = only(spans, GATEWAY, method, SPAN_KIND.client);
+  const served = only(spans, CORE, method, SPAN_KIND.server);
+  assert.equal(served.parentSpanId, call.spanId, "the core's span is a child of the gateway's call");
+  assert.equal(served.attributes['rpc.system.name'], 'grpc');
+  assert.equal(served.attributes['rpc.status_code'], 'OK');
+  return served;
+}
+
+/** The store spans under `served`, each with its live-notes publish span under it. */
+function storeSpansUnder(spans: ReceivedSpan[], served: ReceivedSpan, name: string): ReceivedSpan[] {
+  const stores = spans.filter((s) => s.service === CORE && s.name === name);
+  for (const store of stores) {
+    assert.equal(store.parentSpanId, served.spanId, 'the store operation is a child of the call');
+    const published = spans.filter((s) => s.parentSpanId === store.spanId);
+    assert.equal(published.length, 1, 'each stored note was published once');
+    assert.equal(published[0]!.kind, SPAN_KIND.producer);
+    assert.match(published[0]!.name, /^publish /);
+  }
+  return stores;
+}
 const SPAN_KIND = { internal: 1, server: 2, client: 3, producer: 4 } as const;
 
 interface Stack {
@@ -53,8 +90,12 @@ interface Stack {
 }
 
 /** Every process in the stack gets `env` (and nothing else about tracing). */
-async function startStack(env: NodeJS.ProcessEnv): Promise<Stack> {
-  const core = spawnTs('core-server/main.ts', ['--listen', '127.0.0.1:0', '--metrics-listen', 'off'], env);
+async function startStack(env: NodeJS.ProcessEnv, coreArgs: readonly string[] = []): Promise<Stack> {
+  const core = spawnTs(
+    'core-server/main.ts',
+    ['--listen', '127.0.0.1:0', '--metrics-listen', 'off', ...coreArgs],
+    env,
+  );
   const listening = await core.waitForLog('core server listening');
   const gateway = spawnTs(
     'gateway/main.ts',
@@ -142,7 +183,9 @@ describe('tracing on: OTLP http/json', () => {
     const client = clientSpan(1);
     await v1Chat(stack.port, { traceparent: client.traceparent });
     const spans = inTrace(
-      await receiver.waitFor((all) => inTrace(all, client.traceId).some((s) => s.kind === SPAN_KIND.client)),
+      await receiver.waitFor(
+        complete(client.traceId, (trace) => trace.filter((s) => s.kind === SPAN_KIND.producer).length === 2),
+      ),
       client.traceId,
     );
     const connection = only(spans, GATEWAY, 'WebSocket /v1/routechat');
@@ -167,6 +210,9 @@ describe('tracing on: OTLP http/json', () => {
     assert.equal(call.attributes['rpc.system.name'], 'grpc');
     assert.equal(call.attributes['rpc.method'], 'routeguide.RouteGuide/RouteChat');
     assert.equal(call.attributes['rpc.status_code'], 'OK');
+    const served = coreCallUnder(spans, 'routeguide.RouteGuide/RouteChat');
+    const stores = storeSpansUnder(spans, served, 'note-store append');
+    assert.equal(stores.length, 2, 'one store span per note');
   });
 
   test('a v2 GetFeature whose open carries a traceparent is one trace under the client span', async () => {
@@ -182,12 +228,10 @@ describe('tracing on: OTLP http/json', () => {
     });
     client2.send({ type: 'message', id: 'get', message: { latitude: 409146138, longitude: -746188906 } });
     assert.equal((await client2.status('get')).name, 'OK');
-    const spans = inTrace(
-      await receiver.waitFor((all) => inTrace(all, client.traceId).some((s) => s.kind === SPAN_KIND.client)),
-      client.traceId,
-    );
+    const spans = inTrace(await receiver.waitFor(complete(client.traceId)), client.traceId);
     const stream = only(spans, GATEWAY, 'routeguide.RouteGuide/GetFeature');
     assert.equal(stream.parentSpanId, client.spanId, "the stream is a child of the open's traceparent");
+    coreCallUnder(spans, 'routeguide.RouteGuide/GetFeature');
     assert.equal(stream.kind, SPAN_KIND.server);
     const call = spans.find((s) => s.service === GATEWAY && s.kind === SPAN_KIND.client);
     assert.ok(call);
@@ -218,25 +262,40 @@ describe('tracing on: OTLP http/json', () => {
   });
 });
 
-describe('tracing on: OTLP http/protobuf', () => {
-  test('spans arrive as protobuf with their parents', async () => {
+describe('tracing on: OTLP http/protobuf, notes in Redis', () => {
+  test('a v1 stream is one trace down to the Redis append script, sent as protobuf', async () => {
+    const redis = await startRedis();
     const receiver = await startOtlpReceiver();
-    const stack = await startStack(tracingEnv(receiver, 'http/protobuf'));
+    const stack = await startStack(tracingEnv(receiver, 'http/protobuf'), ['--note-store', redis.url]);
     const client = clientSpan(4);
     try {
-      await v2GetFeature(stack.port, { traceparent: client.traceparent });
+      if (!stack.core.lines.some((line) => line.includes('"note store available"')))
+        await stack.core.waitForLog('note store available');
+      await v1Chat(stack.port, { traceparent: client.traceparent });
       const spans = inTrace(
-        await receiver.waitFor((all) =>
-          inTrace(all, client.traceId).some((s) => s.kind === SPAN_KIND.client),
+        await receiver.waitFor(
+          complete(
+            client.traceId,
+            (trace) => trace.filter((s) => s.kind === SPAN_KIND.producer).length === 2,
+          ),
         ),
         client.traceId,
       );
       assert.ok(receiver.requests.every((r) => r.contentType === 'application/x-protobuf'));
-      const stream = only(spans, GATEWAY, 'routeguide.RouteGuide/GetFeature');
-      assert.equal(stream.parentSpanId, client.spanId);
+      const connection = only(spans, GATEWAY, 'WebSocket /v1/routechat');
+      assert.equal(connection.parentSpanId, client.spanId);
+      const served = coreCallUnder(spans, 'routeguide.RouteGuide/RouteChat');
+      const scripts = storeSpansUnder(spans, served, 'EVALSHA append-note');
+      assert.equal(scripts.length, 2);
+      assert.equal(scripts[0]!.kind, SPAN_KIND.client);
+      assert.equal(scripts[0]!.attributes['db.system.name'], 'redis');
+      assert.equal(scripts[0]!.attributes['db.operation.name'], 'EVALSHA');
+      assert.equal(scripts[0]!.attributes['server.port'], redis.port);
     } finally {
       await stack.stop();
       await receiver.close();
+      await redis.stop();
+      removeDir(redis);
     }
   });
 });
