@@ -43,7 +43,8 @@ export async function runGateway(
 ): Promise<RunningGatewayServer> {
   const inconsistency = checkGatewayConfig(config);
   if (inconsistency) throw new ConfigError(inconsistency);
-  const metrics = createGatewayMetrics();
+  // Traced, the histograms carry exemplars (served as OpenMetrics).
+  const metrics = createGatewayMetrics(undefined, { exemplars: options.tracer !== undefined });
   const { app } = await buildGateway(config, {
     logger,
     metrics,

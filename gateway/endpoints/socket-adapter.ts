@@ -6,6 +6,7 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { StatusCode } from '../../protocol/common/index.js';
+import { traceLogFields } from '../observe/trace-log.js';
 import type { ConnectionMachine, ConnectionSocket } from '../session/ports.js';
 import type { Session, SessionRegistry } from '../session/registry.js';
 import type { CallOpener } from '../upstream/calls.js';
@@ -79,7 +80,8 @@ export type Guard = ReturnType<typeof createGuard>;
 
 /**
  * `upstream` with every call event through `guard`. A status's hidden detail (what the transport
- * said, kept from the client by core-status.ts) is logged here, under the connection's request id.
+ * said, kept from the client by core-status.ts) is logged here, under the connection's request id
+ * and, when the call carries a traceparent, its trace_id and span_id (so `log` must carry none).
  */
 export function guardedCalls(upstream: CallOpener, guard: Guard, log: FastifyBaseLogger): CallOpener {
   return {
@@ -92,7 +94,7 @@ export function guardedCalls(upstream: CallOpener, guard: Guard, log: FastifyBas
           // A deadline the client chose is its own business: a client setting tiny ones must not flood the log.
           if (hiddenDetail !== undefined)
             log[status.code === StatusCode.DEADLINE_EXCEEDED ? 'debug' : 'warn'](
-              { method: method.name, status: status.name, detail: hiddenDetail },
+              { method: method.name, status: status.name, detail: hiddenDetail, ...traceLogFields(metadata) },
               'core call failed',
             );
           handlers.onStatus(status);

@@ -16,7 +16,7 @@ import {
   upstreamMetadata,
 } from '../admission/upgrade.js';
 import { ROUTECHAT_V1_METHOD } from '../methods/routechat-v1.js';
-import type { ConnectionObserver } from '../observe/observer.js';
+import type { ConnectionObserver, TraceRef } from '../observe/observer.js';
 import type { GatewayTracing } from '../observe/traces.js';
 import type { SessionRegistry } from '../session/registry.js';
 import { createV1Connection, type V1Limits } from '../session/v1-connection.js';
@@ -33,9 +33,18 @@ export interface RoutechatPluginOptions {
   readonly sessions: SessionRegistry;
   readonly observer?: ConnectionObserver;
   /** Time a note spends in the gateway (receipt to write, in seconds), per relayed note. */
-  readonly onRelayLatency?: (seconds: number) => void;
+  readonly onRelayLatency?: (seconds: number, trace?: TraceRef) => void;
   /** Spans for each connection and its stream (observe/traces.ts); absent: tracing is off. */
   readonly tracing?: GatewayTracing;
+}
+
+/** The per-note latency hook: traced, each observation carries the connection's trace (an exemplar). */
+function relayLatencyHook(
+  observe: RoutechatPluginOptions['onRelayLatency'],
+  trace: TraceRef | undefined,
+): { onRelayLatency?: (seconds: number) => void } {
+  if (!observe) return {};
+  return { onRelayLatency: trace ? (seconds) => observe(seconds, trace) : observe };
 }
 
 export const routechatPlugin: FastifyPluginAsync<RoutechatPluginOptions> = async (app, options) => {
@@ -45,9 +54,9 @@ export const routechatPlugin: FastifyPluginAsync<RoutechatPluginOptions> = async
 
   app.get(ROUTECHAT_PATH, { websocket: true, preValidation: checkUpgrade }, (socket: WebSocket, request) => {
     const trace = options.tracing?.startConnection(request, ROUTECHAT_PATH, socket.protocol);
-    const log = request.log.child(
-      trace ? { protocol: 'v1', trace_id: trace.traceId, span_id: trace.spanId } : { protocol: 'v1' },
-    );
+    // The connection's lines carry its span; each call's failure line carries the call's (guardedCalls).
+    const callLog = request.log.child({ protocol: 'v1' });
+    const log = trace ? callLog.child({ trace_id: trace.traceId, span_id: trace.spanId }) : callLog;
     // A bad producer session is the stream's INVALID_ARGUMENT (status frame, close 4003), as the
     // core would answer it: after the upgrade, where a browser can read it, and before any call.
     const noteSession = noteSessionFromUpgrade(request.url, request.headers);
@@ -60,7 +69,7 @@ export const routechatPlugin: FastifyPluginAsync<RoutechatPluginOptions> = async
     };
     acceptSocket(socket, request, sessions, log, ({ socket: connectionSocket, guard, finished }) => {
       const calls = noteSession.ok
-        ? guardedCalls(upstream, guard, log)
+        ? guardedCalls(upstream, guard, callLog)
         : refusingCalls(gatewayStatus(StatusCode.INVALID_ARGUMENT, noteSession.message));
       return createV1Connection(
         connectionSocket,
@@ -74,10 +83,10 @@ export const routechatPlugin: FastifyPluginAsync<RoutechatPluginOptions> = async
         {
           onRejected: (reason) => observer?.rejected?.(reason),
           onNoteForwarded: () => observer?.forwarded?.(),
-          ...(options.onRelayLatency ? { onRelayLatency: options.onRelayLatency } : {}),
+          ...relayLatencyHook(options.onRelayLatency, trace),
           onFinished: (outcome) => {
             const durationMs = finished();
-            observer?.finished?.(outcome, durationMs);
+            observer?.finished?.(outcome, durationMs, trace);
             trace?.finished(outcome);
             log.info(
               {

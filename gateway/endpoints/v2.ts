@@ -46,16 +46,16 @@ export const v2Plugin: FastifyPluginAsync<V2PluginOptions> = async (app, options
     { websocket: true, preValidation: createEndpointCheck(options, V2_PATH) },
     (socket: WebSocket, request) => {
       const trace = options.tracing?.startConnection(request, V2_PATH, socket.protocol);
-      const log = request.log.child(
-        trace ? { protocol: 'v2', trace_id: trace.traceId, span_id: trace.spanId } : { protocol: 'v2' },
-      );
+      // The connection's lines carry its span; each call's failure line carries the call's (guardedCalls).
+      const callLog = request.log.child({ protocol: 'v2' });
+      const log = trace ? callLog.child({ trace_id: trace.traceId, span_id: trace.spanId }) : callLog;
       const forwarded = upstreamMetadata(request.headers, config['forward-headers'], request.id);
       // Traced, each call carries its own span's context: the open's traceparent is its parent, else
       // the connection (the upgrade's traceparent is the connection's parent).
       const baseMetadata = trace ? trace.baseMetadata(forwarded) : forwarded;
       // A bug costs one connection (each stream INTERNAL, close 1011), never the process.
       acceptSocket(socket, request, sessions, log, ({ socket: connectionSocket, guard, finished }) => {
-        const calls = guardedCalls(options.upstream, guard, log);
+        const calls = guardedCalls(options.upstream, guard, callLog);
         return createV2Connection(
           connectionSocket,
           {
@@ -72,7 +72,7 @@ export const v2Plugin: FastifyPluginAsync<V2PluginOptions> = async (app, options
               v2Observer?.streamFinished?.(method, status, opened),
             onFinished: (outcome) => {
               const durationMs = finished();
-              v2Observer?.finished?.(outcome, durationMs);
+              v2Observer?.finished?.(outcome, durationMs, trace);
               trace?.finished(outcome);
               log.info({ durationMs, ...outcome }, 'connection closed');
             },

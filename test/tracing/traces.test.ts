@@ -86,6 +86,8 @@ interface Stack {
   readonly core: SpawnedProcess;
   readonly gateway: SpawnedProcess;
   readonly port: number;
+  /** The gateway's Prometheus endpoint. */
+  readonly metricsUrl: string;
   stop(): Promise<void>;
 }
 
@@ -99,7 +101,7 @@ async function startStack(env: NodeJS.ProcessEnv, coreArgs: readonly string[] = 
   const listening = await core.waitForLog('core server listening');
   const gateway = spawnTs(
     'gateway/main.ts',
-    ['--listen', '127.0.0.1:0', '--core', String(listening.address), '--metrics-listen', 'off'],
+    ['--listen', '127.0.0.1:0', '--core', String(listening.address), '--metrics-listen', '127.0.0.1:0'],
     env,
   );
   const gatewayListening = await gateway.waitForLog('gateway listening');
@@ -108,6 +110,7 @@ async function startStack(env: NodeJS.ProcessEnv, coreArgs: readonly string[] = 
     core,
     gateway,
     port,
+    metricsUrl: String(gatewayListening.metrics),
     async stop() {
       await Promise.all([gateway.stop(), core.stop()]);
     },
@@ -213,6 +216,43 @@ describe('tracing on: OTLP http/json', () => {
     const served = coreCallUnder(spans, 'routeguide.RouteGuide/RouteChat');
     const stores = storeSpansUnder(spans, served, 'note-store append');
     assert.equal(stores.length, 2, 'one store span per note');
+  });
+
+  test("the gateway's log lines of a connection carry its trace_id and span_id", async () => {
+    const client = clientSpan(5);
+    await v1Chat(stack.port, { traceparent: client.traceparent });
+    const spans = inTrace(await receiver.waitFor(complete(client.traceId)), client.traceId);
+    const connection = only(spans, GATEWAY, 'WebSocket /v1/routechat');
+    const lines = stack.gateway.lines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((line) => line.trace_id === client.traceId);
+    assert.deepEqual(
+      lines.map((line) => [line.msg, line.span_id]),
+      [
+        ['connection opened', connection.spanId],
+        ['connection closed', connection.spanId],
+      ],
+    );
+  });
+
+  test('the latency histograms carry exemplars with the trace, served as OpenMetrics', async () => {
+    const client = clientSpan(6);
+    await v1Chat(stack.port, { traceparent: client.traceparent });
+    const spans = inTrace(await receiver.waitFor(complete(client.traceId)), client.traceId);
+    const connection = only(spans, GATEWAY, 'WebSocket /v1/routechat');
+    const response = await fetch(stack.metricsUrl);
+    assert.match(String(response.headers.get('content-type')), /^application\/openmetrics-text/);
+    const text = await response.text();
+    const exemplar = `# {trace_id="${client.traceId}",span_id="${connection.spanId}"}`;
+    for (const histogram of ['connection_duration_seconds', 'relay_latency_seconds'])
+      assert.ok(
+        text
+          .split('\n')
+          .some(
+            (line) => line.startsWith(`routeguide_gateway_${histogram}_bucket`) && line.includes(exemplar),
+          ),
+        `${histogram} has an exemplar of the connection's span`,
+      );
   });
 
   test('a v2 GetFeature whose open carries a traceparent is one trace under the client span', async () => {
