@@ -102,13 +102,15 @@ export async function startProduct(
   args: readonly string[],
   nodeArgs: readonly string[] = [],
   distDir: string = DIST,
+  /** Added to the bench's own environment (e.g. OTEL_* to turn tracing on). */
+  env: Readonly<Record<string, string>> = {},
 ): Promise<ProductProcess> {
   const port = await freePort();
   const address = `127.0.0.1:${port}`;
   const child = spawn(
     process.execPath,
     [...nodeArgs, `${distDir}${entry}`, '--listen', address, '--log-level', 'warn', ...args],
-    { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
   );
   children.add(child);
   const output: string[] = [];
