@@ -76,16 +76,24 @@ export function tracingSettings(env: Env): TracingSettings {
 
 const TRACING_OFF: Tracing = { tracer: undefined, shutdown: async () => {} };
 
+export interface StartTracingOptions {
+  /**
+   * Register the provider globally, with the W3C trace-context propagator (default). `npm start` runs the core and the gateway in one process: the second
+   * service gets a provider of its own, not registered, and uses the first one's propagator.
+   */
+  readonly global?: boolean;
+}
+
 /**
- * Starts tracing when the environment asks for it: a tracer provider registered globally (with the
- * W3C trace-context propagator and an AsyncLocalStorage context manager), spans batched to the
- * chosen exporters. `defaultServiceName` is the resource's service.name unless OTEL_SERVICE_NAME or
+ * Starts tracing when the environment asks for it: a tracer provider, spans batched to the chosen
+ * exporters. `defaultServiceName` is the resource's service.name unless OTEL_SERVICE_NAME or
  * OTEL_RESOURCE_ATTRIBUTES names one. SDK diagnostics (a collector that cannot be reached) go to `logger`.
  */
 export async function startTracing(
   defaultServiceName: string,
   logger: Logger,
   env: Env = process.env,
+  options: StartTracingOptions = {},
 ): Promise<Tracing> {
   const settings = tracingSettings(env);
   if (!settings.enabled) return TRACING_OFF;
@@ -130,7 +138,11 @@ export async function startTracing(
     resource,
     spanProcessors: exporters.map((exporter) => new sdk.BatchSpanProcessor(exporter)),
   });
-  provider.register();
+  const global = options.global ?? true;
+  // No context manager: our spans are parented explicitly (the gateway's calls, the core's store
+  // operations), and the AsyncLocalStorage one would tax every promise and callback in the process
+  // (bench/README.md#tracing measured it). The W3C trace-context propagator is registered.
+  if (global) provider.register({ contextManager: null });
   log.info(
     {
       exporters: settings.exporters,
@@ -141,7 +153,7 @@ export async function startTracing(
   );
   let stopped: Promise<void> | undefined;
   return {
-    tracer: api.trace.getTracer(defaultServiceName),
+    tracer: global ? api.trace.getTracer(defaultServiceName) : provider.getTracer(defaultServiceName),
     shutdown: () => {
       stopped ??= provider.shutdown().catch((error: unknown) => {
         log.warn({ err: error }, 'tracing shutdown failed');

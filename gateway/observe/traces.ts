@@ -16,7 +16,6 @@
 import {
   type Attributes,
   type Context,
-  context,
   propagation,
   ROOT_CONTEXT,
   type Span,
@@ -210,7 +209,7 @@ export function createGatewayTracing(tracer: Tracer, options: GatewayTracingOpti
         },
         parent,
       );
-      const connectionContext = trace.setSpan(context.active(), span);
+      const connectionContext = trace.setSpan(parent, span);
       const { traceId, spanId } = span.spanContext();
       return {
         traceId,
