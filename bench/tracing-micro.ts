@@ -4,13 +4,13 @@
  * v1 connection machine (fake socket, fake call) relays notes one in, one out, with what each mode
  * wires per connection: off, the call and the relay-latency histogram as they are; on (the SDK
  * registered, default sampler, a batch processor whose exporter drops the spans), the traced call
- * (stream and client spans, counts, sampled message events) and the histogram with exemplars.
+ * (stream and client spans, counts, sampled message events) and the histogram with sampled exemplars.
  * The end-to-end figure on a busy shared host is `bench:tracing`; this one is steadier.
  */
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { BatchSpanProcessor, NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { ROUTECHAT_V1_METHOD } from '../gateway/methods/routechat-v1.js';
-import { createGatewayMetrics } from '../gateway/observe/metrics.js';
+import { createGatewayMetrics, withSampledExemplars } from '../gateway/observe/metrics.js';
 import { createGatewayTracing } from '../gateway/observe/traces.js';
 import { createV1Connection } from '../gateway/session/v1-connection.js';
 import type { CallHandlers, CallOpener } from '../gateway/upstream/calls.js';
@@ -48,8 +48,9 @@ function run(mode: Mode, notes: number): number {
           'routechat.v1',
         )
       : undefined;
+  // As the v1 endpoint wires it (endpoints/v1.ts).
   const observe = trace
-    ? (seconds: number) => metricsOn.observeRelayLatency(seconds, trace)
+    ? withSampledExemplars(metricsOn.observeRelayLatency, trace)
     : metricsOff.observeRelayLatency;
   const connection = createV1Connection(
     socket,

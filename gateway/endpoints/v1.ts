@@ -16,6 +16,7 @@ import {
   upstreamMetadata,
 } from '../admission/upgrade.js';
 import { ROUTECHAT_V1_METHOD } from '../methods/routechat-v1.js';
+import { withSampledExemplars } from '../observe/metrics.js';
 import type { ConnectionObserver, TraceRef } from '../observe/observer.js';
 import type { GatewayTracing } from '../observe/traces.js';
 import type { SessionRegistry } from '../session/registry.js';
@@ -38,13 +39,13 @@ export interface RoutechatPluginOptions {
   readonly tracing?: GatewayTracing;
 }
 
-/** The per-note latency hook: traced, each observation carries the connection's trace (an exemplar). */
+/** The per-note latency hook: traced, with the connection's trace as a sampled exemplar. */
 function relayLatencyHook(
   observe: RoutechatPluginOptions['onRelayLatency'],
   trace: TraceRef | undefined,
 ): { onRelayLatency?: (seconds: number) => void } {
   if (!observe) return {};
-  return { onRelayLatency: trace ? (seconds) => observe(seconds, trace) : observe };
+  return { onRelayLatency: trace ? withSampledExemplars(observe, trace) : observe };
 }
 
 export const routechatPlugin: FastifyPluginAsync<RoutechatPluginOptions> = async (app, options) => {

@@ -277,6 +277,22 @@ export function createGatewayMetrics(
 }
 
 /**
+ * A per-note observation with `trace` as its exemplar on the 1st, 2nd, 4th, 8th… call only, like
+ * the stream's message events: prom-client's exemplar bookkeeping on every note cost the traced
+ * gateway ~50% more CPU per note in bench/tracing-micro.ts (bench/README.md#tracing).
+ */
+export function withSampledExemplars(
+  observe: (value: number, trace?: TraceRef) => void,
+  trace: TraceRef,
+): (value: number) => void {
+  let observed = 0;
+  return (value) => {
+    observed += 1;
+    observe(value, (observed & (observed - 1)) === 0 ? trace : undefined);
+  };
+}
+
+/**
  * In a cluster worker: answer the primary's scrapes with `registry` (prom-client's cluster protocol
  * over the IPC channel). The worker serves no metrics address of its own: workers share ports, so a
  * scraper would reach a different worker each time.
