@@ -84,10 +84,10 @@ export const routechatPlugin: FastifyPluginAsync<RoutechatPluginOptions> = async
         {
           onRejected: (reason) => observer?.rejected?.(reason),
           onNoteForwarded: () => observer?.forwarded?.(),
-          ...relayLatencyHook(options.onRelayLatency, trace),
+          ...relayLatencyHook(options.onRelayLatency, trace?.sampled ? trace : undefined),
           onFinished: (outcome) => {
             const durationMs = finished();
-            observer?.finished?.(outcome, durationMs, trace);
+            observer?.finished?.(outcome, durationMs, trace?.sampled ? trace : undefined);
             trace?.finished(outcome);
             log.info(
               {

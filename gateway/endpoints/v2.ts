@@ -72,7 +72,7 @@ export const v2Plugin: FastifyPluginAsync<V2PluginOptions> = async (app, options
               v2Observer?.streamFinished?.(method, status, opened),
             onFinished: (outcome) => {
               const durationMs = finished();
-              v2Observer?.finished?.(outcome, durationMs, trace);
+              v2Observer?.finished?.(outcome, durationMs, trace?.sampled ? trace : undefined);
               trace?.finished(outcome);
               log.info({ durationMs, ...outcome }, 'connection closed');
             },

@@ -22,6 +22,7 @@ import {
   SpanKind,
   SpanStatusCode,
   type TextMapGetter,
+  TraceFlags,
   type Tracer,
   trace,
 } from '@opentelemetry/api';
@@ -46,6 +47,8 @@ export interface ConnectionTrace {
   /** For log lines (`trace_id`, `span_id`) and exemplars. */
   readonly traceId: string;
   readonly spanId: string;
+  /** The sampler kept this trace: only then is it worth an exemplar. */
+  readonly sampled: boolean;
   /** `opener` with a stream span and a client span around each call, the call's traceparent set. */
   calls(opener: CallOpener): CallOpener;
   /** The call metadata of this connection without the client's trace context (each call gets its own). */
@@ -210,10 +213,11 @@ export function createGatewayTracing(tracer: Tracer, options: GatewayTracingOpti
         parent,
       );
       const connectionContext = trace.setSpan(parent, span);
-      const { traceId, spanId } = span.spanContext();
+      const { traceId, spanId, traceFlags } = span.spanContext();
       return {
         traceId,
         spanId,
+        sampled: (traceFlags & TraceFlags.SAMPLED) !== 0,
         calls: (opener) => ({
           open: (method, metadata, callOptions, handlers) =>
             tracedCall(opener, span, connectionContext, method, metadata, callOptions, handlers),

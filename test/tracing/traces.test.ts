@@ -288,6 +288,18 @@ describe('tracing on: OTLP http/json', () => {
     assert.deepEqual(stream.links, [{ traceId: upgrade.traceId, spanId: connection.spanId }]);
   });
 
+  test("a client's unsampled traceparent is followed: nothing of its trace is exported", async () => {
+    const unsampled = clientSpan(7);
+    await v1Chat(stack.port, { traceparent: unsampled.traceparent.replace(/-01$/, '-00') });
+    // A sampled trace after it, through the same processes: once it has arrived, so would have the first.
+    const sampled = clientSpan(8);
+    await v1Chat(stack.port, { traceparent: sampled.traceparent });
+    await receiver.waitFor(complete(sampled.traceId));
+    assert.deepEqual(inTrace(receiver.spans(), unsampled.traceId), []);
+    const metrics = await (await fetch(stack.metricsUrl)).text();
+    assert.ok(!metrics.includes(unsampled.traceId), 'no exemplar of an unsampled trace');
+  });
+
   test('without a traceparent the gateway starts the trace', async () => {
     const before = new Set(receiver.spans().map((s) => s.traceId));
     await v2GetFeature(stack.port);
