@@ -102,6 +102,7 @@ export async function startProduct(
   args: readonly string[],
   nodeArgs: readonly string[] = [],
   distDir: string = DIST,
+  /** Added to the bench's own environment (e.g. OTEL_* to turn tracing on). */
   env: Readonly<Record<string, string>> = {},
 ): Promise<ProductProcess> {
   return startListening(

@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import { helpText, parseOptions, readRawOptions } from '../common/cli-options.js';
 import { routeGrpcLogsTo } from '../common/grpc-logging.js';
 import { runMain, stopOnSignal } from '../common/shutdown-signal.js';
+import { startTracing } from '../common/tracing.js';
 import { coreConfigSchema, coreOptionSpecs } from './config.js';
 import { isKnownCoreStartupError, runCore } from './run.js';
 
@@ -17,8 +18,15 @@ async function main(argv: readonly string[]): Promise<number> {
   const config = parseOptions(coreConfigSchema, raw, coreOptionSpecs);
   const logger = pino({ name: 'core', level: config['log-level'] });
   routeGrpcLogsTo(logger);
-  const core = await runCore(config, logger);
-  await stopOnSignal(logger, () => core.stop());
+  const tracing = await startTracing('routeguide-core', logger);
+  const core = await runCore(config, logger, tracing.tracer ? { tracer: tracing.tracer } : {}).catch(
+    async (error: unknown) => {
+      await tracing.shutdown();
+      throw error;
+    },
+  );
+  // The calls' spans end as the server drains; the export is flushed after that.
+  await stopOnSignal(logger, () => core.stop().finally(() => tracing.shutdown()));
   return 0;
 }
 

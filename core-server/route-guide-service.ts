@@ -56,6 +56,8 @@ export interface RouteGuideServiceOptions {
   readonly onNoteDeduplicated?: (note: RouteNote__Output) => void;
   /** Aborted when the server drains: each RouteChat answers what it has received, then ends. */
   readonly draining?: AbortSignal;
+  /** The store as one call uses it (traces.ts: a span per operation); absent: `notes` itself. */
+  readonly notesForCall?: (metadata: Metadata) => NoteStore;
 }
 
 /** The details of the UNAVAILABLE that ends a RouteChat when the server drains. */
@@ -118,6 +120,7 @@ export function createRouteGuideHandlers({
   onNoteStored,
   onNoteDeduplicated,
   draining,
+  notesForCall,
 }: RouteGuideServiceOptions): RouteGuideHandlers {
   return {
     GetFeature(call, callback) {
@@ -194,6 +197,7 @@ export function createRouteGuideHandlers({
       }
       const session = noteSession.value;
       let nextSequence = session?.firstSequence ?? 0;
+      const callNotes = notesForCall ? notesForCall(call.metadata) : notes;
 
       // Notes are handled one at a time, in arrival order; reading pauses while a backlog builds
       // so that a client that sends faster than it reads cannot grow the server's memory.
@@ -207,7 +211,7 @@ export function createRouteGuideHandlers({
       const store = async (note: RouteNote__Output, id: NoteId | undefined) => {
         const stored: StoredNote = { location: pointOrOrigin(note.location), message: note.message };
         if (!id) {
-          const atLocation = await notes.append(stored);
+          const atLocation = await callNotes.append(stored);
           onNoteStored?.(note);
           return atLocation;
         }
@@ -216,7 +220,7 @@ export function createRouteGuideHandlers({
             status.OUT_OF_RANGE,
             `note-sequence passed ${Number.MAX_SAFE_INTEGER}: open a new stream with a new note-session`,
           );
-        const { notes: atLocation, duplicate } = await notes.appendOnce(stored, id);
+        const { notes: atLocation, duplicate } = await callNotes.appendOnce(stored, id);
         if (duplicate) onNoteDeduplicated?.(note);
         else onNoteStored?.(note);
         return atLocation;

@@ -1,5 +1,6 @@
 /** Starts a configured core server with its metrics endpoint; used by `main.ts` and `npm start`. */
 import { readFileSync } from 'node:fs';
+import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { ConfigError, formatHostPort, type HostPort } from '../common/cli-options.js';
 import { createTokenInterceptor } from './auth.js';
@@ -9,6 +10,7 @@ import { registerFeedMetrics } from './feed/index.js';
 import { createCoreMetrics, startMetricsServer } from './metrics.js';
 import { createNotes, describeNoteStoreSpec } from './notes/index.js';
 import { createCoreServer, ListenError } from './server.js';
+import { createCoreTracing } from './traces.js';
 
 /** Startup failures that are the user's to fix: reported in one line, exit 2. */
 export const isKnownCoreStartupError = (error: unknown): error is Error =>
@@ -20,7 +22,16 @@ export interface RunningCoreServer {
   stop(): Promise<void>;
 }
 
-export async function runCore(config: CoreConfig, logger: Logger): Promise<RunningCoreServer> {
+export interface RunCoreOptions {
+  /** Trace calls, note-store operations and live-notes publishes (common/tracing.ts); absent: off. */
+  readonly tracer?: Tracer;
+}
+
+export async function runCore(
+  config: CoreConfig,
+  logger: Logger,
+  options: RunCoreOptions = {},
+): Promise<RunningCoreServer> {
   if (Boolean(config['tls-cert']) !== Boolean(config['tls-key'])) {
     throw new ConfigError('--tls-cert and --tls-key go together');
   }
@@ -43,6 +54,12 @@ export async function runCore(config: CoreConfig, logger: Logger): Promise<Runni
     logger,
   });
   const metrics = createCoreMetrics({ noteStoreStats: () => notes.stats() });
+  const tracing = options.tracer
+    ? createCoreTracing(options.tracer, {
+        noteStore: config['note-store'],
+        keyPrefix: config['redis-key-prefix'],
+      })
+    : undefined;
   const tokens = config['auth-tokens'] ?? [];
   const server = createCoreServer({
     features,
@@ -60,7 +77,12 @@ export async function runCore(config: CoreConfig, logger: Logger): Promise<Runni
       : {}),
     onNoteStored: metrics.onNoteStored,
     onNoteDeduplicated: metrics.onNoteDeduplicated,
-    interceptors: [metrics.serverInterceptor, ...(tokens.length > 0 ? [createTokenInterceptor(tokens)] : [])],
+    ...(tracing ? { notesForCall: (metadata) => tracing.notesForCall(metadata, notes) } : {}),
+    interceptors: [
+      ...(tracing ? [tracing.serverInterceptor] : []),
+      metrics.serverInterceptor,
+      ...(tokens.length > 0 ? [createTokenInterceptor(tokens)] : []),
+    ],
   });
   registerFeedMetrics(metrics.registry, () => server.feed.stats());
   let address: HostPort;

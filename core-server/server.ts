@@ -31,7 +31,9 @@ export interface CoreServerOptions {
   readonly onNoteDeduplicated?: RouteGuideServiceOptions['onNoteDeduplicated'];
   /** PEM certificate and key: serve over TLS instead of plaintext. */
   readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
-  /** Run on every call, in order (metrics, authentication). */
+  /** The store as one call uses it (traces.ts); absent: `notes` itself. */
+  readonly notesForCall?: RouteGuideServiceOptions['notesForCall'];
+  /** Run on every call, in order (tracing, metrics, authentication). */
   readonly interceptors?: grpc.ServerInterceptor[];
 }
 
@@ -91,6 +93,7 @@ export function createCoreServer(options: CoreServerOptions): CoreServer {
       notes: options.notes,
       ...(options.onNoteStored ? { onNoteStored: options.onNoteStored } : {}),
       ...(options.onNoteDeduplicated ? { onNoteDeduplicated: options.onNoteDeduplicated } : {}),
+      ...(options.notesForCall ? { notesForCall: options.notesForCall } : {}),
       draining: draining.signal,
     }),
   );

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import fastifyHelmet from '@fastify/helmet';
 import fastifyStatic from '@fastify/static';
 import fastifyWebsocket from '@fastify/websocket';
+import type { Tracer } from '@opentelemetry/api';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { type Logger, pino } from 'pino';
 import { ConfigError } from '../common/cli-options.js';
@@ -21,6 +22,7 @@ import { v2Plugin } from './endpoints/v2.js';
 import { loadMethodCatalog } from './methods/index.js';
 import type { GatewayMetrics } from './observe/metrics.js';
 import type { ConnectionObserver } from './observe/observer.js';
+import { createGatewayTracing } from './observe/traces.js';
 import { createSessionRegistry, type SessionRegistry } from './session/registry.js';
 import { type ChannelPool, coreTarget, createChannelPool } from './upstream/index.js';
 import { createUpstream, type Upstream } from './upstream/upstream.js';
@@ -36,6 +38,8 @@ export interface GatewayDeps {
   readonly v2Observer?: ConnectionObserver;
   /** Prometheus metrics; when given, they feed the observer (served apart: see run.ts, `--metrics-listen`). */
   readonly metrics?: GatewayMetrics;
+  /** Spans for connections, streams and calls (common/tracing.ts starts it); absent: tracing is off. */
+  readonly tracer?: Tracer;
 }
 
 export interface Gateway {
@@ -75,6 +79,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}
   deps.metrics?.setUpstreamStats(() => upstream.stats());
   const observer = deps.observer ?? deps.metrics?.observer;
   const v2Observer = deps.v2Observer ?? deps.metrics?.v2Observer;
+  const tracing = deps.tracer ? createGatewayTracing(deps.tracer, { cores: config.core }) : undefined;
 
   const serverTimeouts = {
     // Slowloris: a client gets this long to send its request (and upgrade) headers; Node checks
@@ -172,6 +177,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}
     sessions,
     ...(observer ? { observer } : {}),
     ...(deps.metrics ? { onRelayLatency: deps.metrics.observeRelayLatency } : {}),
+    ...(tracing ? { tracing } : {}),
   });
   // Protocol v2 (/v2): any method of the loaded services, many streams per socket.
   const methods = await loadMethodCatalog({
@@ -192,6 +198,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}
     sessions,
     ...(observer ? { observer } : {}),
     ...(v2Observer ? { v2Observer } : {}),
+    ...(tracing ? { tracing } : {}),
   });
   const staticDir = config['static-dir'] ?? DEFAULT_STATIC_DIR;
   if (existsSync(staticDir)) await app.register(fastifyStatic, { root: staticDir });

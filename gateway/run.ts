@@ -1,4 +1,5 @@
 /** Starts a configured gateway and listens; used by `main.ts` and `npm start`. */
+import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { ConfigError, formatHostPort, type HostPort } from '../common/cli-options.js';
 import { type MetricsServer, startMetricsServer } from '../common/metrics-http.js';
@@ -31,6 +32,8 @@ export interface RunningGatewayServer {
 export interface RunGatewayOptions {
   /** A node:cluster worker: the primary serves the metrics of every worker (cluster.ts). */
   readonly clusterWorker?: boolean;
+  /** Trace connections, streams and calls (common/tracing.ts); absent: tracing is off. */
+  readonly tracer?: Tracer;
 }
 
 export async function runGateway(
@@ -40,8 +43,13 @@ export async function runGateway(
 ): Promise<RunningGatewayServer> {
   const inconsistency = checkGatewayConfig(config);
   if (inconsistency) throw new ConfigError(inconsistency);
-  const metrics = createGatewayMetrics();
-  const { app } = await buildGateway(config, { logger, metrics });
+  // Traced, the histograms carry exemplars (served as OpenMetrics).
+  const metrics = createGatewayMetrics(undefined, { exemplars: options.tracer !== undefined });
+  const { app } = await buildGateway(config, {
+    logger,
+    metrics,
+    ...(options.tracer ? { tracer: options.tracer } : {}),
+  });
   // Metrics first: a gateway without the metrics it was asked for must not take traffic, even briefly.
   let metricsServer: MetricsServer | undefined;
   if (options.clusterWorker) shareWithClusterPrimary(metrics.registry);

@@ -11,6 +11,7 @@ import pretty from 'pino-pretty';
 import { ConfigError, formatHostPort, parseOptions, readRawOptions } from '../common/cli-options.js';
 import { routeGrpcLogsTo } from '../common/grpc-logging.js';
 import { runMain, stopOnSignal } from '../common/shutdown-signal.js';
+import { startTracing } from '../common/tracing.js';
 import { coreConfigSchema, coreOptionSpecs } from '../core-server/config.js';
 import { isKnownCoreStartupError, runCore } from '../core-server/run.js';
 import { gatewayConfigSchema, gatewayOptionSpecs } from '../gateway/config.js';
@@ -49,7 +50,25 @@ async function main(): Promise<number> {
       : process.stdout,
   );
   routeGrpcLogsTo(logger);
-  const core = await runCore(coreConfig, logger.child({ name: 'core' }));
+  // OTEL_* as for `npm run core` and `npm run gateway`: two services, one process.
+  const coreTracing = await startTracing('routeguide-core', logger.child({ name: 'core' }));
+  const gatewayTracing = await startTracing(
+    'routeguide-gateway',
+    logger.child({ name: 'gateway' }),
+    process.env,
+    {
+      global: false,
+    },
+  );
+  const stopTracing = () => Promise.all([gatewayTracing.shutdown(), coreTracing.shutdown()]);
+  const core = await runCore(
+    coreConfig,
+    logger.child({ name: 'core' }),
+    coreTracing.tracer ? { tracer: coreTracing.tracer } : {},
+  ).catch(async (error: unknown) => {
+    await stopTracing();
+    throw error;
+  });
   const gatewayRaw = readRawOptions(gatewayOptionSpecs, [], process.env).raw;
   const gatewayConfig = parseOptions(
     gatewayConfigSchema,
@@ -62,9 +81,14 @@ async function main(): Promise<number> {
   );
   let gateway: Awaited<ReturnType<typeof runGateway>>;
   try {
-    gateway = await runGateway(gatewayConfig, logger.child({ name: 'gateway' }));
+    gateway = await runGateway(
+      gatewayConfig,
+      logger.child({ name: 'gateway' }),
+      gatewayTracing.tracer ? { tracer: gatewayTracing.tracer } : {},
+    );
   } catch (error) {
     await core.stop();
+    await stopTracing();
     throw error;
   }
   process.stderr.write(
@@ -75,6 +99,7 @@ async function main(): Promise<number> {
   await stopOnSignal(logger, async () => {
     await gateway.stop();
     await core.stop();
+    await stopTracing();
   });
   return 0;
 }

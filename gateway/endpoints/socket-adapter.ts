@@ -6,6 +6,7 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { StatusCode } from '../../protocol/common/index.js';
+import { type TraceLogFields, traceLogFields } from '../observe/trace-log.js';
 import type { ConnectionMachine, ConnectionSocket } from '../session/ports.js';
 import type { Session, SessionRegistry } from '../session/registry.js';
 import type { CallOpener } from '../upstream/calls.js';
@@ -83,24 +84,31 @@ export type Guard = ReturnType<typeof createGuard>;
 
 /**
  * `upstream` with every call event through `guard`. A status's hidden detail (what the transport
- * said, kept from the client by core-status.ts) is logged here, under the connection's request id.
+ * said, kept from the client by core-status.ts) is logged here, under the connection's request id
+ * and, when the call carries a traceparent, its trace_id and span_id (so `log` must carry none).
  */
 export function guardedCalls(upstream: CallOpener, guard: Guard, log: FastifyBaseLogger): CallOpener {
-  const logFailure = (method: string, code: StatusCode, status: string, detail: string) => {
+  /** `trace`: the failed call's trace_id and span_id, when it carries a traceparent. */
+  const logFailure = (
+    method: string,
+    code: StatusCode,
+    status: string,
+    detail: string,
+    trace: TraceLogFields | undefined,
+  ) => {
+    const fields = { method, status, detail, ...trace };
     // A deadline the client chose is its own business: a client setting tiny ones must not flood the log.
-    if (code === StatusCode.DEADLINE_EXCEEDED)
-      return log.debug({ method, status, detail }, 'core call failed');
+    if (code === StatusCode.DEADLINE_EXCEEDED) return log.debug(fields, 'core call failed');
     if (code !== StatusCode.UNAVAILABLE || !upstream.diagnoseCores)
-      return log.warn({ method, status, detail }, 'core call failed');
+      return log.warn(fields, 'core call failed');
     // grpc-js words "no core ready" after one of them ("Picked subchannel … is unhealthy"): when
     // none serves, the log says so, and why, from the cores themselves.
     upstream.diagnoseCores(DIAGNOSIS_TIMEOUT_MS).then(
       (cores) => {
-        if (cores.some((core) => core.condition.kind === 'serving'))
-          log.warn({ method, status, detail }, 'core call failed');
-        else log.warn({ method, status, detail, reason: noCoreReason(cores) }, describeCores(cores));
+        if (cores.some((core) => core.condition.kind === 'serving')) log.warn(fields, 'core call failed');
+        else log.warn({ ...fields, reason: noCoreReason(cores) }, describeCores(cores));
       },
-      (error: unknown) => log.warn({ method, status, detail, err: error }, 'core call failed'),
+      (error: unknown) => log.warn({ ...fields, err: error }, 'core call failed'),
     );
   };
   return {
@@ -110,7 +118,8 @@ export function guardedCalls(upstream: CallOpener, guard: Guard, log: FastifyBas
         onMessage: guard((bytes: Uint8Array) => handlers.onMessage(bytes)),
         onReadEnd: guard(() => handlers.onReadEnd()),
         onStatus: guard((status, hiddenDetail) => {
-          if (hiddenDetail !== undefined) logFailure(method.name, status.code, status.name, hiddenDetail);
+          if (hiddenDetail !== undefined)
+            logFailure(method.name, status.code, status.name, hiddenDetail, traceLogFields(metadata));
           handlers.onStatus(status);
         }),
         onDrain: guard(() => handlers.onDrain()),

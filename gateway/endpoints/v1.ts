@@ -16,7 +16,9 @@ import {
   upstreamMetadata,
 } from '../admission/upgrade.js';
 import { ROUTECHAT_V1_METHOD } from '../methods/routechat-v1.js';
-import type { ConnectionObserver } from '../observe/observer.js';
+import { withSampledExemplars } from '../observe/metrics.js';
+import type { ConnectionObserver, TraceRef } from '../observe/observer.js';
+import type { GatewayTracing } from '../observe/traces.js';
 import type { SessionRegistry } from '../session/registry.js';
 import { createV1Connection, type V1Limits } from '../session/v1-connection.js';
 import { type CallOpener, refusingCalls } from '../upstream/calls.js';
@@ -32,7 +34,18 @@ export interface RoutechatPluginOptions {
   readonly sessions: SessionRegistry;
   readonly observer?: ConnectionObserver;
   /** Time a note spends in the gateway (receipt to write, in seconds), per relayed note. */
-  readonly onRelayLatency?: (seconds: number) => void;
+  readonly onRelayLatency?: (seconds: number, trace?: TraceRef) => void;
+  /** Spans for each connection and its stream (observe/traces.ts); absent: tracing is off. */
+  readonly tracing?: GatewayTracing;
+}
+
+/** The per-note latency hook: traced, with the connection's trace as a sampled exemplar. */
+function relayLatencyHook(
+  observe: RoutechatPluginOptions['onRelayLatency'],
+  trace: TraceRef | undefined,
+): { onRelayLatency?: (seconds: number) => void } {
+  if (!observe) return {};
+  return { onRelayLatency: trace ? withSampledExemplars(observe, trace) : observe };
 }
 
 export const routechatPlugin: FastifyPluginAsync<RoutechatPluginOptions> = async (app, options) => {
@@ -41,23 +54,29 @@ export const routechatPlugin: FastifyPluginAsync<RoutechatPluginOptions> = async
   const checkUpgrade = createEndpointCheck(options, ROUTECHAT_PATH);
 
   app.get(ROUTECHAT_PATH, { websocket: true, preValidation: checkUpgrade }, (socket: WebSocket, request) => {
-    const log = request.log.child({ protocol: 'v1' });
+    const trace = options.tracing?.startConnection(request, ROUTECHAT_PATH, socket.protocol);
+    // The connection's lines carry its span; each call's failure line carries the call's (guardedCalls).
+    const callLog = request.log.child({ protocol: 'v1' });
+    const log = trace ? callLog.child({ trace_id: trace.traceId, span_id: trace.spanId }) : callLog;
     // A bad producer session is the stream's INVALID_ARGUMENT (status frame, close 4003), as the
     // core would answer it: after the upgrade, where a browser can read it, and before any call.
     const noteSession = noteSessionFromUpgrade(request.url, request.headers);
     const session = noteSession.ok ? noteSession.value : undefined;
+    const forwarded = upstreamMetadata(request.headers, config['forward-headers'], request.id);
     const metadata = {
-      ...upstreamMetadata(request.headers, config['forward-headers'], request.id),
+      // Traced, the call carries its own span's context, not the client's.
+      ...(trace ? trace.baseMetadata(forwarded) : forwarded),
       ...(session ? noteSessionMetadata(session) : {}),
     };
-    acceptSocket(socket, request, sessions, log, ({ socket: connectionSocket, guard, finished }) =>
-      createV1Connection(
+    acceptSocket(socket, request, sessions, log, ({ socket: connectionSocket, guard, finished }) => {
+      const calls = noteSession.ok
+        ? guardedCalls(upstream, guard, callLog)
+        : refusingCalls(gatewayStatus(StatusCode.INVALID_ARGUMENT, noteSession.message));
+      return createV1Connection(
         connectionSocket,
         {
           method: ROUTECHAT_V1_METHOD,
-          upstream: noteSession.ok
-            ? guardedCalls(upstream, guard, log)
-            : refusingCalls(gatewayStatus(StatusCode.INVALID_ARGUMENT, noteSession.message)),
+          upstream: trace ? trace.calls(calls) : calls,
           metadata,
           numbered: session !== undefined,
         },
@@ -65,10 +84,11 @@ export const routechatPlugin: FastifyPluginAsync<RoutechatPluginOptions> = async
         {
           onRejected: (reason) => observer?.rejected?.(reason),
           onNoteForwarded: () => observer?.forwarded?.(),
-          ...(options.onRelayLatency ? { onRelayLatency: options.onRelayLatency } : {}),
+          ...relayLatencyHook(options.onRelayLatency, trace?.sampled ? trace : undefined),
           onFinished: (outcome) => {
             const durationMs = finished();
-            observer?.finished?.(outcome, durationMs);
+            observer?.finished?.(outcome, durationMs, trace?.sampled ? trace : undefined);
+            trace?.finished(outcome);
             log.info(
               {
                 durationMs,
@@ -83,8 +103,8 @@ export const routechatPlugin: FastifyPluginAsync<RoutechatPluginOptions> = async
             );
           },
         },
-      ),
-    );
+      );
+    });
     observer?.opened?.();
     log.info(
       {

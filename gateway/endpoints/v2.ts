@@ -13,6 +13,7 @@ import { createEndpointCheck, type EndpointSettings } from '../admission/endpoin
 import { upstreamMetadata } from '../admission/upgrade.js';
 import type { MethodCatalog } from '../methods/method-registry.js';
 import type { ConnectionObserver } from '../observe/observer.js';
+import type { GatewayTracing } from '../observe/traces.js';
 import { createAddressQuotas } from '../session/address-quotas.js';
 import type { SessionRegistry } from '../session/registry.js';
 import { createV2Connection, type V2Limits } from '../session/v2-connection.js';
@@ -31,6 +32,8 @@ export interface V2PluginOptions {
   /** Upgrade refusals (shared with v1's). */
   readonly observer?: ConnectionObserver;
   readonly v2Observer?: ConnectionObserver;
+  /** Spans for each connection and each stream (observe/traces.ts); absent: tracing is off. */
+  readonly tracing?: GatewayTracing;
 }
 
 export const v2Plugin: FastifyPluginAsync<V2PluginOptions> = async (app, options) => {
@@ -42,15 +45,22 @@ export const v2Plugin: FastifyPluginAsync<V2PluginOptions> = async (app, options
     V2_PATH,
     { websocket: true, preValidation: createEndpointCheck(options, V2_PATH) },
     (socket: WebSocket, request) => {
-      const log = request.log.child({ protocol: 'v2' });
-      const baseMetadata = upstreamMetadata(request.headers, config['forward-headers'], request.id);
+      const trace = options.tracing?.startConnection(request, V2_PATH, socket.protocol);
+      // The connection's lines carry its span; each call's failure line carries the call's (guardedCalls).
+      const callLog = request.log.child({ protocol: 'v2' });
+      const log = trace ? callLog.child({ trace_id: trace.traceId, span_id: trace.spanId }) : callLog;
+      const forwarded = upstreamMetadata(request.headers, config['forward-headers'], request.id);
+      // Traced, each call carries its own span's context: the open's traceparent is its parent, else
+      // the connection (the upgrade's traceparent is the connection's parent).
+      const baseMetadata = trace ? trace.baseMetadata(forwarded) : forwarded;
       // A bug costs one connection (each stream INTERNAL, close 1011), never the process.
-      acceptSocket(socket, request, sessions, log, ({ socket: connectionSocket, guard, finished }) =>
-        createV2Connection(
+      acceptSocket(socket, request, sessions, log, ({ socket: connectionSocket, guard, finished }) => {
+        const calls = guardedCalls(options.upstream, guard, callLog);
+        return createV2Connection(
           connectionSocket,
           {
             methods: options.methods,
-            upstream: guardedCalls(options.upstream, guard, log),
+            upstream: trace ? trace.calls(calls) : calls,
             baseMetadata,
             addressServerStreams: addressShares.forAddress(request.ip),
             messageEncoding: socket.protocol === V2_BINARY_SUBPROTOCOL ? 'binary' : 'json',
@@ -63,12 +73,13 @@ export const v2Plugin: FastifyPluginAsync<V2PluginOptions> = async (app, options
               v2Observer?.streamFinished?.(method, status, opened),
             onFinished: (outcome) => {
               const durationMs = finished();
-              v2Observer?.finished?.(outcome, durationMs);
+              v2Observer?.finished?.(outcome, durationMs, trace?.sampled ? trace : undefined);
+              trace?.finished(outcome);
               log.info({ durationMs, ...outcome }, 'connection closed');
             },
           },
-        ),
-      );
+        );
+      });
       v2Observer?.opened?.();
       log.info(
         { origin: request.headers.origin, subprotocol: socket.protocol || undefined },

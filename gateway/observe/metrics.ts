@@ -5,12 +5,20 @@
  * never on the public one; in a cluster the primary serves every worker's, aggregated.
  * Names and meanings are listed in docs/operations.md.
  */
-import { AggregatorRegistry, Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import {
+  AggregatorRegistry,
+  Counter,
+  collectDefaultMetrics,
+  Gauge,
+  Histogram,
+  Registry,
+  type RegistryContentType,
+} from 'prom-client';
 import type { MetricsSource } from '../../common/metrics-http.js';
 import { STATUS_NAMES } from '../../protocol/common/index.js';
 import { REJECT_REASONS } from '../../protocol/v1/index.js';
 import { V2_REJECT_REASONS } from '../../protocol/v2/index.js';
-import type { ConnectionObserver } from './observer.js';
+import type { ConnectionObserver, TraceRef } from './observer.js';
 
 const PREFIX = 'routeguide_gateway_';
 
@@ -31,26 +39,42 @@ export interface GatewayMetricsOptions {
   readonly upstreamStats?: () => UpstreamStats;
   /** Register prom-client's process and Node.js metrics (CPU, memory, handles, event-loop lag). */
   readonly defaultMetrics?: boolean;
+  /**
+   * Tracing is on: the duration and latency histograms carry the trace of an observation as an
+   * exemplar (`trace_id`, `span_id`), and the registry is served as OpenMetrics, the only text
+   * format with exemplars. Off, the histograms and the format are Prometheus's plain ones.
+   */
+  readonly exemplars?: boolean;
 }
 
 export interface GatewayMetrics {
-  readonly registry: Registry;
+  /** Prometheus's text format, or OpenMetrics with `exemplars`. */
+  readonly registry: Registry<RegistryContentType>;
   /** Pass to `buildGateway(config, { observer })`. */
   readonly observer: ConnectionObserver;
   /** What v2 connections report (`buildGateway(config, { metrics })` wires it). */
   readonly v2Observer: ConnectionObserver;
   /** Time one note spent in the gateway (WebSocket receipt → call.write, or call data → socket send). */
-  observeRelayLatency(seconds: number): void;
+  observeRelayLatency(seconds: number, trace?: TraceRef): void;
   /** The upstream is built inside `buildGateway`: its stats function can be attached afterwards. */
   setUpstreamStats(stats: () => UpstreamStats): void;
 }
 
 export function createGatewayMetrics(
-  registry: Registry = new Registry(),
+  registry: Registry<RegistryContentType> = new Registry<RegistryContentType>(),
   options: GatewayMetricsOptions = {},
 ): GatewayMetrics {
   const registers = [registry];
   let upstreamStats = options.upstreamStats;
+  const exemplars = options.exemplars ?? false;
+  if (exemplars) registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+  /** With exemplars prom-client's observe takes one object (and a trace, when the observation has one). */
+  const observe = exemplars
+    ? (histogram: Histogram, value: number, trace?: TraceRef) =>
+        histogram.observe(
+          trace ? { value, exemplarLabels: { trace_id: trace.traceId, span_id: trace.spanId } } : { value },
+        )
+    : (histogram: Histogram, value: number) => histogram.observe(value);
 
   const openConnections = new Gauge({
     name: `${PREFIX}open_connections`,
@@ -105,12 +129,14 @@ export function createGatewayMetrics(
     name: `${PREFIX}connection_duration_seconds`,
     help: 'Lifetime of finished connections, from upgrade to the end of the call',
     buckets: CONNECTION_DURATION_BUCKETS,
+    enableExemplars: exemplars,
     registers,
   });
   const relayLatency = new Histogram({
     name: `${PREFIX}relay_latency_seconds`,
     help: 'Latency the gateway adds to one v1 note, in either direction (v2 does not report it)',
     buckets: RELAY_LATENCY_BUCKETS,
+    enableExemplars: exemplars,
     registers,
   });
   const v2OpenConnections = new Gauge({
@@ -133,6 +159,7 @@ export function createGatewayMetrics(
     name: `${PREFIX}v2_connection_duration_seconds`,
     help: 'Lifetime of finished v2 connections, from upgrade to close',
     buckets: CONNECTION_DURATION_BUCKETS,
+    enableExemplars: exemplars,
     registers,
   });
   const v2OpenStreams = new Gauge({
@@ -199,13 +226,13 @@ export function createGatewayMetrics(
     forwarded() {
       notesForwarded.inc();
     },
-    finished(outcome, durationMs) {
+    finished(outcome, durationMs, trace) {
       openConnections.dec();
       framesIn.inc(outcome.framesIn);
       framesOut.inc(outcome.messagesOut);
       closes.inc({ code: String(outcome.closeCode), cause: outcome.cause });
       statuses.inc({ status: outcome.status.name });
-      connectionDuration.observe(durationMs / 1000);
+      observe(connectionDuration, durationMs / 1000, trace);
     },
     refused(statusCode, reason) {
       upgradesRefused.inc({ status_code: String(statusCode), reason });
@@ -217,10 +244,10 @@ export function createGatewayMetrics(
       v2Connections.inc();
       v2OpenConnections.inc();
     },
-    finished(outcome, durationMs) {
+    finished(outcome, durationMs, trace) {
       v2OpenConnections.dec();
       v2Closes.inc({ code: String(outcome.closeCode), cause: outcome.cause });
-      v2ConnectionDuration.observe(durationMs / 1000);
+      observe(v2ConnectionDuration, durationMs / 1000, trace);
     },
     rejected(reason) {
       v2ErrorFrames.inc({ reason });
@@ -239,10 +266,29 @@ export function createGatewayMetrics(
     registry,
     observer,
     v2Observer,
-    observeRelayLatency: (seconds) => relayLatency.observe(seconds),
+    // Per note: off, the plain observe and nothing else.
+    observeRelayLatency: exemplars
+      ? (seconds, trace) => observe(relayLatency, seconds, trace)
+      : (seconds) => relayLatency.observe(seconds),
     setUpstreamStats(stats) {
       upstreamStats = stats;
     },
+  };
+}
+
+/**
+ * A per-note observation with `trace` as its exemplar on the 1st, 2nd, 4th, 8th… call only, like
+ * the stream's message events: prom-client's exemplar bookkeeping on every note cost the traced
+ * gateway ~50% more CPU per note in bench/tracing-micro.ts (bench/README.md#tracing).
+ */
+export function withSampledExemplars(
+  observe: (value: number, trace?: TraceRef) => void,
+  trace: TraceRef,
+): (value: number) => void {
+  let observed = 0;
+  return (value) => {
+    observed += 1;
+    observe(value, (observed & (observed - 1)) === 0 ? trace : undefined);
   };
 }
 
@@ -251,8 +297,8 @@ export function createGatewayMetrics(
  * over the IPC channel). The worker serves no metrics address of its own: workers share ports, so a
  * scraper would reach a different worker each time.
  */
-export function shareWithClusterPrimary(registry: Registry): void {
-  AggregatorRegistry.setRegistries([registry]);
+export function shareWithClusterPrimary(registry: Registry<RegistryContentType>): void {
+  AggregatorRegistry.setRegistries([registry as Registry]);
   // Constructing one attaches the worker's listener for the primary's requests.
   new AggregatorRegistry();
 }

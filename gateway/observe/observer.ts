@@ -6,10 +6,16 @@
 import type { CallStatus } from '../../protocol/common/index.js';
 import type { ConnectionOutcome } from '../session/connection.js';
 
+/** The span an observation belongs to, when tracing is on: metrics attach it as an exemplar. */
+export interface TraceRef {
+  readonly traceId: string;
+  readonly spanId: string;
+}
+
 /** Every method is optional: an observer implements what it counts. */
 export interface ConnectionObserver {
   opened?(): void;
-  finished?(outcome: ConnectionOutcome, durationMs: number): void;
+  finished?(outcome: ConnectionOutcome, durationMs: number, trace?: TraceRef): void;
   /** An error frame was sent: v1's refused note frames; v2's socket-level and stream errors. */
   rejected?(reason: string): void;
   /** A v1 note went to the core. */
