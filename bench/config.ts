@@ -1,4 +1,6 @@
 /** Bench settings: the full run (≈ 4–5 min on 2 cores) and `--quick` (under a minute), overridable by flags. */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 export interface BenchConfig {
@@ -24,7 +26,10 @@ export interface BenchConfig {
   readonly v2StreamsPerSocket: number;
   /** Idle streams per relay for the floor comparison's RSS (fresh process each round). */
   readonly floorIdleStreams: number;
-  /** `--peer PATH|ws://HOST:PORT`: the Go peer gateway's binary, or a running one (floor.ts). */
+  /**
+   * `--peer PATH|ws://HOST:PORT`: the Go peer gateway's binary, or a running one (floor.ts); by
+   * default `bench/.peers/peer-gw` when it has been built.
+   */
   readonly peer: string | undefined;
   /**
    * `--only v2-routechat`: just the RouteChat v1-vs-v2 comparison (a codec change's effect, quickly);
@@ -39,6 +44,12 @@ export interface BenchConfig {
 }
 
 const ONLY = ['v2-routechat', 'v2-binary', 'floor'] as const;
+
+/**
+ * Where `../shared/tools/setup-peers.sh bench/.peers` puts the Go peer (gitignored): when it is
+ * there, every run measures it without `--peer`. Relative to the compiled dist/bench/config.js.
+ */
+export const BUILT_PEER = fileURLToPath(new URL('../../bench/.peers/peer-gw', import.meta.url));
 
 /** `30m`, `2h`, `90s` → ms. */
 export function parseDuration(value: string): number {
@@ -96,7 +107,7 @@ export function readConfig(argv: readonly string[]): BenchConfig {
     v2ScaleSockets: num(values['v2-scale-sockets'], quick ? 50 : 1000),
     v2StreamsPerSocket: 10,
     floorIdleStreams: quick ? 300 : 3000,
-    peer: values.peer,
+    peer: values.peer ?? (existsSync(BUILT_PEER) ? BUILT_PEER : undefined),
     only,
     soakMs: values.soak === undefined ? undefined : parseDuration(values.soak),
     soakRate: values['soak-rate'] === undefined ? undefined : num(values['soak-rate'], 0),
