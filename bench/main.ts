@@ -13,7 +13,14 @@ import { type BenchConfig, readConfig } from './config.js';
 import { compareWithFloorAndPeer, type FloorComparison, parsePeer } from './floor.js';
 import { BENCH_GATEWAY_ARGS } from './gateway-args.js';
 import { measureNoteStore } from './note-store.js';
-import { forkWorker, killAll, type LoadWorker, type ProductProcess, startProduct } from './processes.js';
+import {
+  forkWorker,
+  freePort,
+  killAll,
+  type LoadWorker,
+  type ProductProcess,
+  startProduct,
+} from './processes.js';
 import {
   type BenchResults,
   evaluateTargets,
@@ -115,10 +122,19 @@ async function run(config: BenchConfig): Promise<BenchResults> {
     log(`  ${JSON.stringify({ binaryVsJsonGatewayCpuPerNote: v2Encodings.gatewayCpuPerNoteRatio })}`);
 
     log('slow consumer');
+    const slowMetrics = `127.0.0.1:${await freePort()}`;
     const slowConsumer = await withProducts(
-      ['--socket-high-water-mark', String(config.socketHighWaterMark)],
+      ['--socket-high-water-mark', String(config.socketHighWaterMark), '--metrics-listen', slowMetrics],
       (core, gateway) =>
-        measureSlowConsumer(config, workers, slowWorker, core, gateway, halfPeak.rateNotesPerSec),
+        measureSlowConsumer(
+          config,
+          workers,
+          slowWorker,
+          core,
+          gateway,
+          halfPeak.rateNotesPerSec,
+          slowMetrics,
+        ),
     );
     log(`  ${JSON.stringify(slowConsumer)}`);
 

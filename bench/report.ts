@@ -79,7 +79,6 @@ function throughputTarget(r: Omit<BenchResults, 'targets' | 'durationSeconds'>):
 }
 
 export function evaluateTargets(r: Omit<BenchResults, 'targets' | 'durationSeconds'>): Target[] {
-  const slowBoundMiB = r.slowConsumer.highWaterMarkBytes / 2 ** 20;
   return [
     throughputTarget(r),
     {
@@ -107,13 +106,31 @@ export function evaluateTargets(r: Omit<BenchResults, 'targets' | 'durationSecon
       met: r.gatewayCpu.notesPerSecPerCoreEachWay >= 50_000,
     },
     ...floorTargets(r.floor),
-    {
-      name: 'Slow consumer: gateway RSS growth while one client is stalled',
-      target: `within the bound (${round(slowBoundMiB, 2)} MiB per connection)`,
-      value: `${r.slowConsumer.gatewayRssGrowthMiB} MiB growth while ${r.slowConsumer.bytesOwedMiB} MiB were owed`,
-      met: r.slowConsumer.gatewayRssGrowthMiB <= slowBoundMiB,
-    },
+    slowConsumerTarget(r.slowConsumer),
   ];
+}
+
+/**
+ * The documented output bound is what the gateway queues for one client: the mark plus the frame
+ * that crossed it (docs/protocol.md). RSS growth is reported beside it: it also holds the allocator's
+ * and V8's response to the load, which no per-connection bound describes.
+ */
+function slowConsumerTarget(c: SlowConsumerResult): Target {
+  const markMiB = round(c.highWaterMarkBytes / 2 ** 20, 2);
+  if (c.queuedBytesPeak === undefined)
+    return {
+      name: 'Slow consumer: gateway RSS growth while one client is stalled',
+      target: `within the bound (${markMiB} MiB per connection)`,
+      value: `${c.gatewayRssGrowthMiB} MiB growth while ${c.bytesOwedMiB} MiB were owed`,
+      met: c.gatewayRssGrowthMiB <= markMiB,
+    };
+  const bound = c.highWaterMarkBytes + c.largestFrameBytes;
+  return {
+    name: 'Slow consumer: bytes the gateway queues for the stalled client (routeguide_gateway_client_queued_bytes_max)',
+    target: `≤ --socket-high-water-mark + one frame (${round(bound / 1024, 1)} KiB)`,
+    value: `${round(c.queuedBytesPeak / 1024, 1)} KiB at most while ${c.bytesOwedMiB} MiB were owed (control, reading: ${round((c.queuedBytesPeakControl ?? 0) / 1024, 1)} KiB); RSS +${c.gatewayRssGrowthMiB} MiB`,
+    met: c.queuedBytesPeak <= bound && c.slowReceivedAfterResume === c.repliesOwed,
+  };
 }
 
 function floorTargets(f: FloorComparison | undefined): Target[] {
@@ -207,9 +224,9 @@ export function markdown(r: BenchResults): string {
     '',
     `One client pauses its socket and sends ${r.slowConsumer.slowNotesSent} notes of ${r.config.slowMessageBytes} bytes at one location: the core owes it ${r.slowConsumer.repliesOwed} notes (${r.slowConsumer.bytesOwedMiB} MiB). Meanwhile ${r.config.connections} other clients run ${r.slowConsumer.othersRateNotesPerSec} notes/s.`,
     '',
-    '| bound (--socket-high-water-mark) | gateway RSS before → peak: others only / + a reading client / + the stalled client | growth | others p50 without → with | others p99 without → with | received after resume | final status |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
-    `| ${round(r.slowConsumer.highWaterMarkBytes / 2 ** 20, 2)} MiB | ${r.slowConsumer.gatewayRssBeforeMiB} → ${r.slowConsumer.gatewayRssPeakBaselineMiB} / ${r.slowConsumer.gatewayRssPeakControlMiB} / ${r.slowConsumer.gatewayRssPeakMiB} MiB | ${r.slowConsumer.gatewayRssGrowthMiB} MiB | ${r.slowConsumer.othersP50BaselineMs} → ${r.slowConsumer.othersP50WithSlowMs} ms | ${r.slowConsumer.othersP99BaselineMs} → ${r.slowConsumer.othersP99WithSlowMs} ms | ${r.slowConsumer.slowReceivedAfterResume} / ${r.slowConsumer.repliesOwed} | ${r.slowConsumer.slowFinalStatus} |`,
+    '| bound (--socket-high-water-mark) | queued for the stalled client, peak (reading client) | gateway RSS before → peak: others only / + a reading client / + the stalled client | growth | others p50 without → with | others p99 without → with | received after resume | final status |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    `| ${round(r.slowConsumer.highWaterMarkBytes / 2 ** 20, 2)} MiB | ${r.slowConsumer.queuedBytesPeak === undefined ? '–' : `${round(r.slowConsumer.queuedBytesPeak / 1024, 1)} KiB (${round((r.slowConsumer.queuedBytesPeakControl ?? 0) / 1024, 1)} KiB)`} | ${r.slowConsumer.gatewayRssBeforeMiB} → ${r.slowConsumer.gatewayRssPeakBaselineMiB} / ${r.slowConsumer.gatewayRssPeakControlMiB} / ${r.slowConsumer.gatewayRssPeakMiB} MiB | ${r.slowConsumer.gatewayRssGrowthMiB} MiB | ${r.slowConsumer.othersP50BaselineMs} → ${r.slowConsumer.othersP50WithSlowMs} ms | ${r.slowConsumer.othersP99BaselineMs} → ${r.slowConsumer.othersP99WithSlowMs} ms | ${r.slowConsumer.slowReceivedAfterResume} / ${r.slowConsumer.repliesOwed} | ${r.slowConsumer.slowFinalStatus} |`,
     '',
     '## Churn',
     '',

@@ -1,7 +1,8 @@
 /**
  * One client stops reading (its TCP socket paused) while the core streams growing lists to it.
- * Meanwhile the other clients run the half-peak load on the same gateway. Compared: the gateway's
- * peak RSS growth against its per-connection bound (--socket-high-water-mark), and the other
+ * Meanwhile the other clients run the half-peak load on the same gateway. Compared: the bytes the
+ * gateway holds queued for that client (its own gauge) against the documented bound
+ * (--socket-high-water-mark plus one frame), the gateway's peak RSS growth beside it, and the other
  * clients' p99 against the same load without the slow consumer.
  */
 import type { BenchConfig } from './config.js';
@@ -25,6 +26,15 @@ export interface SlowConsumerResult {
   readonly gatewayRssPeakMiB: number;
   /** Peak with the stalled client minus the highest of: without it, with the control, just before it. */
   readonly gatewayRssGrowthMiB: number;
+  /**
+   * The documented bound itself: the most bytes the gateway held queued for one client
+   * (`routeguide_gateway_client_queued_bytes_max`, sampled every 50 ms), with the stalled client and in the
+   * control run. Absent when the gateway serves no metrics.
+   */
+  readonly queuedBytesPeak?: number;
+  readonly queuedBytesPeakControl?: number;
+  /** The largest frame the slow client is owed: the bound is the mark plus one frame. */
+  readonly largestFrameBytes: number;
   /** After the client resumes reading: every owed note arrives, nothing is dropped. */
   readonly slowReceivedAfterResume: number;
   readonly slowFinalStatus: string;
@@ -37,13 +47,23 @@ export interface SlowConsumerResult {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function sampleRssPeak(
+/** The gateway's `routeguide_gateway_client_queued_bytes_max` from its /metrics. */
+export async function queuedBytesMax(metricsAddress: string): Promise<number> {
+  const text = await (await fetch(`http://${metricsAddress}/metrics`)).text();
+  const match = /^routeguide_gateway_client_queued_bytes_max(?:\{[^}]*\})? (\S+)$/m.exec(text);
+  if (!match) throw new Error('the gateway exports no routeguide_gateway_client_queued_bytes_max');
+  return Number(match[1]);
+}
+
+async function samplePeaks(
   gateway: ProductProcess,
+  metricsAddress: string | undefined,
   measuring: () => boolean,
-  into: { peakKiB: number },
+  into: { peakKiB: number; queuedPeak: number },
 ): Promise<void> {
   while (measuring()) {
     into.peakKiB = Math.max(into.peakKiB, gateway.sample().rssKiB);
+    if (metricsAddress) into.queuedPeak = Math.max(into.queuedPeak, await queuedBytesMax(metricsAddress));
     await sleep(50);
   }
 }
@@ -55,6 +75,8 @@ export async function measureSlowConsumer(
   core: ProductProcess,
   gateway: ProductProcess,
   rate: number,
+  /** The gateway's metrics address (`--metrics-listen`): the queued bytes are read from it. */
+  metricsAddress?: string,
 ): Promise<SlowConsumerResult> {
   const common = {
     workers,
@@ -70,7 +92,7 @@ export async function measureSlowConsumer(
   };
   // A fresh gateway: a first run warms it up (JIT, pools), so the baseline is not its cold start.
   await runLoad({ ...common, measureMs: config.warmupMs, latBase: takeLatitudes(workers.length * 100_000) });
-  const baselineRss = { peakKiB: 0 };
+  const baselineRss = { peakKiB: 0, queuedPeak: 0 };
   const consumerRun = async (finishFirst: boolean, pause: boolean) => {
     slowWorker.send({
       type: 'open',
@@ -84,7 +106,7 @@ export async function measureSlowConsumer(
     });
     await slowWorker.next('opened');
     await sleep(300);
-    const rss = { peakKiB: gateway.sample().rssKiB };
+    const rss = { peakKiB: gateway.sample().rssKiB, queuedPeak: 0 };
     const latitude = takeLatitudes(1);
     const load = await runLoad({
       ...common,
@@ -92,7 +114,7 @@ export async function measureSlowConsumer(
       duringMeasure: async (measuring) => {
         slowWorker.send({ type: 'slow', notes: config.slowNotes, latitude, pause });
         await slowWorker.next('slow-sent');
-        await sampleRssPeak(gateway, measuring, rss);
+        await samplePeaks(gateway, metricsAddress, measuring, rss);
       },
     });
     let finished: { received: number; status: string } | undefined;
@@ -105,7 +127,7 @@ export async function measureSlowConsumer(
   const baseline = await runLoad({
     ...common,
     latBase: takeLatitudes(workers.length * 100_000),
-    duringMeasure: (measuring) => sampleRssPeak(gateway, measuring, baselineRss),
+    duringMeasure: (measuring) => samplePeaks(gateway, metricsAddress, measuring, baselineRss),
   });
 
   // Control: a client that keeps reading gets the same notes while the same load runs.
@@ -132,6 +154,10 @@ export async function measureSlowConsumer(
       (stalled.rss.peakKiB - Math.max(baselineRss.peakKiB, control.rss.peakKiB, before.rssKiB)) / 1024,
       1,
     ),
+    ...(metricsAddress
+      ? { queuedBytesPeak: stalled.rss.queuedPeak, queuedBytesPeakControl: control.rss.queuedPeak }
+      : {}),
+    largestFrameBytes: frameBytes,
     slowReceivedAfterResume: finished.received,
     slowFinalStatus: finished.status,
     othersRateNotesPerSec: rate,

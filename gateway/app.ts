@@ -77,6 +77,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}
   const upstream = createUpstream(pool);
   const sessions = createSessionRegistry();
   deps.metrics?.setUpstreamStats(() => upstream.stats());
+  deps.metrics?.setClientBacklog(() => sessions.backlog());
   const observer = deps.observer ?? deps.metrics?.observer;
   const v2Observer = deps.v2Observer ?? deps.metrics?.v2Observer;
   const tracing = deps.tracer ? createGatewayTracing(deps.tracer, { cores: config.core }) : undefined;

@@ -174,6 +174,9 @@ export function acceptSocket<M extends ConnectionMachine>(
     alive: true,
     ping: () => socket.ping(),
     terminate: () => socket.terminate(),
+    get bufferedAmount() {
+      return socket.bufferedAmount;
+    },
   };
   if (live.state !== 'closed') {
     detach = listenToSocket(socket, raw, live, session, guard, log);

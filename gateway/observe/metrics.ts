@@ -29,6 +29,12 @@ const RELAY_LATENCY_BUCKETS = [
   0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 ];
 
+/** What is queued towards clients (the session registry's backlog), read at each scrape. */
+export interface ClientBacklogStats {
+  readonly bytes: number;
+  readonly largest: number;
+}
+
 export interface UpstreamStats {
   readonly channels: number;
   readonly activeCalls: number;
@@ -58,6 +64,8 @@ export interface GatewayMetrics {
   observeRelayLatency(seconds: number, trace?: TraceRef): void;
   /** The upstream is built inside `buildGateway`: its stats function can be attached afterwards. */
   setUpstreamStats(stats: () => UpstreamStats): void;
+  /** Likewise the sessions: what is queued towards clients, read at each scrape. */
+  setClientBacklog(backlog: () => ClientBacklogStats): void;
 }
 
 export function createGatewayMetrics(
@@ -66,6 +74,7 @@ export function createGatewayMetrics(
 ): GatewayMetrics {
   const registers = [registry];
   let upstreamStats = options.upstreamStats;
+  let clientBacklog: (() => ClientBacklogStats) | undefined;
   const exemplars = options.exemplars ?? false;
   if (exemplars) registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
   /** With exemplars prom-client's observe takes one object (and a trace, when the observation has one). */
@@ -186,6 +195,24 @@ export function createGatewayMetrics(
     registers,
   });
   new Gauge({
+    name: `${PREFIX}client_queued_bytes`,
+    help: 'Bytes queued to clients and not yet written to their sockets, over every socket',
+    registers,
+    collect() {
+      if (clientBacklog) this.set(clientBacklog().bytes);
+    },
+  });
+  new Gauge({
+    name: `${PREFIX}client_queued_bytes_max`,
+    help: 'The most bytes queued to one client socket (bounded by --socket-high-water-mark plus one frame)',
+    // Across cluster workers the largest of theirs, not their sum.
+    aggregator: 'max',
+    registers,
+    collect() {
+      if (clientBacklog) this.set(clientBacklog().largest);
+    },
+  });
+  new Gauge({
     name: `${PREFIX}upstream_channels`,
     help: 'HTTP/2 channels open to the core (v1 and v2 share them)',
     registers,
@@ -272,6 +299,9 @@ export function createGatewayMetrics(
       : (seconds) => relayLatency.observe(seconds),
     setUpstreamStats(stats) {
       upstreamStats = stats;
+    },
+    setClientBacklog(backlog) {
+      clientBacklog = backlog;
     },
   };
 }

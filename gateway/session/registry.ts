@@ -24,6 +24,16 @@ export interface Session {
   ping(): void;
   /** Drops the TCP connection at once (no close handshake). */
   terminate(): void;
+  /** Bytes queued to this client and not yet written to its TCP socket (ws's `bufferedAmount`). */
+  readonly bufferedAmount: number;
+}
+
+/** What is queued towards clients: the output bound (`--socket-high-water-mark`) made visible. */
+export interface ClientBacklog {
+  /** Over every socket. */
+  readonly bytes: number;
+  /** The most queued for one socket: stays within the mark plus the frame that crossed it. */
+  readonly largest: number;
 }
 
 export interface SessionRegistry {
@@ -33,6 +43,8 @@ export interface SessionRegistry {
   delete(session: Session): void;
   /** Open sessions from this client address. */
   countFor(ip: string): number;
+  /** Read at each metrics scrape, never per frame. */
+  backlog(): ClientBacklog;
   /**
    * Ends connections idle for `idleMs` and streams older than `lifetimeMs` (0 disables either), with
    * status DEADLINE_EXCEEDED. One sweep over all sessions replaces a timer per connection or stream.
@@ -83,6 +95,16 @@ export function createSessionRegistry(): SessionRegistry {
       if (sessions.size === 0) onEmpty?.();
     },
     countFor: (ip) => perAddress.get(ip) ?? 0,
+    backlog() {
+      let bytes = 0;
+      let largest = 0;
+      for (const session of sessions) {
+        const queued = session.bufferedAmount;
+        bytes += queued;
+        if (queued > largest) largest = queued;
+      }
+      return { bytes, largest };
+    },
     sweep(now, idleMs, lifetimeMs) {
       for (const session of [...sessions]) {
         if (idleMs > 0 && now - session.connection.lastActivity > idleMs) {

@@ -57,6 +57,7 @@ test('npm run bench -- --quick writes results with every section', { timeout: 18
     'slowConsumer.repliesOwed',
     'slowConsumer.gatewayRssPeakMiB',
     'slowConsumer.othersP99WithSlowMs',
+    'slowConsumer.queuedBytesPeak',
     'churn.completed',
     'churn.connectionsPerSec',
     'noteStore.memory.notesPerSec.median',

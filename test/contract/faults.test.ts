@@ -144,6 +144,12 @@ describe('faults', () => {
       // 20,000 notes would be 320 MiB; what left the core is bounded by the high-water mark plus
       // HTTP/2 and TCP windows, a few MiB.
       assert.ok(bytesInFlight < 16 * 1024 * 1024, `the core got ${bytesInFlight} bytes out`);
+      // The documented output bound: queued for this client, at most the mark plus the frame that
+      // crossed it (the rest waits in the kernel's socket buffers and in the core).
+      const { largest } = gateway.sessions.backlog();
+      const frame = JSON.stringify(note(1, 1, payload)).length;
+      assert.ok(largest > 0, 'something is queued for the stalled client');
+      assert.ok(largest <= 256 * 1024 + frame, `${largest} bytes queued for one client`);
       client.ws.terminate();
     } finally {
       await gateway.app.close();

@@ -64,6 +64,9 @@ describe('gateway metrics', () => {
     assert.equal(sample(text, 'routeguide_gateway_frames_rejected_total', { reason: 'binary_frame' }), 0);
     assert.equal(sample(text, 'routeguide_gateway_grpc_status_total', { status: 'UNAVAILABLE' }), 0);
     assert.equal(sample(text, 'routeguide_gateway_upstream_active_calls'), 0);
+    // The output bound made visible: nothing is queued to clients when none is connected.
+    assert.equal(sample(text, 'routeguide_gateway_client_queued_bytes'), 0);
+    assert.equal(sample(text, 'routeguide_gateway_client_queued_bytes_max'), 0);
     assert.notEqual(sample(text, 'nodejs_eventloop_lag_seconds'), undefined);
     assert.notEqual(sample(text, 'process_cpu_user_seconds_total'), undefined);
   });
