@@ -53,20 +53,25 @@ export interface V2EncodingComparison {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const withoutPercentiles = ({ percentiles: _p, ...rest }: PathSummary) => rest;
 
-export async function compareV1V2(
+/**
+ * Two transports through the same gateway process at the same load shape (closed loop), the order
+ * alternating each round: their results per transport.
+ */
+async function alternate<T extends Transport>(
   config: BenchConfig,
   workers: readonly LoadWorker[],
   core: ProductProcess,
   gateway: ProductProcess,
+  [first, second]: readonly [T, T],
+  label: (transport: T) => string,
   log: (line: string) => void,
-): Promise<V2RouteChatComparison> {
-  const byPath: Record<'ws' | 'ws2', LoadResult[]> = { ws: [], ws2: [] };
+): Promise<Record<T, LoadResult[]>> {
+  const byPath = { [first]: [], [second]: [] } as unknown as Record<T, LoadResult[]>;
   for (let round_ = 0; round_ < config.rounds; round_ += 1) {
-    const order: ('ws' | 'ws2')[] = round_ % 2 === 0 ? ['ws', 'ws2'] : ['ws2', 'ws'];
-    for (const transport of order) {
+    for (const transport of round_ % 2 === 0 ? [first, second] : [second, first]) {
       const result = await runLoad({
         workers,
-        transport: transport satisfies Transport,
+        transport,
         target: gateway.address,
         connections: config.connections,
         window: config.window,
@@ -79,10 +84,29 @@ export async function compareV1V2(
       });
       byPath[transport].push(result);
       log(
-        `  round ${round_ + 1} ${transport === 'ws' ? 'v1' : 'v2'}: ${result.notesPerSec} notes/s, p50 ${result.latency.p50Ms} ms, gateway ${result.gatewayCpuUsPerNote} µs CPU/note`,
+        `  round ${round_ + 1} ${label(transport)}: ${result.notesPerSec} notes/s, p50 ${result.latency.p50Ms} ms, gateway ${result.gatewayCpuUsPerNote} µs CPU/note`,
       );
     }
   }
+  return byPath;
+}
+
+export async function compareV1V2(
+  config: BenchConfig,
+  workers: readonly LoadWorker[],
+  core: ProductProcess,
+  gateway: ProductProcess,
+  log: (line: string) => void,
+): Promise<V2RouteChatComparison> {
+  const byPath = await alternate(
+    config,
+    workers,
+    core,
+    gateway,
+    ['ws', 'ws2'],
+    (transport) => (transport === 'ws' ? 'v1' : 'v2'),
+    log,
+  );
   const v1 = summarize(byPath.ws);
   const v2 = summarize(byPath.ws2);
   return {
@@ -108,29 +132,15 @@ export async function compareV2Encodings(
   gateway: ProductProcess,
   log: (line: string) => void,
 ): Promise<V2EncodingComparison> {
-  const byPath: Record<'ws2' | 'ws2bin', LoadResult[]> = { ws2: [], ws2bin: [] };
-  for (let round_ = 0; round_ < config.rounds; round_ += 1) {
-    const order: ('ws2' | 'ws2bin')[] = round_ % 2 === 0 ? ['ws2', 'ws2bin'] : ['ws2bin', 'ws2'];
-    for (const transport of order) {
-      const result = await runLoad({
-        workers,
-        transport: transport satisfies Transport,
-        target: gateway.address,
-        connections: config.connections,
-        window: config.window,
-        warmupMs: config.warmupMs,
-        measureMs: config.measureMs,
-        messageBytes: config.messageBytes,
-        latBase: takeLatitudes(workers.length * 100_000),
-        core,
-        gateway,
-      });
-      byPath[transport].push(result);
-      log(
-        `  round ${round_ + 1} ${transport === 'ws2' ? 'JSON' : 'binary'}: ${result.notesPerSec} notes/s, p50 ${result.latency.p50Ms} ms, gateway ${result.gatewayCpuUsPerNote} µs CPU/note`,
-      );
-    }
-  }
+  const byPath = await alternate(
+    config,
+    workers,
+    core,
+    gateway,
+    ['ws2', 'ws2bin'],
+    (transport) => (transport === 'ws2' ? 'JSON' : 'binary'),
+    log,
+  );
   const json = summarize(byPath.ws2);
   const binary = summarize(byPath.ws2bin);
   return {
