@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { toWellFormedString } from '../../protocol/index.js';
-import { type ServerFrameV2, serverFrameV2Schema } from '../../protocol/v2/index.js';
+import { type ServerFrameV2, serverFrameV2Schema, streamIdSchema } from '../../protocol/v2/index.js';
 import { type RunningCore, startCore } from '../helpers/core.js';
 import { isAlive, rssBytes, type SpawnedGateway, sleep, spawnGateway } from '../helpers/hardening.js';
 import { sample } from '../helpers/prometheus.js';
@@ -201,16 +201,18 @@ describe('v2 fuzz', () => {
             else if (client.ws.readyState === client.ws.OPEN)
               client.ws.send(a.kind === 'text' ? a.text : a.bytes);
           }
-          // Cancel whatever may be open, then a unary call whose status says everything before it was handled.
+          const opens = opensById(actions);
+          // Cancel whatever may be open (any id an open carried, not only a–d: a stream with a fuzzed id
+          // and no deadline stays open), then a unary call whose status says everything before it was handled.
           if (client.ws.readyState === client.ws.OPEN) {
-            for (const id of ['a', 'b', 'c', 'd']) client.send({ type: 'cancel', id });
+            for (const id of opens.keys())
+              if (streamIdSchema.safeParse(id).success) client.send({ type: 'cancel', id });
             client.send({ type: 'open', id: 'sync', method: 'routeguide.RouteGuide/GetFeature' });
             client.send({ type: 'message', id: 'sync', message: {} });
             await Promise.race([client.status('sync', 10_000), client.closed]);
           }
           client.ws.close();
           await client.closed;
-          const opens = opensById(actions);
           opens.set('sync', 1);
           checkStreams(client.frames, opens);
           let now = await gauges();
