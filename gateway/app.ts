@@ -13,6 +13,7 @@ import { type Logger, pino } from 'pino';
 import { ConfigError } from '../common/cli-options.js';
 import { NOTE_FEED_PROTO_PATH, PROTO_PATH } from '../proto/index.js';
 import { createAuthenticator } from './admission/auth.js';
+import { trackQuietConnections } from './admission/quiet-connections.js';
 import { requestIdFrom, selectSubprotocol } from './admission/upgrade.js';
 import { upgradeGuard } from './admission/upgrade-guard.js';
 import { type GatewayConfig, v1Limits, v2Limits } from './config.js';
@@ -114,6 +115,10 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}
     return503OnClosing: false,
   });
 
+  // Connections with no response under way are closed at shutdown (Node 20 would wait on some).
+  const quiet = trackQuietConnections(app.server);
+  app.addHook('onClose', async () => quiet.stop());
+
   await app.register(fastifyWebsocket, {
     options: {
       maxPayload: config['max-frame-size'],
@@ -134,6 +139,8 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}
       void sessions.drain(config['shutdown-grace']).then(() => {
         // Any socket whose close handshake has not completed by now is dropped.
         for (const client of app.websocketServer.clients) client.terminate();
+        // Fastify closes the server next; Node would wait on these until the connection timeout.
+        quiet.closeQuiet();
         done();
       });
     },

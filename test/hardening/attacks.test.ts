@@ -14,6 +14,7 @@ import {
   clientFrame,
   closedWithin,
   isAlive,
+  openClient,
   rawRequest,
   roundTrip,
   rssBytes,
@@ -241,9 +242,36 @@ describe('attacks on the gateway process', () => {
       );
       assert.ok(servedIn < 3000, `served in ${servedIn.toFixed(0)} ms`);
       assert.equal(closedCount(halfTimes), 100, 'every half-sent upgrade is closed by the header timeout');
+      assert.equal(closedCount(silentTimes), 100, 'every silent connection is closed by the header timeout');
       assert.ok(isAlive(gateway));
     } finally {
       for (const socket of [...silent, ...halfSent]) socket.destroy();
+    }
+  });
+
+  test('connections with no request under way (silent, half-sent, idle keep-alive) do not hold up a SIGTERM', async (t) => {
+    // A header timeout longer than the test: only the shutdown can close these.
+    const own = await spawnGateway(core.address, ['--header-timeout', '60s', '--shutdown-grace', '2s']);
+    const silent = await openRaw(own.address);
+    const halfSent = await openRaw(own.address);
+    halfSent.write(upgradeHead(own.address));
+    const keptAlive = await openRaw(own.address);
+    keptAlive.write(`GET /healthz HTTP/1.1\r\nHost: ${own.address}\r\n\r\n`);
+    await once(keptAlive, 'data');
+    const client = openClient(own.wsUrl);
+    await client.opened;
+    try {
+      const started = performance.now();
+      const exit = await own.stop('SIGTERM');
+      const tookMs = performance.now() - started;
+      t.diagnostic(`exited ${tookMs.toFixed(0)} ms after SIGTERM, code ${exit.code}`);
+      assert.equal(exit.code, 0);
+      // Node alone waited for the 60 s connection timeout; the drain has nothing to wait for here.
+      assert.ok(tookMs < 10_000, `exited ${tookMs.toFixed(0)} ms after SIGTERM`);
+      assert.equal((await client.closed).code, CloseCode.GOING_AWAY, 'the WebSocket was drained as usual');
+    } finally {
+      client.ws.terminate();
+      for (const socket of [silent, halfSent, keptAlive]) socket.destroy();
     }
   });
 
