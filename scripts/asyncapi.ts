@@ -26,6 +26,7 @@ import {
   creditFrameSchema,
   endStreamFrameSchema,
   errorFrameV2Schema,
+  headersFrameSchema,
   openFrameSchema,
   serverMessageFrameSchema,
   statusFrameV2Schema,
@@ -185,6 +186,12 @@ export function buildAsyncApi(): Record<string, unknown> {
             'A response message in proto3 JSON, every field present.',
             jsonSchema(serverMessageFrameSchema, 'output'),
           ),
+          headers: message(
+            'Headers',
+            'Headers (gateway → client)',
+            "The core's response headers, before the first message, for a stream opened with responseHeaders.",
+            jsonSchema(headersFrameSchema, 'output'),
+          ),
           credit: message(
             'Credit',
             'Credit (gateway → client)',
@@ -235,7 +242,7 @@ export function buildAsyncApi(): Record<string, unknown> {
       receiveStreamFrames: {
         action: 'receive',
         channel: { $ref: '#/channels/v2' },
-        messages: ['serverMessage', 'binaryMessage', 'credit', 'error', 'status'].map((m) => ({
+        messages: ['serverMessage', 'binaryMessage', 'headers', 'credit', 'error', 'status'].map((m) => ({
           $ref: `#/channels/v2/messages/${m}`,
         })),
       },

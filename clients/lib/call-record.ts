@@ -20,6 +20,8 @@ export interface CallOptions {
    * it rejects with UNAVAILABLE, since the core may or may not have run it.
    */
   readonly retry?: 'never' | 'idempotent';
+  /** Ask for the core's response headers (`open.responseHeaders`): `headers` then carries them. */
+  readonly responseHeaders?: boolean;
 }
 
 export interface CallEvents {
@@ -39,6 +41,12 @@ export interface Call<Req, Res> extends TypedEvents<CallEvents> {
   cancel(): void;
   readonly messages: AsyncIterable<Res>;
   readonly status: Promise<CallStatus>;
+  /**
+   * With `responseHeaders`: the core's response headers, settled before the first message arrives,
+   * or `{}` when the call ends without them (a Trailers-Only answer, or an ending before any).
+   * Without: `{}` at once. Never rejects.
+   */
+  readonly headers: Promise<Readonly<Record<string, string>>>;
 }
 
 /** A rejected frame as an error: the status of the frame's code, its details and its reason. */
@@ -97,8 +105,10 @@ export class CallRecord {
   retryTimer: unknown;
   backoff: Backoff | undefined;
   readonly status: Promise<CallStatus>;
+  readonly headers: Promise<Readonly<Record<string, string>>>;
   #wake: (() => void) | undefined;
   #resolve!: (status: CallStatus) => void;
+  #resolveHeaders!: (headers: Readonly<Record<string, string>>) => void;
 
   constructor(
     readonly id: string,
@@ -113,6 +123,15 @@ export class CallRecord {
     this.status = new Promise((resolve) => {
       this.#resolve = resolve;
     });
+    this.headers = new Promise((resolve) => {
+      this.#resolveHeaders = resolve;
+    });
+    if (!options.responseHeaders) this.#resolveHeaders({});
+  }
+
+  /** The core's response headers (a `headers` frame); only the first settles `headers`. */
+  receivedHeaders(metadata: Readonly<Record<string, string>>): void {
+    this.#resolveHeaders(metadata);
   }
 
   /** The stream is open on a new socket: its credit starts over. */
@@ -167,6 +186,7 @@ export class CallRecord {
   finish(status: CallStatus, ending: CallEnding): boolean {
     if (this.phase === 'done') return false;
     this.phase = 'done';
+    this.#resolveHeaders({});
     this.#resolve(status);
     this.#wake?.();
     this.observer?.ended(status, ending);
@@ -207,6 +227,7 @@ export class CallRecord {
       cancel: () => record.host.cancel(record),
       messages,
       status: record.status,
+      headers: record.headers,
       on: <K extends keyof CallEvents>(event: K, listener: Listener<CallEvents[K]>) =>
         record.events.on(event, listener),
       off: <K extends keyof CallEvents>(event: K, listener: Listener<CallEvents[K]>) =>

@@ -429,6 +429,7 @@ export class GatewayClient<M extends MethodMap = RouteGuideMethods>
         method: record.method,
         ...(record.options.metadata ? { metadata: record.options.metadata } : {}),
         ...(remaining === undefined ? {} : { timeoutMs: Math.max(1, Math.ceil(remaining)) }),
+        ...(record.options.responseHeaders ? { responseHeaders: true } : {}),
       });
       record.opened();
     }
@@ -480,6 +481,9 @@ export class GatewayClient<M extends MethodMap = RouteGuideMethods>
         // A reply: this socket reaches a working gateway.
         this.#core.worked();
         record.received(frame.message);
+        return;
+      case 'headers':
+        record.receivedHeaders(frame.metadata);
         return;
       case 'credit':
         record.credit += frame.messages;

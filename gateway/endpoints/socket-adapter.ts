@@ -123,6 +123,9 @@ export function guardedCalls(upstream: CallOpener, guard: Guard, log: FastifyBas
           handlers.onStatus(status);
         }),
         onDrain: guard(() => handlers.onDrain()),
+        ...(handlers.onHeaders
+          ? { onHeaders: guard((headers: Record<string, string>) => handlers.onHeaders?.(headers)) }
+          : {}),
       }),
   };
 }

@@ -164,6 +164,7 @@ export function createGatewayTracing(tracer: Tracer, options: GatewayTracingOpti
         handlers.onStatus(status, hiddenDetail);
       },
       onDrain: () => handlers.onDrain(),
+      ...(handlers.onHeaders ? { onHeaders: (headers) => handlers.onHeaders?.(headers) } : {}),
     });
     return {
       write(message) {

@@ -89,8 +89,10 @@ export function createStream(
   limits: StreamLimits,
   openedAt: number,
   startPaused = false,
+  /** The open asked for the core's response headers (`responseHeaders`): send a `headers` frame. */
+  sendHeaders = false,
 ): Stream {
-  return new CallStream(id, method, openCall, sink, limits, openedAt, startPaused);
+  return new CallStream(id, method, openCall, sink, limits, openedAt, startPaused, sendHeaders);
 }
 
 const OPEN: StreamState = { name: 'open' };
@@ -114,6 +116,8 @@ class CallStream implements Stream, CallHandlers {
   #pendingStatus: CallStatus | undefined;
   #rejections = 0;
   readonly #grantAt: number;
+  /** Only for a stream opened with `responseHeaders`: the pool reads the headers only then. */
+  readonly onHeaders: ((metadata: Record<string, string>) => void) | undefined;
   readonly #sink: StreamSink;
   readonly #limits: StreamLimits;
   readonly #call: CallPort;
@@ -126,9 +130,15 @@ class CallStream implements Stream, CallHandlers {
     limits: StreamLimits,
     readonly openedAt: number,
     startPaused: boolean,
+    sendHeaders: boolean,
   ) {
     this.#sink = sink;
     this.#limits = limits;
+    this.onHeaders = sendHeaders
+      ? (metadata) => {
+          if (this.#state.name !== 'closed') this.#sink.send({ type: 'headers', id: this.id, metadata });
+        }
+      : undefined;
     this.#credit = limits.initialCredit;
     this.#grantAt = Math.max(1, Math.floor(limits.initialCredit / 2));
     this.#call = openCall(this);

@@ -357,6 +357,7 @@ class V2SocketConnection extends SocketConnection<V2RejectReason> implements V2C
       },
       this.clock.now(),
       this.callsPaused,
+      frame.responseHeaders === true,
     );
     this.streams.set(id, stream);
     this.hooks.onStreamOpened?.(method.name);

@@ -19,6 +19,11 @@ export interface CallPort<Req = Uint8Array> {
 }
 
 export interface CallHandlers<Res = Uint8Array> {
+  /**
+   * The core's response headers, the application's keys only (protocol/common/metadata.ts); never
+   * for a Trailers-Only response. Absent: nobody wants them, and they are not read.
+   */
+  onHeaders?: ((metadata: Record<string, string>) => void) | undefined;
   onMessage(message: Res): void;
   /** The response stream has been read to its end. */
   onReadEnd(): void;

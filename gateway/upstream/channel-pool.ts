@@ -12,7 +12,12 @@ import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { createTokenBucket, type TokenBucket } from '../../common/token-bucket.js';
 import { SERVICE_NAME } from '../../proto/index.js';
-import { type CallStatus, http2RequestHeaderProblem, StatusCode } from '../../protocol/common/index.js';
+import {
+  type CallStatus,
+  http2RequestHeaderProblem,
+  StatusCode,
+  trailerMetadata,
+} from '../../protocol/common/index.js';
 import {
   CANCELLED_BY_GATEWAY,
   type CallHandlers,
@@ -219,8 +224,9 @@ export function createChannelPool(options: ChannelPoolOptions): ChannelPool {
       let released = false;
       let headersSeen = false;
       let cancelledByGateway = false;
-      call.on('metadata', () => {
+      call.on('metadata', (headers: grpc.Metadata) => {
         headersSeen = true;
+        handlers.onHeaders?.(trailerMetadata(metadataRecord(headers)));
       });
       call.on('data', (message: Res) => handlers.onMessage(message));
       call.on('end', () => handlers.onReadEnd());

@@ -32,6 +32,8 @@ export const openFrameSchema = z.strictObject({
   metadata: z.record(z.string(), z.string()).optional(),
   /** The call's deadline, from now: DEADLINE_EXCEEDED when it passes. */
   timeoutMs: z.number().int().min(1).max(MAX_TIMEOUT_MS).optional(),
+  /** Send the core's response headers as a `headers` frame (off by default: most clients need none). */
+  responseHeaders: z.boolean().optional(),
 });
 
 /** A request message in the proto3 JSON mapping of the method's request type. */
@@ -145,6 +147,17 @@ export const statusFrameV2Schema = z.strictObject({
   metadata: z.record(z.string(), z.string()),
 });
 
+/**
+ * The core's response headers (gRPC initial metadata), for a stream opened with `responseHeaders`:
+ * at most one, before the stream's first message. None when the core answered with its status alone
+ * (a Trailers-Only response: the status frame's metadata is then everything the core sent).
+ */
+export const headersFrameSchema = z.strictObject({
+  type: z.literal('headers'),
+  id: streamIdSchema,
+  metadata: z.record(z.string(), z.string()),
+});
+
 /** Flow control: the client may send `messages` more message frames on this stream. */
 export const creditFrameSchema = z.strictObject({
   type: z.literal('credit'),
@@ -154,6 +167,7 @@ export const creditFrameSchema = z.strictObject({
 
 export const serverFrameV2Schema = z.discriminatedUnion('type', [
   serverMessageFrameSchema,
+  headersFrameSchema,
   errorFrameV2Schema,
   statusFrameV2Schema,
   creditFrameSchema,
@@ -164,5 +178,6 @@ export type ClientFrameV2 = z.output<typeof clientFrameV2Schema>;
 export type ServerMessageFrame = z.output<typeof serverMessageFrameSchema>;
 export type ErrorFrameV2 = z.output<typeof errorFrameV2Schema>;
 export type StatusFrameV2 = z.output<typeof statusFrameV2Schema>;
+export type HeadersFrame = z.output<typeof headersFrameSchema>;
 export type CreditFrame = z.output<typeof creditFrameSchema>;
 export type ServerFrameV2 = z.output<typeof serverFrameV2Schema>;

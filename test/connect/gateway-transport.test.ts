@@ -76,6 +76,11 @@ for (const useBinaryFormat of [false, true]) {
       gateway = await startGateway(core.address, { 'max-message-size': 4096 });
       fake = await startFakeCore((call) => {
         const replyWith = call.metadata.get('x-reply-with')[0];
+        if (call.metadata.get('x-send-header')[0] === 'yes') {
+          const header = new grpc.Metadata();
+          header.set('x-header', 'first');
+          call.sendMetadata(header);
+        }
         call.on('data', (note) => call.write(note));
         call.on('end', () => {
           const trailer = new grpc.Metadata();
@@ -232,14 +237,14 @@ for (const useBinaryFormat of [false, true]) {
       await until(() => fake.calls[calls]?.cancelled === true, 5000, 'the core call to be cancelled');
     });
 
-    test('request headers become metadata; trailers reach onTrailer; a status error keeps code and trailers', async () => {
+    test('request headers become metadata; response headers reach onHeader and trailers onTrailer; a status error keeps code and trailers', async () => {
       const client = createClient(RouteGuide, transportTo(fakeGateway));
       const calls = fake.calls.length;
       let trailer: Headers | undefined;
       let header: Headers | undefined;
       const replies = [];
       for await (const reply of client.routeChat(notes([{ message: 'hi' }]), {
-        headers: { 'x-tenant': 'blue' },
+        headers: { 'x-tenant': 'blue', 'x-send-header': 'yes' },
         onHeader: (h) => {
           header = h;
         },
@@ -251,7 +256,18 @@ for (const useBinaryFormat of [false, true]) {
       assert.deepEqual(replies, ['hi']);
       assert.deepEqual(fake.calls[calls]?.metadata['x-tenant'], 'blue');
       assert.ok(header instanceof Headers);
+      assert.equal(header.get('x-header'), 'first');
+      assert.equal(header.get('content-type'), null, 'no transport header');
       assert.equal(trailer?.get('x-trailer'), 'checked');
+      // Headers with none of the application's keys: onHeader gets an empty Headers.
+      let noHeader: Headers | undefined;
+      for await (const _ of client.routeChat(notes([{ message: 'plain' }]), {
+        onHeader: (h) => {
+          noHeader = h;
+        },
+      })) {
+      }
+      assert.deepEqual([...(noHeader ?? new Headers([['missing', 'onHeader']]))], []);
       await assert.rejects(
         async () => {
           for await (const _ of client.routeChat(notes([{ message: 'x' }]), {

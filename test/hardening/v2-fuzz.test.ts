@@ -69,6 +69,7 @@ const openFrame = fc.record(
     method: fc.constantFrom(...METHODS),
     metadata,
     timeoutMs: fc.oneof(fc.integer({ min: 1, max: 3000 }), fc.constantFrom(0, -1, 1.5, 2 ** 31)),
+    responseHeaders: fc.constantFrom(true, false, 'yes', 1, null),
   },
   { requiredKeys: ['type', 'id', 'method'] },
 );

@@ -74,6 +74,50 @@ describe('protocol v2 against the core', () => {
     assert.equal((await client.closed).code, 1000);
   });
 
+  test("responseHeaders: the core's headers come as one headers frame before the first message, only when asked and only when the core sent any", async () => {
+    const client = connectV2(v2Url(gateway.port));
+    await client.opened;
+    const here = { latitude: 409146138, longitude: -746188906 };
+    client.send({
+      type: 'open',
+      id: 'asked',
+      method: 'routeguide.RouteGuide/GetFeature',
+      responseHeaders: true,
+    });
+    client.send({ type: 'message', id: 'asked', message: here });
+    client.send({ type: 'open', id: 'plain', method: 'routeguide.RouteGuide/GetFeature' });
+    client.send({ type: 'message', id: 'plain', message: here });
+    // The core refuses an out-of-range point with its status alone (Trailers-Only): no headers.
+    client.send({
+      type: 'open',
+      id: 'refused',
+      method: 'routeguide.RouteGuide/RecordRoute',
+      responseHeaders: true,
+    });
+    client.send({ type: 'message', id: 'refused', message: { latitude: 999999999, longitude: 0 } });
+    client.send({ type: 'end', id: 'refused' });
+    // Watch sends its headers at once, before any note: the frame comes while nothing else has.
+    client.send({ type: 'open', id: 'watch', method: 'routeguide.NoteFeed/Watch', responseHeaders: true });
+    client.send({ type: 'message', id: 'watch', message: RECT });
+    for (const id of ['asked', 'plain', 'refused']) await client.status(id);
+    await client.until(
+      (f) => f.some((x) => x.type === 'headers' && x.id === 'watch'),
+      5000,
+      'the Watch headers',
+    );
+    client.send({ type: 'cancel', id: 'watch' });
+    await client.status('watch');
+
+    const kinds = (id: string) => client.of(id).map((frame) => frame.type);
+    assert.deepEqual(kinds('asked'), ['headers', 'message', 'status']);
+    assert.deepEqual(client.of('asked')[0], { type: 'headers', id: 'asked', metadata: {} });
+    assert.deepEqual(kinds('plain'), ['message', 'status']);
+    assert.equal((await client.status('refused')).name, 'INVALID_ARGUMENT');
+    assert.ok(!kinds('refused').includes('headers'), `refused: ${kinds('refused').join(', ')}`);
+    assert.deepEqual(kinds('watch'), ['headers', 'status']);
+    client.ws.close();
+  });
+
   test('one hundred concurrent streams on one socket each get their answer', async () => {
     const client = connectV2(v2Url(gateway.port));
     await client.opened;

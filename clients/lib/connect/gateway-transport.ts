@@ -217,6 +217,7 @@ export function createGatewayTransport(options: GatewayTransportOptions): Gatewa
       return client.call(methodName(method), {
         ...(metadata ? { metadata } : {}),
         ...(timeoutMs === undefined ? {} : { timeoutMs }),
+        responseHeaders: true,
       });
     } catch (error) {
       throw ConnectError.from(error);
@@ -280,8 +281,7 @@ export function createGatewayTransport(options: GatewayTransportOptions): Gatewa
             stream: false,
             service: req.service,
             method: req.method,
-            // v2 relays the core's metadata once, with the status: it is the trailer.
-            header: new Headers(),
+            header: new Headers(await call.headers),
             message: reply,
             trailer,
           };
@@ -316,19 +316,16 @@ export function createGatewayTransport(options: GatewayTransportOptions): Gatewa
           const call = open(req.method, req.header, req.signal, deadline);
           void sendAll(call, req.message, (message) => format.encode(req.method.input, message));
           const trailer = new Headers();
+          const watch = watchCall(call, req.signal);
+          // As Connect's own transports: the response (its headers) first. They come before the first
+          // message, or the call ended without them (then iterating gives its error or end).
+          const header = new Headers(await call.headers);
           return {
             stream: true,
             service: req.service,
             method: req.method,
-            header: new Headers(),
-            message: responses(
-              call,
-              watchCall(call, req.signal),
-              req.method.output,
-              format,
-              req.signal,
-              trailer,
-            ),
+            header,
+            message: responses(call, watch, req.method.output, format, req.signal, trailer),
             trailer,
           };
         },
