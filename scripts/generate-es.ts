@@ -19,8 +19,9 @@ execFileSync(
   [
     `--plugin=protoc-gen-es=${root}/node_modules/.bin/protoc-gen-es`,
     `--es_out=${out}`,
-    // TypeScript with `.js` import suffixes, as every module of this repo imports.
-    '--es_opt=target=ts,import_extension=js',
+    // TypeScript with `.js` import suffixes, as every module of this repo imports; with the proto3 JSON
+    // types (`PointJson`…), which type GatewayClient's method maps (clients/lib/method-map.ts).
+    '--es_opt=target=ts,import_extension=js,json_types=true',
     `--proto_path=${root}/proto`,
     ...protos,
   ],

@@ -7,7 +7,6 @@
  * broke end with UNAVAILABLE (an idempotent unary may be re-sent). Credit frames are handled here,
  * never by the application.
  */
-import type { Feature, Point, Rectangle, RouteNote, RouteSummary } from '../../proto/messages.js';
 import { GatewayError } from '../../protocol/common/errors.js';
 import { type CallStatus, StatusCode } from '../../protocol/common/status.js';
 import {
@@ -30,6 +29,7 @@ import {
 } from './call-record.js';
 import { type Clock, systemClock } from './clock.js';
 import { localStatus } from './close-status.js';
+import type { MethodMap, RouteGuideMethods } from './method-map.js';
 import { createOutbox, type Outbox, OutboxFullError } from './outbox.js';
 import type { ReconnectOptions } from './reconnect.js';
 import {
@@ -47,38 +47,14 @@ import { resolveWebSocket, type WebSocketConstructor, type WebSocketLike } from 
 export type { Call, CallEvents, CallOptions } from './call-record.js';
 export { FrameRejectedError } from './call-record.js';
 
-type Camel<S extends string> = S extends `${infer Head}_${infer Tail}`
-  ? `${Head}${Capitalize<Camel<Tail>>}`
-  : S;
-/** A generated (keepCase) proto type in its proto3 JSON names: `point_count` → `pointCount`. */
-export type Proto3Json<T> = T extends readonly (infer U)[]
-  ? Proto3Json<U>[]
-  : T extends object
-    ? { [K in keyof T as K extends string ? Camel<K> : K]: Proto3Json<T[K]> }
-    : T;
-
-export interface MethodTypes {
-  readonly request: unknown;
-  readonly response: unknown;
-}
-export type MethodMap = Record<string, MethodTypes>;
-
-/** RouteGuide in proto3 JSON: requests as sent (fields optional), responses with every field. */
-export interface RouteGuideMethods extends MethodMap {
-  'routeguide.RouteGuide/GetFeature': { request: Proto3Json<Point>; response: Proto3Json<Required<Feature>> };
-  'routeguide.RouteGuide/ListFeatures': {
-    request: Proto3Json<Rectangle>;
-    response: Proto3Json<Required<Feature>>;
-  };
-  'routeguide.RouteGuide/RecordRoute': {
-    request: Proto3Json<Point>;
-    response: Proto3Json<Required<RouteSummary>>;
-  };
-  'routeguide.RouteGuide/RouteChat': {
-    request: Proto3Json<RouteNote>;
-    response: Proto3Json<Required<RouteNote>>;
-  };
-}
+export type {
+  MethodMap,
+  MethodsOf,
+  MethodTypes,
+  NoteFeedMethods,
+  Proto3Json,
+  RouteGuideMethods,
+} from './method-map.js';
 
 export interface GatewayClientOptions {
   /** Defaults to `globalThis.WebSocket` (browsers, Node 22+); in Node 20 pass `ws`'s `WebSocket`. */

@@ -25,6 +25,9 @@ export {
   type GatewayClientOptions,
   type GatewayClientState,
   type MethodMap,
+  type MethodsOf,
+  type MethodTypes,
+  type NoteFeedMethods,
   type Proto3Json,
   type RouteGuideMethods,
 } from './gateway-client.js';

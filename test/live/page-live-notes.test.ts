@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  type LiveNotesMethods,
   type LiveState,
   type LiveWatch,
   type OfflineGap,
@@ -13,7 +12,7 @@ import {
   watchLiveNotes,
 } from '../../clients/browser/src/live-watch.js';
 import { createNoteGroups } from '../../clients/browser/src/note-groups.js';
-import { GatewayClient } from '../../clients/lib/index.js';
+import { GatewayClient, type NoteFeedMethods } from '../../clients/lib/index.js';
 import type { WebSocketLike } from '../../clients/lib/web-socket-like.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
 
@@ -228,7 +227,7 @@ test('a refusal a retry cannot fix (the gateway does not serve Watch) stops the 
 test('on a shared client the watch is one call of it: live once on the open socket; stop cancels the call, not the socket', async () => {
   ScriptedSocket.all = [];
   const clock = createFakeClock();
-  const client = new GatewayClient<LiveNotesMethods>('ws://gateway/v2', { WebSocket: ScriptedSocket, clock });
+  const client = new GatewayClient<NoteFeedMethods>('ws://gateway/v2', { WebSocket: ScriptedSocket, clock });
   const watch = watchLiveNotes(
     { client, rectangle: regionOf([{ latitude: 0, longitude: 0 }]), clock },
     { state: () => {}, gap: () => {}, note: () => {} },

@@ -23,6 +23,7 @@ import {
   GatewayClient,
   GatewayError,
   type NoteFate,
+  type NoteFeedMethods,
   RouteChatSocket,
   type RouteGuideMethods,
   routeChatOverV2,
@@ -38,21 +39,14 @@ import {
 } from './features.js';
 import { regionGeography } from './geography.js';
 import { renderGroups } from './groups-view.js';
-import {
-  type LiveNotesMethods,
-  type LiveState,
-  type LiveWatch,
-  type OfflineGap,
-  regionOf,
-  watchLiveNotes,
-} from './live-watch.js';
+import { type LiveState, type LiveWatch, type OfflineGap, regionOf, watchLiveNotes } from './live-watch.js';
 import { renderLegend } from './map-legend.js';
 import { type MapView, renderMap } from './map-view.js';
 import { createNoteGroups } from './note-groups.js';
 import { statusText } from './status-text.js';
 
 /** What the page calls on its one socket. */
-type PageMethods = RouteGuideMethods & LiveNotesMethods;
+type PageMethods = RouteGuideMethods & NoteFeedMethods;
 
 const STATE_TEXT: Record<Exclude<ConnectionState['name'], 'reconnecting'> | 'idle', string> = {
   idle: 'Disconnected',

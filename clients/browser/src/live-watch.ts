@@ -12,13 +12,11 @@
  * (a core that is down ends it within milliseconds); the gap ends when its socket opened.
  */
 
-import type { Rectangle, RouteNote } from '../../../proto/index.js';
 import { type Clock, systemClock } from '../../lib/clock.js';
 import {
   type CallStatus,
   GatewayClient,
-  type MethodMap,
-  type Proto3Json,
+  type NoteFeedMethods,
   StatusCode,
   type WebSocketConstructor,
 } from '../../lib/index.js';
@@ -27,14 +25,8 @@ import { statusText } from './status-text.js';
 
 export const WATCH_METHOD = 'routeguide.NoteFeed/Watch';
 
-export interface LiveNotesMethods extends MethodMap {
-  'routeguide.NoteFeed/Watch': {
-    request: Proto3Json<Rectangle>;
-    response: Proto3Json<Required<RouteNote>>;
-  };
-}
-
-type WatchResponse = LiveNotesMethods['routeguide.NoteFeed/Watch']['response'];
+type WatchRequest = NoteFeedMethods[typeof WATCH_METHOD]['request'];
+type WatchResponse = NoteFeedMethods[typeof WATCH_METHOD]['response'];
 
 /** A live note as the page uses it (proto3 JSON leaves out zeros; here every field is there). */
 export interface LiveNote {
@@ -69,7 +61,7 @@ export interface OfflineGap {
 }
 
 interface LiveWatchCommon {
-  readonly rectangle: Proto3Json<Rectangle>;
+  readonly rectangle: WatchRequest;
   readonly initialDelayMs?: number;
   readonly maxDelayMs?: number;
   readonly confirmAfterMs?: number;
@@ -83,7 +75,7 @@ export type LiveWatchOptions = LiveWatchCommon &
          * A shared client (the page's one socket, RouteChat on it too): each watch is a call on it;
          * stopping cancels the call, never the client; its socket and reconnects are the client's.
          */
-        readonly client: GatewayClient<LiveNotesMethods>;
+        readonly client: GatewayClient<NoteFeedMethods>;
       }
     | {
         /** The gateway's `/v2` URL: each watch gets a client (a socket) of its own. */
@@ -119,7 +111,7 @@ const FINAL_CODES: ReadonlySet<number> = new Set([
 ]);
 
 /** The smallest rectangle (E7) holding every place: the region the map shows. */
-export function regionOf(places: readonly { latitude: number; longitude: number }[]): Proto3Json<Rectangle> {
+export function regionOf(places: readonly { latitude: number; longitude: number }[]): WatchRequest {
   const lats = places.map((p) => p.latitude);
   const lngs = places.map((p) => p.longitude);
   return {
@@ -171,8 +163,8 @@ export function watchLiveNotes(options: LiveWatchOptions, events: LiveWatchEvent
       openedAt = clock.now();
       if (isCurrent()) confirmTimer = clock.setTimeout(confirm, confirmAfterMs);
     };
-    let client: GatewayClient<LiveNotesMethods>;
-    let ownClient: GatewayClient<LiveNotesMethods> | undefined;
+    let client: GatewayClient<NoteFeedMethods>;
+    let ownClient: GatewayClient<NoteFeedMethods> | undefined;
     if ('client' in options) {
       client = options.client;
     } else {
@@ -184,7 +176,7 @@ export function watchLiveNotes(options: LiveWatchOptions, events: LiveWatchEvent
           this.addEventListener('open', onOpened);
         }
       }
-      ownClient = new GatewayClient<LiveNotesMethods>(options.url, {
+      ownClient = new GatewayClient<NoteFeedMethods>(options.url, {
         WebSocket: TrackedSocket,
         ...(options.token ? { token: options.token } : {}),
       });
