@@ -9,8 +9,9 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ROUTECHAT_V1_METHOD } from '../gateway/methods/routechat-v1.js';
 import type { createV1Connection } from '../gateway/session/v1-connection.js';
-import type { CallHandlers } from '../gateway/upstream/calls.js';
 import type { DEFAULT_FRAME_LIMITS } from '../protocol/common/index.js';
+import { microSocket, microV1Limits, v1RelayCpuPerNote } from './micro.js';
+import { median, round } from './stats.js';
 
 interface Build {
   readonly createV1Connection: typeof createV1Connection;
@@ -35,63 +36,32 @@ const load = async (dir: string): Promise<Build> => {
   };
 };
 
-/** CPU µs per note (one in, one out) over `notes` notes on one connection. */
-function run(build: Build, notes: number): number {
-  const socket = { bufferedAmount: 0, send() {}, close() {}, pause() {}, resume() {} };
-  let handlers: CallHandlers | undefined;
-  const upstream = {
-    open(_method: unknown, _metadata: unknown, _options: unknown, given: CallHandlers) {
-      handlers = given;
-      return { write: () => true, end() {}, cancel() {}, pause() {}, resume() {} };
-    },
-  };
-  const connection = build.createV1Connection(
-    socket,
-    { method: build.method, upstream, metadata: {} },
-    {
-      frame: build.frameLimits,
-      maxRejectedFrames: 20,
-      socketHighWaterMark: 1 << 20,
-      rateLimit: 0,
-      rateBurst: 400,
-      floodGraceMs: 10_000,
-    },
-    { onFinished() {}, onRelayLatency() {}, onNoteForwarded() {} },
+/** CPU µs per note (one in, one out) over `notes` notes on one connection of `build`. */
+const run = (build: Build, notes: number): number =>
+  v1RelayCpuPerNote(
+    (upstream) =>
+      build.createV1Connection(
+        microSocket(),
+        { method: build.method, upstream, metadata: {} },
+        microV1Limits(build.frameLimits),
+        { onFinished() {}, onRelayLatency() {}, onNoteForwarded() {} },
+      ),
+    (json) => build.method.codec.parseRequest(json),
+    notes,
   );
-  // A note as the bench sends it (64-byte message), and the core's reply as wire bytes.
-  const note = { location: { latitude: 412345678, longitude: -741234567 }, message: 'x'.repeat(64) };
-  const text = JSON.stringify(note);
-  const parsed = build.method.codec.parseRequest(note);
-  if (!parsed.ok || !handlers) throw new Error('the note does not encode');
-  const call = handlers;
-  const before = process.cpuUsage();
-  for (let i = 0; i < notes; i += 1) {
-    connection.onClientText(text);
-    call.onMessage(parsed.bytes);
-  }
-  const used = process.cpuUsage(before);
-  connection.onClientGone();
-  return (used.user + used.system) / notes;
-}
-
-const median = (values: readonly number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return ((sorted[(sorted.length - 1) >> 1] as number) + (sorted[sorted.length >> 1] as number)) / 2;
-};
 
 const [dirA, dirB, rounds = '8'] = process.argv.slice(2);
 if (!dirA || !dirB) throw new Error('usage: connection-micro.js DIST_A DIST_B [rounds]');
 const builds = { A: await load(dirA), B: await load(dirB) };
 for (const build of Object.values(builds)) run(build, 50_000);
 const perNote: Record<'A' | 'B', number[]> = { A: [], B: [] };
-for (let round = 0; round < Number(rounds); round += 1)
-  for (const name of round % 2 ? (['B', 'A'] as const) : (['A', 'B'] as const))
+for (let i = 0; i < Number(rounds); i += 1)
+  for (const name of i % 2 ? (['B', 'A'] as const) : (['A', 'B'] as const))
     perNote[name].push(run(builds[name], 300_000));
-const round3 = (x: number) => Math.round(x * 1000) / 1000;
 process.stdout.write(
   `${JSON.stringify({
-    usPerNote: { A: perNote.A.map(round3), B: perNote.B.map(round3) },
-    median: { A: round3(median(perNote.A)), B: round3(median(perNote.B)) },
-    ratioBtoA: round3(median(perNote.B) / median(perNote.A)),
+    usPerNote: { A: perNote.A.map((x) => round(x)), B: perNote.B.map((x) => round(x)) },
+    median: { A: round(median(perNote.A)), B: round(median(perNote.B)) },
+    ratioBtoA: round(median(perNote.B) / median(perNote.A)),
   })}\n`,
 );

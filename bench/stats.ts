@@ -54,12 +54,21 @@ export function percentileCurve(histogram: hdr.Histogram): { percentile: number;
   ];
 }
 
-export function spread(values: readonly number[]): Spread {
+/** The median (of the two middle values, their mean), unrounded; 0 for none. */
+export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
-  if (sorted.length === 0) return { median: 0, min: 0, max: 0 };
+  if (sorted.length === 0) return 0;
   const mid = Math.floor(sorted.length / 2);
-  const median = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  return { median: round3(median), min: round3(sorted[0]!), max: round3(sorted[sorted.length - 1]!) };
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+export function spread(values: readonly number[]): Spread {
+  if (values.length === 0) return { median: 0, min: 0, max: 0 };
+  return {
+    median: round3(median(values)),
+    min: round3(Math.min(...values)),
+    max: round3(Math.max(...values)),
+  };
 }
 
 export const round = (n: number, digits = 3) => {
