@@ -113,3 +113,12 @@ export function readConfig(argv: readonly string[]): BenchConfig {
     soakRate: values['soak-rate'] === undefined ? undefined : num(values['soak-rate'], 0),
   };
 }
+
+/** The closed-loop load at peak, as every comparison at peak runs it (spread into runLoad's options). */
+export const peakLoadOptions = (config: BenchConfig) => ({
+  connections: config.connections,
+  window: config.window,
+  warmupMs: config.warmupMs,
+  measureMs: config.measureMs,
+  messageBytes: config.messageBytes,
+});

@@ -5,7 +5,7 @@
  * rotates): CPU per note, notes/s, p50 and p99 of each, and per-round ratios; (b) RSS per idle open
  * stream on a fresh process of each, alternating.
  */
-import type { BenchConfig } from './config.js';
+import { type BenchConfig, peakLoadOptions } from './config.js';
 import { BENCH_GATEWAY_ARGS } from './gateway-args.js';
 import type { Transport } from './ipc.js';
 import { type LoadResult, runLoad } from './load.js';
@@ -105,11 +105,7 @@ export async function compareWithFloorAndPeer(
           workers,
           transport: transportOf(relay),
           target: target.address,
-          connections: config.connections,
-          window: config.window,
-          warmupMs: config.warmupMs,
-          measureMs: config.measureMs,
-          messageBytes: config.messageBytes,
+          ...peakLoadOptions(config),
           latBase: takeLatitudes(workers.length * 100_000),
           core,
           gateway: target,

@@ -4,7 +4,7 @@
  * `nodejs_heap_size_used_bytes`); at the end, the RSS and heap slopes per hour (least squares over
  * the minutes after the first, which holds the warm-up). Flat means: no leak, no creeping tail.
  */
-import type { BenchConfig } from './config.js';
+import { type BenchConfig, peakLoadOptions } from './config.js';
 import { BENCH_GATEWAY_ARGS } from './gateway-args.js';
 import { runLoad } from './load.js';
 import { freePort, type LoadWorker, PROTO_PATH, startProduct } from './processes.js';
@@ -71,11 +71,7 @@ export async function runSoak(
         workers,
         transport: 'ws',
         target: gateway.address,
-        connections: config.connections,
-        window: config.window,
-        warmupMs: config.warmupMs,
-        measureMs: config.measureMs,
-        messageBytes: config.messageBytes,
+        ...peakLoadOptions(config),
         latBase: takeLatitudes(workers.length * 100_000),
         core,
         gateway,

@@ -10,7 +10,7 @@
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readConfig } from './config.js';
+import { peakLoadOptions, readConfig } from './config.js';
 import { BENCH_GATEWAY_ARGS } from './gateway-args.js';
 import { type LoadResult, runLoad } from './load.js';
 import { forkWorker, killAll, type ProductProcess, startProduct } from './processes.js';
@@ -70,11 +70,7 @@ async function main(): Promise<void> {
           workers,
           transport: 'ws',
           target: gateway.address,
-          connections: config.connections,
-          window: config.window,
-          warmupMs: config.warmupMs,
-          measureMs: config.measureMs,
-          messageBytes: config.messageBytes,
+          ...peakLoadOptions(config),
           latBase,
           core,
           gateway,

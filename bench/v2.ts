@@ -4,7 +4,7 @@
  * round, gateway CPU per note side by side; (b) many streams per socket (sockets × streams, each
  * proved by one note and its reply), the gateway's RSS per stream, against v1's RSS per connection.
  */
-import type { BenchConfig } from './config.js';
+import { type BenchConfig, peakLoadOptions } from './config.js';
 import type { Transport } from './ipc.js';
 import { type LoadResult, runLoad } from './load.js';
 import { type LoadWorker, PROTO_PATH, type ProductProcess } from './processes.js';
@@ -73,11 +73,7 @@ async function alternate<T extends Transport>(
         workers,
         transport,
         target: gateway.address,
-        connections: config.connections,
-        window: config.window,
-        warmupMs: config.warmupMs,
-        measureMs: config.measureMs,
-        messageBytes: config.messageBytes,
+        ...peakLoadOptions(config),
         latBase: takeLatitudes(workers.length * 100_000),
         core,
         gateway,
