@@ -12,6 +12,19 @@ const filesUnder = (dir: string): string[] =>
     entry.isDirectory() ? filesUnder(join(dir, entry.name)) : [join(dir, entry.name)],
   );
 
+/** The checked-in folder holds exactly the `expected` files generated into `out`, byte for byte. */
+function assertSameFiles(checkedIn: string, out: string, expected: readonly string[]): void {
+  assert.deepEqual(
+    filesUnder(checkedIn)
+      .map((f) => relative(checkedIn, f))
+      .sort(),
+    expected,
+  );
+  for (const file of expected) {
+    assert.equal(readFileSync(join(checkedIn, file), 'utf8'), readFileSync(join(out, file), 'utf8'), file);
+  }
+}
+
 describe('proto module', () => {
   test('the generated proto types are current with route_guide.proto and note_feed.proto (run npm run gen:proto)', () => {
     const out = mkdtempSync(join(tmpdir(), 'proto-gen-'));
@@ -35,15 +48,7 @@ describe('proto module', () => {
     ]) {
       assert.ok(expected.includes(file), `gen:proto generates ${file}`);
     }
-    assert.deepEqual(
-      filesUnder(checkedIn)
-        .map((f) => relative(checkedIn, f))
-        .sort(),
-      expected,
-    );
-    for (const file of expected) {
-      assert.equal(readFileSync(join(checkedIn, file), 'utf8'), readFileSync(join(out, file), 'utf8'), file);
-    }
+    assertSameFiles(checkedIn, out, expected);
   });
 
   test('the protoc-gen-es code in proto/es is current with every .proto in proto/ (run npm run generate)', () => {
@@ -56,15 +61,7 @@ describe('proto module', () => {
       .map((f) => relative(out, f))
       .sort();
     assert.deepEqual(expected, ['note_feed_pb.ts', 'route_guide_pb.ts']);
-    assert.deepEqual(
-      filesUnder(checkedIn)
-        .map((f) => relative(checkedIn, f))
-        .sort(),
-      expected,
-    );
-    for (const file of expected) {
-      assert.equal(readFileSync(join(checkedIn, file), 'utf8'), readFileSync(join(out, file), 'utf8'), file);
-    }
+    assertSameFiles(checkedIn, out, expected);
   });
 
   test('RouteGuide keeps the canonical method paths and the RouteNote field spelled "message"; NoteFeed has Watch', () => {
