@@ -10,62 +10,21 @@
  * registry's package documents, which `npm ci` does not cache, and could pick newer versions.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import { REPO_ROOT } from '../helpers/core.js';
+import { installPackedApp, packProject, run } from '../helpers/packed-app.js';
 
-const run = promisify(execFile);
-const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const TSC = join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 
 interface Manifest {
   readonly name: string;
-  readonly version: string;
-  readonly license: string;
   readonly dependencies: Record<string, string>;
-  readonly overrides?: Record<string, string>;
-  readonly bin?: Record<string, string>;
-  readonly engines?: Record<string, string>;
-}
-interface Lockfile {
-  readonly packages: Record<string, { readonly dev?: boolean }>;
 }
 
 const readJson = async <T>(path: string): Promise<T> => JSON.parse(await readFile(path, 'utf8')) as T;
-
-/** An empty project depending on the tarball, locked to this repo's versions of its dependencies. */
-async function writeApp(app: string, tarball: string, pkg: Manifest): Promise<void> {
-  const lock = await readJson<Lockfile>(join(REPO_ROOT, 'package-lock.json'));
-  const spec = `file:../${tarball}`;
-  const dependencies = { [pkg.name]: spec };
-  const packages: Record<string, unknown> = {
-    '': { name: 'app', dependencies },
-    [`node_modules/${pkg.name}`]: {
-      version: pkg.version,
-      resolved: spec,
-      license: pkg.license,
-      dependencies: pkg.dependencies,
-      bin: pkg.bin,
-      engines: pkg.engines,
-    },
-  };
-  for (const [path, entry] of Object.entries(lock.packages)) {
-    if (path.startsWith('node_modules/') && !entry.dev) packages[path] = entry;
-  }
-  await mkdir(app, { recursive: true });
-  await writeFile(
-    join(app, 'package.json'),
-    JSON.stringify({ name: 'app', private: true, type: 'module', dependencies, overrides: pkg.overrides }),
-  );
-  await writeFile(
-    join(app, 'package-lock.json'),
-    JSON.stringify({ name: 'app', lockfileVersion: 3, requires: true, packages }),
-  );
-}
 
 /** A browser-like consumer: DOM's WebSocket, no Node types, every check on, the package's too. */
 const TSCONFIG = {
@@ -127,12 +86,9 @@ describe('the package: npm pack, install the tarball in an empty folder, use it'
   before(async () => {
     pkg = await readJson<Manifest>(join(REPO_ROOT, 'package.json'));
     work = await mkdtemp(join(tmpdir(), 'routechat-pack-'));
-    await run(npm, ['pack', '--silent', '--pack-destination', work], { cwd: REPO_ROOT, timeout: 120_000 });
-    const tarball = (await readdir(work)).find((name) => name.endsWith('.tgz'));
-    assert.ok(tarball, 'npm pack made a tarball');
+    const tarball = await packProject(work);
     app = join(work, 'app');
-    await writeApp(app, tarball, pkg);
-    await run(npm, ['ci', '--offline', '--no-audit', '--no-fund'], { cwd: app, timeout: 240_000 });
+    await installPackedApp(app, tarball, []);
   });
   after(async () => {
     if (work) await rm(work, { recursive: true, force: true });
