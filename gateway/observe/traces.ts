@@ -73,6 +73,16 @@ const headerGetter: TextMapGetter<UpgradeRequest['headers']> = {
 /** Messages whose number is a power of two get an event: log2(n) events for n messages, whatever n. */
 const isSampledMessage = (n: number): boolean => (n & (n - 1)) === 0;
 
+/** The `id`th message one way, as an event on the stream span when it is sampled. */
+function recordMessage(span: Span, type: 'SENT' | 'RECEIVED', id: number, bytes: number): void {
+  if (isSampledMessage(id))
+    span.addEvent('message', {
+      'rpc.message.type': type,
+      'rpc.message.id': id,
+      'rpc.message.uncompressed_size': bytes,
+    });
+}
+
 const methodParts = (method: MethodInfo): { service: string; name: string } => {
   const slash = method.name.lastIndexOf('/');
   return { service: method.name.slice(0, slash), name: method.name.slice(slash + 1) };
@@ -142,12 +152,7 @@ export function createGatewayTracing(tracer: Tracer, options: GatewayTracingOpti
       onMessage(bytes) {
         messagesOut += 1;
         bytesOut += bytes.byteLength;
-        if (isSampledMessage(messagesOut))
-          stream.addEvent('message', {
-            'rpc.message.type': 'RECEIVED',
-            'rpc.message.id': messagesOut,
-            'rpc.message.uncompressed_size': bytes.byteLength,
-          });
+        recordMessage(stream, 'RECEIVED', messagesOut, bytes.byteLength);
         handlers.onMessage(bytes);
       },
       onReadEnd: () => handlers.onReadEnd(),
@@ -170,12 +175,7 @@ export function createGatewayTracing(tracer: Tracer, options: GatewayTracingOpti
       write(message) {
         messagesIn += 1;
         bytesIn += message.byteLength;
-        if (isSampledMessage(messagesIn))
-          stream.addEvent('message', {
-            'rpc.message.type': 'SENT',
-            'rpc.message.id': messagesIn,
-            'rpc.message.uncompressed_size': message.byteLength,
-          });
+        recordMessage(stream, 'SENT', messagesIn, message.byteLength);
         return port.write(message);
       },
       end: () => port.end(),
