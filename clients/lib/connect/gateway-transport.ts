@@ -224,6 +224,26 @@ export function createGatewayTransport(options: GatewayTransportOptions): Gatewa
     }
   };
 
+  /** What runUnaryCall and runStreamingCall take besides the request: interceptors, abort, deadline. */
+  const callOptions = (signal: AbortSignal | undefined, deadline: number | undefined) => ({
+    interceptors,
+    ...(signal ? { signal } : {}),
+    ...(deadline === undefined ? {} : { timeoutMs: deadline }),
+  });
+  /** The fields a unary and a streaming request share. */
+  const requestFields = <M extends DescMethod>(
+    method: M,
+    header: HeadersInit | undefined,
+    contextValues: ContextValues | undefined,
+  ) => ({
+    service: method.parent,
+    method,
+    requestMethod: 'POST',
+    url: `${url}#${methodName(method)}`,
+    header: new Headers(header),
+    contextValues: contextValues ?? createContextValues(),
+  });
+
   return {
     get state() {
       return client.state;
@@ -241,19 +261,8 @@ export function createGatewayTransport(options: GatewayTransportOptions): Gatewa
     ): Promise<UnaryResponse<I, O>> {
       const deadline = timeoutMs ?? options.defaultTimeoutMs;
       return runUnaryCall<I, O>({
-        interceptors,
-        ...(signal ? { signal } : {}),
-        ...(deadline === undefined ? {} : { timeoutMs: deadline }),
-        req: {
-          stream: false,
-          service: method.parent,
-          method,
-          requestMethod: 'POST',
-          url: `${url}#${methodName(method)}`,
-          header: new Headers(header),
-          contextValues: contextValues ?? createContextValues(),
-          message,
-        },
+        ...callOptions(signal, deadline),
+        req: { stream: false, ...requestFields(method, header, contextValues), message },
         next: async (req) => {
           const call = open(req.method, req.header, req.signal, deadline);
           call.send(format.encode(req.method.input, req.message));
@@ -299,19 +308,8 @@ export function createGatewayTransport(options: GatewayTransportOptions): Gatewa
     ): Promise<StreamResponse<I, O>> {
       const deadline = timeoutMs ?? options.defaultTimeoutMs;
       return runStreamingCall<I, O>({
-        interceptors,
-        ...(signal ? { signal } : {}),
-        ...(deadline === undefined ? {} : { timeoutMs: deadline }),
-        req: {
-          stream: true,
-          service: method.parent,
-          method,
-          requestMethod: 'POST',
-          url: `${url}#${methodName(method)}`,
-          header: new Headers(header),
-          contextValues: contextValues ?? createContextValues(),
-          message: input,
-        },
+        ...callOptions(signal, deadline),
+        req: { stream: true, ...requestFields(method, header, contextValues), message: input },
         next: async (req) => {
           const call = open(req.method, req.header, req.signal, deadline);
           void sendAll(call, req.message, (message) => format.encode(req.method.input, message));
