@@ -11,7 +11,7 @@ import {
 } from '../../clients/lib/index.js';
 import { type RunningCore, type SpawnedProcess, spawnTs, startCore } from '../helpers/core.js';
 import { freePort, type RunningGateway, startGateway, until } from '../helpers/gateway.js';
-import { v2Url } from '../helpers/v2.js';
+import { countingWebSocket, v2Url } from '../helpers/v2.js';
 
 let core: RunningCore;
 let gateway: RunningGateway;
@@ -69,18 +69,6 @@ const GET_FEATURE = 'routeguide.RouteGuide/GetFeature';
 const ROUTE_CHAT = 'routeguide.RouteGuide/RouteChat';
 const BERKSHIRE = { latitude: 409146138, longitude: -746188906 };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A WebSocket class that counts the sockets it makes. */
-function countingWebSocket(): { ctor: WebSocketConstructor; made: () => number } {
-  let made = 0;
-  class Counting extends WebSocket {
-    constructor(url: string, protocols: string[]) {
-      super(url, protocols);
-      made += 1;
-    }
-  }
-  return { ctor: Counting as unknown as WebSocketConstructor, made: () => made };
-}
 
 describe('GatewayClient: rejected frames reach the call (real gateway and core)', () => {
   test('a unary with an invalid request rejects at once with INVALID_ARGUMENT and the details, without a deadline', {
@@ -246,10 +234,10 @@ describe('GatewayClient reconnects (real processes)', () => {
   });
 
   test('aborting the signal stops everything: the waiting call ends CANCELLED and no socket is made after', async () => {
-    const { ctor, made } = countingWebSocket();
+    const { WebSocket: counted, opened } = countingWebSocket();
     const controller = new AbortController();
     const client = new GatewayClient(`ws://127.0.0.1:${await freePort()}/v2`, {
-      WebSocket: ctor,
+      WebSocket: counted,
       signal: controller.signal,
       reconnect: { retries: 1000, initialDelayMs: 20, maxDelayMs: 50 },
     });
@@ -262,9 +250,9 @@ describe('GatewayClient reconnects (real processes)', () => {
       feature,
       (e: unknown) => e instanceof GatewayError && e.code === StatusCode.CANCELLED,
     );
-    const sockets = made();
+    const sockets = opened();
     await sleep(300);
-    assert.equal(made(), sockets, 'no attempt after the abort');
+    assert.equal(opened(), sockets, 'no attempt after the abort');
     assert.equal(client.state.name, 'closed');
   });
 

@@ -22,20 +22,9 @@ import {
   startGateway,
   until,
 } from '../helpers/gateway.js';
+import { countingWebSocket } from '../helpers/v2.js';
 
 const BERKSHIRE = { latitude: 409146138, longitude: -746188906 };
-
-/** A ws WebSocket class that counts the sockets it opens. */
-function countingWebSocket(): { WebSocket: WebSocketConstructor; opened: () => number } {
-  let opened = 0;
-  class Counting extends WebSocket {
-    constructor(url: string, protocols: string[]) {
-      super(url, protocols);
-      opened += 1;
-    }
-  }
-  return { WebSocket: Counting as unknown as WebSocketConstructor, opened: () => opened };
-}
 
 const rejectsWith = (code: Code, pattern?: RegExp) => (error: unknown) => {
   assert.ok(error instanceof ConnectError, `a ConnectError, not ${String(error)}`);

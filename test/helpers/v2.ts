@@ -1,6 +1,7 @@
 /** A real v2 WebSocket test client: records every frame, waits for a stream's status. */
 import { once } from 'node:events';
 import WebSocket, { type ClientOptions } from 'ws';
+import type { WebSocketConstructor } from '../../clients/lib/index.js';
 import {
   binaryFramePrefix,
   binaryMessageFrame,
@@ -84,4 +85,16 @@ export function connectV2(url: string, options: ClientOptions & { protocols?: st
     },
     until,
   };
+}
+
+/** A ws WebSocket class for the client library that counts the sockets it opens. */
+export function countingWebSocket(): { WebSocket: WebSocketConstructor; opened: () => number } {
+  let opened = 0;
+  class Counting extends WebSocket {
+    constructor(url: string, protocols: string[]) {
+      super(url, protocols);
+      opened += 1;
+    }
+  }
+  return { WebSocket: Counting as unknown as WebSocketConstructor, opened: () => opened };
 }
